@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs BIND 9 (named, rndc, tsig-keygen, dig) from Debian's packages when missing.
+set -euo pipefail
+if command -v named >/dev/null && command -v rndc >/dev/null && command -v dig >/dev/null \
+   && command -v tsig-keygen >/dev/null; then
+  exit 0
+fi
+echo "installing BIND 9 from Debian (bind9, bind9-utils, bind9-dnsutils)..."
+sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+$sudo_ apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends \
+  bind9 bind9-utils bind9-dnsutils >/dev/null
+named -v

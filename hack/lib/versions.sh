@@ -1,0 +1,7 @@
+# Pinned versions of everything the scripts build or install. Sourced, not run.
+K8S_VERSION=v1.34.4
+ETCD_VERSION=v3.6.14
+PLANGUARD_CACHE=${PLANGUARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/planguard}
+CP_BIN_DIR=$PLANGUARD_CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION/bin
+# Runtime state of the local control plane and BIND (certificates, data, logs, pids).
+PLANGUARD_STATE=${PLANGUARD_STATE:-$PLANGUARD_CACHE/state}

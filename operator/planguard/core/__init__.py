@@ -1,0 +1,1 @@
+"""Pure decisions: no kopf, no network, no clock of its own."""

@@ -1,0 +1,130 @@
+"""The enactor's decision: which endpoint writes bring DNS to a plan, and under which fence.
+
+The compare-and-swap itself happens on the DNS server; this module only chooses what to
+compare against (the exact state just read) and what to write. It never compares with
+anything read earlier than the snapshot it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from planguard.core.markers import fence_text, marker_text
+from planguard.core.model import Endpoint, EndpointState, Plan, ZoneState
+
+
+class Verdict(Enum):
+    APPLY = "apply"  # writes to send (possibly none: already converged)
+    SUPERSEDED = "superseded"  # DNS is fenced at a newer generation: this plan may never write
+
+
+@dataclass(frozen=True)
+class EndpointWrite:
+    """Replace one endpoint's records and marker, only if DNS still holds `expect` exactly."""
+
+    expect: EndpointState
+    a: frozenset[str]
+    aaaa: frozenset[str]
+    ttl: int
+    marker: str
+    kind: str  # "create", "update", "remove", "repair", "adopt" (right records, no marker)
+
+    @property
+    def name(self) -> str:
+        return self.expect.name
+
+    @property
+    def record_count(self) -> int:
+        return len(self.a) + len(self.aaaa) + len(self.expect.a) + len(self.expect.aaaa) + 2
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    generation: int
+    fence_expect: str | None = None  # exact fence text read (None: absent)
+    fence_new: str | None = None  # set when this plan must raise the fence first
+    writes: tuple[EndpointWrite, ...] = ()
+    newer: tuple[str, ...] = ()  # endpoints already at a newer generation: left alone
+    orphans: tuple[str, ...] = ()  # managed endpoints the plan does not mention: left alone
+    unchanged: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def fence_after(self) -> str | None:
+        return self.fence_new if self.fence_new is not None else self.fence_expect
+
+
+def _matches(e: Endpoint, st: EndpointState) -> bool:
+    if e.remove:
+        return st.empty
+    v4, v6 = e.published
+    return st.a == v4 and st.aaaa == v6 and (st.empty or st.ttl == e.ttl)
+
+
+def decide(plan: Plan, state: ZoneState, writer: str) -> Decision:
+    """Brings every endpoint of `plan` to it, given a snapshot `state` read from the primary."""
+    g = plan.generation
+    fence = state.fence_generation
+    if fence is not None and fence > g:
+        return Decision(
+            Verdict.SUPERSEDED, g, fence_expect=state.fence,
+            reasons=[f"zone fenced at generation {fence}, newer than {g}"],
+        )
+    fence_new = None if fence == g else fence_text(g, writer)
+    writes: list[EndpointWrite] = []
+    newer: list[str] = []
+    unchanged = 0
+    for e in plan.endpoints:
+        st = state.endpoint(e.name)
+        cur = st.generation
+        if cur is not None and cur > g:
+            newer.append(e.name)
+            continue
+        records_ok = _matches(e, st)
+        if records_ok and (st.marker is not None or e.remove):
+            # Only changed endpoints are written: the zone fence, not this marker, is what
+            # stops an older plan, so an endpoint that already serves the plan stays as is.
+            unchanged += 1
+            continue
+        if e.remove:
+            kind = "remove"
+        elif cur == g:
+            kind = "repair"  # someone edited the records behind the marker's back
+        elif st.marker is None:
+            kind = "adopt" if records_ok else "create"
+        else:
+            kind = "update"
+        v4, v6 = (frozenset(), frozenset()) if e.remove else e.published
+        writes.append(EndpointWrite(
+            expect=st, a=v4, aaaa=v6, ttl=e.ttl,
+            marker=marker_text(g, plan.name, writer, removed=e.remove), kind=kind,
+        ))
+    planned = {e.name for e in plan.endpoints}
+    orphans = tuple(sorted(
+        n for n, st in state.endpoints.items()
+        if st.marker is not None and not st.empty and n not in planned
+    ))
+    return Decision(
+        Verdict.APPLY, g, fence_expect=state.fence, fence_new=fence_new, writes=tuple(writes),
+        newer=tuple(newer), orphans=orphans, unchanged=unchanged,
+    )
+
+
+def batches(writes: tuple[EndpointWrite, ...], max_records: int) -> list[list[EndpointWrite]]:
+    """Groups writes into UPDATE messages of at most `max_records` records (prerequisites
+    included), keeping each message well inside DNS's 64 KiB TCP message limit."""
+    out: list[list[EndpointWrite]] = []
+    cur: list[EndpointWrite] = []
+    size = 0
+    for w in writes:
+        n = w.record_count
+        if cur and size + n > max_records:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(w)
+        size += n
+    if cur:
+        out.append(cur)
+    return out

@@ -1,0 +1,123 @@
+"""The plan and DNS-state value types every other module speaks."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Names under this label are planguard's own bookkeeping, never a user's endpoint.
+MARKER_LABEL = "_planguard"
+
+
+@dataclass(frozen=True)
+class Target:
+    address: str
+    weight: int = 1
+    load_balancer: str = ""
+    availability_zone: str = ""
+
+    @property
+    def family(self) -> int:
+        return ipaddress.ip_address(self.address).version
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What one name of the zone should answer. `remove` and `allow_empty` are explicit."""
+
+    name: str
+    ttl: int
+    targets: tuple[Target, ...] = ()
+    allow_empty: bool = False
+    remove: bool = False
+
+    @property
+    def published(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(A, AAAA) addresses served: every target with weight > 0 (BIND has no weights)."""
+        v4 = frozenset(t.address for t in self.targets if t.weight > 0 and t.family == 4)
+        v6 = frozenset(
+            str(ipaddress.ip_address(t.address))
+            for t in self.targets
+            if t.weight > 0 and t.family == 6
+        )
+        return v4, v6
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    zone: str  # the DNSZone object's name
+    generation: int
+    endpoints: tuple[Endpoint, ...]
+    uid: str = ""
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        for e in self.endpoints:
+            if e.name == name:
+                return e
+        return None
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    """What DNS holds for one endpoint, exactly as read (the compare half of the CAS)."""
+
+    name: str
+    marker: str | None = None  # raw TXT text of the generation marker, None when absent
+    generation: int | None = None
+    a: frozenset[str] = frozenset()
+    aaaa: frozenset[str] = frozenset()
+    ttl: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.a and not self.aaaa
+
+
+@dataclass(frozen=True)
+class ZoneState:
+    """A consistent snapshot of one zone: the zone-wide fence and every endpoint."""
+
+    fence: str | None = None  # raw TXT of the zone fence marker
+    fence_generation: int | None = None
+    endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
+
+    def endpoint(self, name: str) -> EndpointState:
+        return self.endpoints.get(name) or EndpointState(name=name)
+
+    @property
+    def live_generations(self) -> set[int]:
+        return {e.generation for e in self.endpoints.values() if e.generation is not None}
+
+
+def plan_from_object(obj: Mapping[str, Any]) -> Plan:
+    """Builds a Plan from a DNSPlan object (dict as the API server returns it)."""
+    spec = obj.get("spec") or {}
+    meta = obj.get("metadata") or {}
+    endpoints = tuple(
+        Endpoint(
+            name=str(e["name"]),
+            ttl=int(e.get("ttl", 60)),
+            targets=tuple(
+                Target(
+                    address=str(t["address"]),
+                    weight=int(t.get("weight", 1)),
+                    load_balancer=str(t.get("loadBalancer", "")),
+                    availability_zone=str(t.get("availabilityZone", "")),
+                )
+                for t in e.get("targets") or ()
+            ),
+            allow_empty=bool(e.get("allowEmpty", False)),
+            remove=bool(e.get("remove", False)),
+        )
+        for e in spec.get("endpoints") or ()
+    )
+    return Plan(
+        name=str(meta.get("name", "")),
+        zone=str(spec.get("zone", "")),
+        generation=int(spec.get("generation", 0)),
+        endpoints=endpoints,
+        uid=str(meta.get("uid", "")),
+    )

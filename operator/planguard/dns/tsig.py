@@ -1,0 +1,41 @@
+"""TSIG keys from BIND's key-file format (what `tsig-keygen` prints)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.name
+import dns.tsig
+
+_KEY = re.compile(
+    r'key\s+"?(?P<name>[^"\s{]+)"?\s*\{\s*algorithm\s+"?(?P<alg>[\w.-]+)"?\s*;'
+    r'\s*secret\s+"(?P<secret>[^"]+)"\s*;\s*\}\s*;', re.S,
+)
+
+
+@dataclass(frozen=True)
+class TsigKey:
+    name: str
+    algorithm: str
+    secret: str
+
+    def keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
+        n = dns.name.from_text(self.name)
+        return {n: dns.tsig.Key(n, self.secret, self.algorithm)}
+
+    @property
+    def keyname(self) -> dns.name.Name:
+        return dns.name.from_text(self.name)
+
+
+def parse_key(text: str) -> TsigKey:
+    m = _KEY.search(text)
+    if not m:
+        raise ValueError('not a BIND key file: expected key "name" { algorithm ...; secret "..."; };')
+    return TsigKey(m["name"], m["alg"], m["secret"])
+
+
+def load_key(path: str | Path) -> TsigKey:
+    return parse_key(Path(path).read_text())
