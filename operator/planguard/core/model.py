@@ -36,7 +36,11 @@ class Endpoint:
     @property
     def published(self) -> tuple[frozenset[str], frozenset[str]]:
         """(A, AAAA) addresses served: every target with weight > 0 (BIND has no weights)."""
-        v4 = frozenset(t.address for t in self.targets if t.weight > 0 and t.family == 4)
+        v4 = frozenset(
+            str(ipaddress.ip_address(t.address))
+            for t in self.targets
+            if t.weight > 0 and t.family == 4
+        )
         v6 = frozenset(
             str(ipaddress.ip_address(t.address))
             for t in self.targets

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -24,7 +25,12 @@ import dns.update
 import dns.xfr
 
 from planguard.core.enact import EndpointWrite
-from planguard.core.markers import endpoint_marker_name, endpoint_of_marker, fence_name, generation_of
+from planguard.core.markers import (
+    endpoint_marker_name,
+    endpoint_of_marker,
+    fence_name,
+    generation_of,
+)
 from planguard.core.model import EndpointState, ZoneState
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.tsig import TsigKey
@@ -71,7 +77,7 @@ class Rfc2136Provider:
                         ttls[name] = rrset.ttl
         except dns.xfr.TransferError as e:
             raise _rcode_error(e.rcode, f"zone transfer of {self.zone}") from e
-        except Exception as e:  # noqa: BLE001 - classified below, never swallowed
+        except Exception as e:
             raise self._classify(e, f"zone transfer of {self.zone}") from e
         return self._state(recs, ttls)
 
@@ -164,7 +170,7 @@ class Rfc2136Provider:
                 # may only be resent when it cannot have reached the server at all.
                 if fresh or attempt:
                     raise self._classify(e, f"update of {self.zone}") from e
-            except Exception as e:  # noqa: BLE001 - classified, never swallowed
+            except Exception as e:
                 self.close()
                 raise self._classify(e, f"update of {self.zone}") from e
         raise AssertionError("unreachable")
@@ -199,3 +205,22 @@ class Rfc2136Provider:
         if isinstance(e, OSError | EOFError):
             return DnsError(DnsErrorKind.UNREACHABLE, f"{what}: {e}")
         return DnsError(DnsErrorKind.PROTOCOL, f"{what}: {type(e).__name__}: {e}")
+
+
+class ProviderPool:
+    """One provider (and TCP connection) per DNSZone object, rebuilt if its server moves."""
+
+    def __init__(self, key: TsigKey) -> None:
+        self.key = key
+        self._by_zone: dict[tuple[str, str], tuple[tuple[str, str, int], Rfc2136Provider]] = {}
+
+    def get(self, zone_key: tuple[str, str], spec: Mapping[str, Any]) -> Rfc2136Provider:
+        server = spec.get("server") or {}
+        ident = (str(spec["zone"]), str(server["address"]), int(server.get("port", 53)))
+        have = self._by_zone.get(zone_key)
+        if have is None or have[0] != ident:
+            if have is not None:
+                have[1].close()
+            have = (ident, Rfc2136Provider(*ident, key=self.key))
+            self._by_zone[zone_key] = have
+        return have[1]

@@ -1,0 +1,86 @@
+"""The `planguard` command: one subcommand per role."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from planguard import __version__
+
+
+def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -> None:
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"),
+                   help="kubeconfig file (default: $KUBECONFIG, or in-cluster config)")
+    p.add_argument("--namespace", "-n", action="append", default=[],
+                   help="watch only this namespace (repeatable; default: all namespaces)")
+    p.add_argument("--metrics-port", type=int, default=metrics_port,
+                   help="serve Prometheus metrics on this port (0: off)")
+    p.add_argument("--liveness-port", type=int, default=liveness_port,
+                   help="serve /healthz on this port (0: off)")
+    p.add_argument("--tsig-key", default=os.environ.get("PLANGUARD_TSIG_KEY"), required=False,
+                   help="BIND key file (tsig-keygen output) signing every DNS message; "
+                        "default $PLANGUARD_TSIG_KEY")
+    p.add_argument("--log-level", default=os.environ.get("PLANGUARD_LOG_LEVEL", "INFO"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="planguard", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"planguard {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("enactor", help="apply the newest DNSPlan of every DNSZone to DNS")
+    e.add_argument("--id", required=True, help="this enactor's name, e.g. its availability zone")
+    e.add_argument("--drift-interval", type=float, default=10.0,
+                   help="seconds between re-reads of DNS that repair hand edits")
+    _common(e, 9101, 8081)
+
+    c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
+    c.add_argument("--interval", type=float, default=5.0)
+    _common(c, 9102, 8082)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per watch event
+    if not args.tsig_key:
+        print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)
+        return 2
+    # Imported here so `planguard --help` stays fast and needs no cluster.
+    from planguard import metrics
+    from planguard.dns.tsig import load_key
+    from planguard.kube.api import PlanguardApi, connect
+    from planguard.roles import runtime
+    from planguard.roles.cache import ObjectCache
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's login reads it from there
+    key = load_key(args.tsig_key)
+    cache = ObjectCache()
+    metrics.serve(args.metrics_port)
+    if args.command == "enactor":
+        from planguard.roles.enactor import Enactor, EnactorConfig
+
+        api = PlanguardApi(connect(args.kubeconfig), f"planguard-enactor-{args.id}")
+        role = Enactor(api, cache, EnactorConfig(args.id, key, drift_interval=args.drift_interval))
+        component = f"enactor-{args.id}"
+        reconcile = role.reconcile
+    else:
+        from planguard.roles.cleanup import Cleanup, CleanupConfig
+
+        api = PlanguardApi(connect(args.kubeconfig), "planguard-cleanup")
+        cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval))
+        component = "cleanup"
+        reconcile = cleanup.reconcile
+    runtime.run(component, cache, reconcile, args.namespace, args.liveness_port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Kubernetes access that is not kopf's: status patches, finalizers, events, deletes."""

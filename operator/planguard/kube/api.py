@@ -1,0 +1,111 @@
+"""A thin, synchronous wrapper over the official client for planguard's own objects.
+
+Called from worker threads (asyncio.to_thread) so a slow API server never blocks kopf's
+event loop. Every write is either a status merge-patch of planguard's own keys, or guarded
+by resourceVersion (finalizers, deletes) so it cannot clobber another writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+import kubernetes
+from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+GROUP, VERSION = "planguard.io", "v1alpha1"
+LIVE_PLAN_FINALIZER = "planguard.io/live-plan"
+log = logging.getLogger(__name__)
+
+
+def connect(kubeconfig: str | None = None) -> ApiClient:
+    """In-cluster config when running in a Pod, the kubeconfig otherwise."""
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kubernetes.config.load_incluster_config()
+        return ApiClient()
+    cfg = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    return ApiClient(cfg)
+
+
+class PlanguardApi:
+    def __init__(self, client: ApiClient, component: str) -> None:
+        self.custom = CustomObjectsApi(client)
+        self.core = CoreV1Api(client)
+        self.component = component
+
+    def patch_status(self, plural: str, ns: str, name: str, status: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, ns, plural, name, {"status": status}
+        )
+
+    def get(self, plural: str, ns: str, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, ns, plural, name
+        )
+        return obj
+
+    def set_finalizer(self, ns: str, plan: dict[str, Any], present: bool) -> bool:
+        """Adds or removes the live-plan finalizer; False if the plan changed underneath
+        (the caller decides again from fresh state) or is gone."""
+        meta = plan["metadata"]
+        fins = list(meta.get("finalizers") or [])
+        if (LIVE_PLAN_FINALIZER in fins) == present:
+            return True
+        fins = [*fins, LIVE_PLAN_FINALIZER] if present else [
+            f for f in fins if f != LIVE_PLAN_FINALIZER
+        ]
+        body = {"metadata": {"finalizers": fins, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, ns, "dnsplans", meta["name"], body
+            )
+        except ApiException as e:
+            if e.status in (404, 409, 422):
+                return False
+            raise
+        return True
+
+    def delete_plan(self, ns: str, plan: dict[str, Any]) -> bool:
+        meta = plan["metadata"]
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, ns, "dnsplans", meta["name"],
+                body=kubernetes.client.V1DeleteOptions(
+                    preconditions=kubernetes.client.V1Preconditions(
+                        uid=meta["uid"], resource_version=meta["resourceVersion"]
+                    )
+                ),
+            )
+        except ApiException as e:
+            if e.status in (404, 409):
+                return False
+            raise
+        return True
+
+    def event(
+        self, obj: dict[str, Any], kind: str, type_: str, reason: str, message: str
+    ) -> None:
+        """A core/v1 Event on the object, as `kubectl describe` shows them."""
+        meta = obj["metadata"]
+        now = datetime.now(UTC)
+        body = kubernetes.client.CoreV1Event(
+            metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name']}."),
+            involved_object=kubernetes.client.V1ObjectReference(
+                api_version=f"{GROUP}/{VERSION}", kind=kind, name=meta["name"],
+                namespace=meta["namespace"], uid=meta.get("uid"),
+                resource_version=meta.get("resourceVersion"),
+            ),
+            type=type_, reason=reason, message=message[:1024],
+            first_timestamp=now, last_timestamp=now, count=1,
+            source=kubernetes.client.V1EventSource(component=self.component),
+            reporting_component=self.component, reporting_instance=self.component,
+        )
+        try:
+            self.core.create_namespaced_event(meta["namespace"], body)
+        except ApiException as e:
+            # An Event is a courtesy; never fail the decision because of one.
+            log.warning("could not post event %s on %s: %s", reason, meta["name"], e.reason)

@@ -1,0 +1,58 @@
+"""Every Prometheus metric planguard exports, in one place (names per conventions.md)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+ENACTOR_GENERATION = Gauge(
+    "planguard_enactor_applied_generation",
+    "Generation this enactor last brought the zone to", ["zone", "enactor"],
+)
+CAS_OUTCOMES = Counter(
+    "planguard_cas_outcomes_total",
+    "Compare-and-swap UPDATE outcomes: applied, conflict (re-read), already_newer (not written)",
+    ["zone", "enactor", "result"],
+)
+ENDPOINT_WRITES = Counter(
+    "planguard_endpoint_writes_total",
+    "Endpoint writes applied, by kind (create, update, remove, repair, adopt)",
+    ["zone", "enactor", "kind"],
+)
+REFUSALS = Counter(
+    "planguard_plan_refusals_total", "Plans refused, by reason", ["zone", "reason"],
+)
+DNS_ERRORS = Counter(
+    "planguard_dns_errors_total", "DNS errors, by kind (state unknown: nothing written)",
+    ["zone", "component", "kind"],
+)
+APPLY_SECONDS = Histogram(
+    "planguard_apply_duration_seconds",
+    "Time from reading the zone to the last UPDATE of one reconcile",
+    ["zone", "enactor"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+PAUSED = Gauge("planguard_zone_paused", "1 while the zone is paused", ["zone"])
+ZONE_ACTIVE = Gauge(
+    "planguard_zone_active_generation", "Zone fence generation read from DNS", ["zone"],
+)
+ZONE_NEWEST = Gauge(
+    "planguard_zone_newest_plan_generation", "Newest accepted plan's generation", ["zone"],
+)
+ZONE_LIVE_OLDEST = Gauge(
+    "planguard_zone_live_generation_oldest", "Oldest generation live on an endpoint", ["zone"],
+)
+ZONE_LIVE_NEWEST = Gauge(
+    "planguard_zone_live_generation_newest", "Newest generation live on an endpoint", ["zone"],
+)
+ZONE_EMPTY_ENDPOINTS = Gauge(
+    "planguard_zone_empty_endpoints", "Managed endpoints serving no address", ["zone"],
+)
+CLEANUP_DELETIONS = Counter(
+    "planguard_cleanup_deleted_plans_total", "Plans deleted by clean-up", ["zone"],
+)
+
+
+def serve(port: int) -> None:
+    """Serves /metrics on all interfaces (the chart's Service scrapes it); 0 disables."""
+    if port:
+        start_http_server(port)

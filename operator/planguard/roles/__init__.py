@@ -1,0 +1,1 @@
+"""Thin roles wiring core decisions to the DNS and Kubernetes adapters."""

@@ -1,0 +1,57 @@
+"""What a role knows of DNSZones and DNSPlans, fed by kopf watch events.
+
+Roles use kopf only to watch (on.event handlers write nothing to the objects), so several
+enactors and clean-up never clobber each other's kopf annotations or finalizers. The cache
+wakes the per-zone worker whenever something about its zone changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
+
+
+class ObjectCache:
+    def __init__(self) -> None:
+        self.zones: dict[ZoneKey, dict[str, Any]] = {}
+        self._plans: dict[ZoneKey, dict[str, dict[str, Any]]] = {}
+        self._wake: dict[ZoneKey, asyncio.Event] = {}
+        self.on_zone_added: Callable[[ZoneKey], None] = lambda key: None
+        self.on_zone_removed: Callable[[ZoneKey], None] = lambda key: None
+
+    def wakeup(self, key: ZoneKey) -> asyncio.Event:
+        return self._wake.setdefault(key, asyncio.Event())
+
+    def plans(self, key: ZoneKey) -> list[dict[str, Any]]:
+        return list(self._plans.get(key, {}).values())
+
+    def zone_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if event_type == "DELETED":
+            if self.zones.pop(key, None) is not None:
+                self.on_zone_removed(key)
+            return
+        new = key not in self.zones
+        self.zones[key] = body
+        if new:
+            self.on_zone_added(key)
+        self.wakeup(key).set()
+
+    def plan_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        key = (meta["namespace"], str((body.get("spec") or {}).get("zone", "")))
+        plans = self._plans.setdefault(key, {})
+        if event_type == "DELETED":
+            plans.pop(meta["name"], None)
+        else:
+            old = plans.get(meta["name"])
+            plans[meta["name"]] = body
+            if old is not None and old.get("spec") == body.get("spec") and (
+                old["metadata"].get("deletionTimestamp") == meta.get("deletionTimestamp")
+            ):
+                return  # a status or finalizer change only: nothing for workers to do
+        self.wakeup(key).set()

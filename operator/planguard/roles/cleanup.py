@@ -1,0 +1,198 @@
+"""`planguard cleanup`: bounded plan history, the live-plan finalizer, and the status
+people read (`kubectl get dnsplans,dnszones`).
+
+Every decision that could remove a plan reads the live generations from the DNS server
+at decision time. If DNS cannot be read, nothing is deleted and no finalizer is removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from planguard import metrics
+from planguard.core import conditions
+from planguard.core.cleanup import PlanRef, needs_finalizer, select_deletions, superseded
+from planguard.core.conditions import Condition
+from planguard.core.enact import Verdict, decide
+from planguard.core.model import ZoneState
+from planguard.core.selection import Candidate, candidate, newest_valid
+from planguard.dns.provider import DnsError
+from planguard.dns.rfc2136 import ProviderPool
+from planguard.dns.tsig import TsigKey
+from planguard.kube.api import PlanguardApi
+from planguard.roles.cache import ObjectCache, ZoneKey
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CleanupConfig:
+    key: TsigKey
+    interval: float = 5.0
+    stale_enactor: float = 120.0  # an enactor error younger than this degrades the zone
+
+
+class Cleanup:
+    def __init__(self, api: PlanguardApi, cache: ObjectCache, cfg: CleanupConfig) -> None:
+        self.api, self.cache, self.cfg = api, cache, cfg
+        self._providers = ProviderPool(cfg.key)
+
+    def reconcile(self, key: ZoneKey) -> float:
+        zone = self.cache.zones.get(key)
+        if zone is None:
+            return self.cfg.interval
+        label = f"{key[0]}/{key[1]}"
+        spec = zone.get("spec") or {}
+        cands = [candidate(o) for o in self.cache.plans(key)]
+        newest = newest_valid(cands)
+        try:
+            state: ZoneState | None = self._providers.get(key, spec).read_zone()
+            dns_error = None
+        except DnsError as e:
+            state, dns_error = None, e
+            metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
+        for c in cands:
+            self._plan_status(c, state)
+        if state is not None and not spec.get("paused"):
+            self._finalizers_and_deletions(zone, label, cands, state, int(spec.get("keep", 10)))
+        self._zone_status(zone, label, cands, newest, state, dns_error)
+        return self.cfg.interval
+
+    # -- plans -------------------------------------------------------------------------
+    def _plan_status(self, c: Candidate, state: ZoneState | None) -> None:
+        obj = c.obj
+        conds = [Condition(
+            "Accepted", c.valid, "Valid" if c.valid else c.problems[0].reason,
+            "passed enactment checks" if c.valid else "; ".join(p.message for p in c.problems),
+        )]
+        conds.append(Condition(
+            "Refused", not c.valid, c.problems[0].reason if c.problems else "Valid",
+            "; ".join(p.message for p in c.problems),
+        ))
+        if state is not None and c.valid:
+            g, live, fence = c.plan.generation, state.live_generations, state.fence_generation
+            endpoints_at_g = sum(1 for e in state.endpoints.values() if e.generation == g)
+            is_live = g in live or g == fence
+            conds.append(Condition(
+                "Live", is_live, "InDNS" if is_live else "NotInDNS",
+                f"zone fence at {fence}; {endpoints_at_g} endpoint(s) last written by this plan",
+            ))
+            sup = superseded(g, live, fence)
+            conds.append(Condition(
+                "Superseded", sup, "NewerPlanLive" if sup else "NotSuperseded",
+                f"generation {fence} is active and no endpoint serves {g}" if sup else "",
+            ))
+        status = obj.get("status") or {}
+        new = conditions.merge(status.get("conditions"), conds, datetime.now(UTC),
+                               (obj.get("metadata") or {}).get("generation"))
+        if conditions.same(status.get("conditions"), new) and \
+                status.get("endpoints") == len(c.plan.endpoints):
+            return
+        meta = obj["metadata"]
+        try:
+            self.api.patch_status("dnsplans", meta["namespace"], meta["name"],
+                                  {"conditions": new, "endpoints": len(c.plan.endpoints),
+                                   "observedGeneration": meta.get("generation")})
+        except Exception as e:
+            log.warning("could not write status of plan %s: %s", meta["name"], e)
+
+    def _finalizers_and_deletions(
+        self, zone: dict[str, Any], label: str, cands: list[Candidate], state: ZoneState,
+        keep: int,
+    ) -> None:
+        live, fence = state.live_generations, state.fence_generation
+        ns = zone["metadata"]["namespace"]
+        refs = {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting, not c.valid)
+                for c in cands}
+        for c in cands:
+            want = needs_finalizer(refs[c.plan.name], live, fence)
+            if c.deleting and want:
+                continue  # a deleted plan DNS may depend on waits, holding its finalizer
+            self.api.set_finalizer(ns, dict(c.obj), want)
+        by_name = {c.plan.name: c for c in cands}
+        for ref in select_deletions(refs.values(), live, fence, keep):
+            c = by_name[ref.name]
+            if c.deleting:
+                continue
+            if self.api.delete_plan(ns, dict(c.obj)):
+                metrics.CLEANUP_DELETIONS.labels(label).inc()
+                self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
+                               f"deleted superseded plan {ref.name} (generation {ref.generation}; "
+                               f"active {fence}, oldest live {min(live) if live else '-'})")
+
+    # -- zone --------------------------------------------------------------------------
+    def _zone_status(
+        self, zone: dict[str, Any], label: str, cands: list[Candidate],
+        newest: Candidate | None, state: ZoneState | None, dns_error: DnsError | None,
+    ) -> None:
+        spec, status = zone.get("spec") or {}, zone.get("status") or {}
+        paused = bool(spec.get("paused"))
+        metrics.PAUSED.labels(label).set(1 if paused else 0)
+        conds = [Condition("Paused", paused, "Paused" if paused else "Running",
+                           "spec.paused is true: no writes to this zone" if paused else "")]
+        out: dict[str, Any] = {"observedGeneration": zone["metadata"].get("generation")}
+        if newest is not None:
+            out["newestPlan"] = newest.plan.generation
+            metrics.ZONE_NEWEST.labels(label).set(newest.plan.generation)
+        degraded: list[str] = [f"plan {c.plan.name} refused: {c.problems[0].message}"
+                               for c in cands if not c.valid and not c.deleting]
+        if state is None:
+            conds.append(Condition("Ready", False, "DNSUnreadable", str(dns_error)))
+            conds.append(Condition("Converged", False, "Unknown", "DNS state unknown"))
+            degraded.append(f"DNS unreadable: {dns_error}")
+        else:
+            conds.append(Condition("Ready", True, "DNSReadable", "zone transfer succeeded"))
+            managed = [e for e in state.endpoints.values() if e.marker is not None]
+            empty = [e for e in managed if e.empty]
+            live = sorted(state.live_generations)
+            out["activeGeneration"] = state.fence_generation
+            out["liveGenerations"] = {"oldest": live[0], "newest": live[-1]} if live else {}
+            if state.fence_generation is not None:
+                metrics.ZONE_ACTIVE.labels(label).set(state.fence_generation)
+            if live:
+                metrics.ZONE_LIVE_OLDEST.labels(label).set(live[0])
+                metrics.ZONE_LIVE_NEWEST.labels(label).set(live[-1])
+            metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(len(empty))
+            converged, why = self._converged(newest, state)
+            orphans = decide(newest.plan, state, "-").orphans if newest else ()
+            out["endpoints"] = {"managed": len(managed), "empty": len(empty),
+                                "orphaned": len(orphans)}
+            conds.append(Condition("Converged", converged,
+                                   "Converged" if converged else "Pending", why))
+            if orphans:
+                degraded.append(f"{len(orphans)} endpoint(s) in DNS not in the newest plan "
+                                f"(left alone): {', '.join(orphans[:5])}")
+        now = datetime.now(UTC)
+        for eid, e in (status.get("enactors") or {}).items():
+            t = e.get("lastErrorTime")
+            if t and (now - datetime.fromisoformat(t.replace("Z", "+00:00"))).total_seconds() \
+                    < self.cfg.stale_enactor:
+                degraded.append(f"enactor {eid}: {e.get('lastError')}")
+        conds.append(Condition("Degraded", bool(degraded),
+                               "Problems" if degraded else "Healthy", "; ".join(degraded)[:2000]))
+        out["conditions"] = conditions.merge(status.get("conditions"), conds, now,
+                                             zone["metadata"].get("generation"))
+        unchanged = conditions.same(status.get("conditions"), out["conditions"]) and all(
+            status.get(k) == v for k, v in out.items() if k != "conditions")
+        if unchanged:
+            return
+        meta = zone["metadata"]
+        try:
+            self.api.patch_status("dnszones", meta["namespace"], meta["name"], out)
+        except Exception as e:
+            log.warning("could not write status of zone %s: %s", meta["name"], e)
+
+    @staticmethod
+    def _converged(newest: Candidate | None, state: ZoneState) -> tuple[bool, str]:
+        if newest is None:
+            return False, "no valid plan"
+        d = decide(newest.plan, state, "-")
+        if d.verdict is Verdict.SUPERSEDED:
+            return True, f"DNS is at a generation newer than every known plan ({d.reasons[0]})"
+        if d.writes or d.fence_new is not None:
+            return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
+                           f"zone fence at {state.fence_generation}")
+        return True, f"every endpoint serves plan {newest.plan.name}"

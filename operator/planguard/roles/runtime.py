@@ -1,0 +1,106 @@
+"""Runs a role: kopf watches DNSZones and DNSPlans into a cache; one worker per zone
+calls the role's synchronous reconcile in a thread, on every change and on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from planguard.roles.cache import ObjectCache, ZoneKey
+
+log = logging.getLogger(__name__)
+Reconcile = Callable[[ZoneKey], float]  # returns seconds until the next run
+
+
+class ZoneWorkers:
+    def __init__(self, cache: ObjectCache, reconcile: Reconcile) -> None:
+        self.cache = cache
+        self.reconcile = reconcile
+        self.tasks: dict[ZoneKey, asyncio.Task[None]] = {}
+        cache.on_zone_added = self.start
+        cache.on_zone_removed = self.stop
+
+    def start(self, key: ZoneKey) -> None:
+        if key not in self.tasks:
+            self.tasks[key] = asyncio.get_running_loop().create_task(self._loop(key))
+
+    def stop(self, key: ZoneKey) -> None:
+        task = self.tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    async def _loop(self, key: ZoneKey) -> None:
+        wake = self.cache.wakeup(key)
+        delay = 0.0
+        while key in self.cache.zones:
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            wake.clear()
+            try:
+                delay = await asyncio.to_thread(self.reconcile, key)
+            except Exception:
+                log.exception("reconcile of %s/%s failed unexpectedly; retrying", *key)
+                delay = 5.0
+
+
+def build_registry(cache: ObjectCache) -> kopf.OperatorRegistry:
+    """kopf handlers that only feed the cache: no annotations, no finalizers, no status."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    @kopf.on.event("planguard.io", "v1alpha1", "dnszones", registry=registry)
+    async def zone_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+        cache.zone_event(event.get("type"), dict(body))
+
+    @kopf.on.event("planguard.io", "v1alpha1", "dnsplans", registry=registry)
+    async def plan_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
+        cache.plan_event(event.get("type"), dict(body))
+
+    return registry
+
+
+def settings(component: str) -> kopf.OperatorSettings:
+    s = kopf.OperatorSettings()
+    s.posting.enabled = False  # our Events are written deliberately, not kopf's log lines
+    s.watching.server_timeout = 300
+    s.watching.client_timeout = 330
+    s.networking.error_backoffs = [1, 1, 2, 3, 5, 8]
+    # Unused by watch-only roles, but distinct per component so no two ever collide.
+    s.persistence.finalizer = f"planguard.io/kopf-{component}"
+    s.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"{component}.planguard.io")
+    s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=f"{component}.planguard.io", key="last-handled-configuration"
+    )
+    return s
+
+
+def run(
+    component: str,
+    cache: ObjectCache,
+    reconcile: Reconcile,
+    namespaces: list[str],
+    liveness_port: int,
+) -> None:
+    """Blocks running the kopf operator for one role until interrupted."""
+
+    async def main() -> None:
+        ZoneWorkers(cache, reconcile)
+        await kopf.operator(
+            registry=build_registry(cache),
+            settings=settings(component),
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
+        )
+
+    asyncio.run(main())
