@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         from planguard.roles.enactor import Enactor, EnactorConfig
 
         api = PlanguardApi(connect(args.kubeconfig), f"planguard-enactor-{args.id}")
-        role = Enactor(api, cache, EnactorConfig(args.id, key, drift_interval=args.drift_interval))
+        fault = os.environ.get("PLANGUARD_FAULT_STOP_AFTER_READ")
+        role = Enactor(api, cache, EnactorConfig(
+            args.id, key, drift_interval=args.drift_interval,
+            stop_after_read=int(fault) if fault else None,
+        ))
         component = f"enactor-{args.id}"
         reconcile = role.reconcile
     else:

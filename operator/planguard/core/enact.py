@@ -128,3 +128,26 @@ def batches(writes: tuple[EndpointWrite, ...], max_records: int) -> list[list[En
     if cur:
         out.append(cur)
     return out
+
+
+@dataclass(frozen=True)
+class UpdateStep:
+    """One UPDATE message: its endpoint writes and the fence it requires (and maybe raises)."""
+
+    writes: tuple[EndpointWrite, ...]
+    fence_expect: str | None
+    fence_new: str | None
+
+
+def update_steps(d: Decision, max_records: int) -> list[UpdateStep]:
+    """The UPDATEs that carry out `d`, in order. The first raises the fence when needed;
+    every later one requires the fence the first left behind, so a newer plan started by
+    anyone in between makes them fail rather than write over it."""
+    if d.verdict is not Verdict.APPLY or (not d.writes and d.fence_new is None):
+        return []
+    steps = []
+    expect, new = d.fence_expect, d.fence_new
+    for b in batches(d.writes, max_records) or [[]]:
+        steps.append(UpdateStep(tuple(b), expect, new))
+        expect, new = d.fence_after, None
+    return steps

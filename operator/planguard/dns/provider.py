@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from planguard.core.enact import EndpointWrite
 from planguard.core.model import ZoneState
 
 
-class DnsErrorKind(str, Enum):
+class DnsErrorKind(StrEnum):
     UNREACHABLE = "unreachable"  # connection refused or reset
     TIMEOUT = "timeout"
     TSIG = "tsig"  # bad key name, secret or clock: the server did not trust us
@@ -28,7 +28,7 @@ class DnsError(Exception):
         self.kind = kind
 
 
-class WriteOutcome(str, Enum):
+class WriteOutcome(StrEnum):
     APPLIED = "applied"
     CONFLICT = "conflict"  # a prerequisite failed: someone else wrote; re-read and decide again
 

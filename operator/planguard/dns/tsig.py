@@ -33,7 +33,9 @@ class TsigKey:
 def parse_key(text: str) -> TsigKey:
     m = _KEY.search(text)
     if not m:
-        raise ValueError('not a BIND key file: expected key "name" { algorithm ...; secret "..."; };')
+        raise ValueError(
+            'not a BIND key file: expected key "name" { algorithm ...; secret "..."; };'
+        )
     return TsigKey(m["name"], m["alg"], m["secret"])
 
 

@@ -8,7 +8,9 @@ compare-and-swap, never through a check made earlier.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from typing import Any
 from planguard import metrics
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
-from planguard.core.enact import Verdict, batches, decide
+from planguard.core.enact import Verdict, decide, update_steps
 from planguard.core.selection import Candidate, candidate, newest_valid
 from planguard.dns.provider import DnsError, WriteOutcome
 from planguard.dns.rfc2136 import ProviderPool, Rfc2136Provider
@@ -37,6 +39,7 @@ class EnactorConfig:
     max_records_per_update: int = 400
     conflict_rounds: int = 50
     heartbeat: float = 30.0
+    stop_after_read: int | None = None  # test hook, see _fault_stop_after_read
 
 
 @dataclass
@@ -120,22 +123,31 @@ class Enactor:
                 return "converged"
             if d.fence_new is not None and not self._hold_finalizer(chosen):
                 return "withdrawn"
-            fence_expect, fence_new = d.fence_expect, d.fence_new
+            self._fault_stop_after_read(plan.generation)
             conflicted = False
-            for batch in batches(d.writes, self.cfg.max_records_per_update) or [[]]:
-                outcome = provider.write(batch, fence_expect, fence_new)
+            for step in update_steps(d, self.cfg.max_records_per_update):
+                outcome = provider.write(step.writes, step.fence_expect, step.fence_new)
                 if outcome is WriteOutcome.CONFLICT:
                     metrics.CAS_OUTCOMES.labels(label, eid, "conflict").inc()
                     conflicted = True
                     break
                 metrics.CAS_OUTCOMES.labels(label, eid, "applied").inc()
-                for w in batch:
+                for w in step.writes:
                     metrics.ENDPOINT_WRITES.labels(label, eid, w.kind).inc()
-                fence_expect, fence_new = d.fence_after, None
             if not conflicted:
                 return "applied"
             time.sleep(self.rng.uniform(0, 0.05))  # RFC 2136 §7.20: retry after a random delay
         return "contended"
+
+    def _fault_stop_after_read(self, generation: int) -> None:
+        """Test hook ($PLANGUARD_FAULT_STOP_AFTER_READ): freeze this process once, after
+        it has read DNS and decided its writes for `generation` but before sending them,
+        the exact point where the post-mortem's enactor stalled."""
+        if self.cfg.stop_after_read == generation:
+            self.cfg.stop_after_read = None
+            log.warning("fault hook: stopping myself after reading DNS for generation %d",
+                        generation)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
     def _hold_finalizer(self, chosen: Candidate) -> bool:
         """Before a plan's generation enters DNS, it must carry the live-plan finalizer,

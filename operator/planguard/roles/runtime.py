@@ -4,6 +4,7 @@ calls the role's synchronous reconcile in a thread, on every change and on a tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -37,10 +38,8 @@ class ZoneWorkers:
         wake = self.cache.wakeup(key)
         delay = 0.0
         while key in self.cache.zones:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
             wake.clear()
             try:
                 delay = await asyncio.to_thread(self.reconcile, key)
@@ -76,7 +75,9 @@ def settings(component: str) -> kopf.OperatorSettings:
     s.networking.error_backoffs = [1, 1, 2, 3, 5, 8]
     # Unused by watch-only roles, but distinct per component so no two ever collide.
     s.persistence.finalizer = f"planguard.io/kopf-{component}"
-    s.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=f"{component}.planguard.io")
+    s.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=f"{component}.planguard.io"
+    )
     s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=f"{component}.planguard.io", key="last-handled-configuration"
     )

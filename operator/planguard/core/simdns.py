@@ -1,0 +1,49 @@
+"""An in-memory DNS primary with RFC 2136's all-or-nothing prerequisite semantics.
+
+For the simulator, the replay and the property tests: the same EndpointWrite batches the
+real provider sends to BIND are checked and applied here in one atomic step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from planguard.core.enact import EndpointWrite
+from planguard.core.markers import generation_of
+from planguard.core.model import EndpointState, ZoneState
+
+
+@dataclass
+class MemoryZone:
+    fence: str | None = None
+    endpoints: dict[str, EndpointState] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> ZoneState:
+        return ZoneState(fence=self.fence, fence_generation=generation_of(self.fence),
+                         endpoints=dict(self.endpoints))
+
+    def write(
+        self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
+    ) -> bool:
+        """True if applied; False (nothing changed) if any prerequisite failed."""
+        if self.fence != fence_expect:
+            return False
+        for w in writes:
+            cur = self.endpoints.get(w.name) or EndpointState(w.name)
+            e = w.expect
+            if (cur.marker, cur.a, cur.aaaa) != (e.marker, e.a, e.aaaa):
+                return False
+        if fence_new is not None:
+            self.fence = fence_new
+        for w in writes:
+            self.endpoints[w.name] = EndpointState(
+                name=w.name, marker=w.marker, generation=generation_of(w.marker),
+                a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa) else None,
+            )
+        return True
+
+    def blind_write(self, name: str, state: EndpointState) -> None:
+        """What the post-mortem's enactor did: replace without a prerequisite."""
+        self.endpoints[name] = replace(state, name=name)

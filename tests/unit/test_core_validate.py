@@ -1,0 +1,34 @@
+"""Enactment-time plan checks (the same rules the CRD's CEL enforces at admission)."""
+
+from planguard.core.model import Endpoint, Plan, Target
+from planguard.core.validate import plan_problems
+
+
+def reasons(*eps: Endpoint, g: int = 1) -> list[str]:
+    return [p.reason for p in plan_problems(Plan("z-1", "z", g, eps))]
+
+
+def test_valid_plan_has_no_problems():
+    assert reasons(Endpoint("api", 60, (Target("10.0.0.1"), Target("2001:db8::1", 0)))) == []
+
+
+def test_empty_endpoint_is_refused_unless_explicit():
+    assert reasons(Endpoint("api", 60, ())) == ["EmptyEndpoint"]
+    assert reasons(Endpoint("api", 60, (Target("10.0.0.1", 0),))) == ["EmptyEndpoint"]
+    assert reasons(Endpoint("api", 60, (), allow_empty=True)) == []
+    assert reasons(Endpoint("api", 60, (), remove=True)) == []
+    assert reasons(Endpoint("api", 60, (Target("10.0.0.1"),), remove=True)) == [
+        "RemoveWithTargets"
+    ]
+
+
+def test_bad_values_are_named():
+    assert reasons(Endpoint("Bad_Name", 60, (Target("10.0.0.1"),))) == ["InvalidName"]
+    assert reasons(Endpoint("api", 0, (Target("10.0.0.1"),))) == ["InvalidTTL"]
+    assert reasons(Endpoint("api", 60, (Target("10.0.0.300"),))) == ["InvalidAddress"]
+    assert reasons(Endpoint("api", 60, (Target("10.0.0.1", 256),))) == ["InvalidWeight"]
+    assert reasons(Endpoint("a", 60, (Target("10.0.0.1"),)),
+                   Endpoint("a", 60, (Target("10.0.0.1"),))) == ["DuplicateEndpoint"]
+    assert "InvalidGeneration" in reasons(Endpoint("a", 60, (Target("10.0.0.1"),)), g=0)
+    assert reasons(Endpoint("a", 60, tuple(Target(f"10.0.{i // 250}.{i % 250}")
+                                           for i in range(101)))) == ["TooManyTargets"]
