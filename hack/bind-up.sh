@@ -22,7 +22,7 @@ done
 [ -f "$BIND_DIR/rndc.key" ] || tsig-keygen -a hmac-sha256 rndc-key > "$BIND_DIR/rndc.key"
 printf 'include "%s/rndc.key";\noptions { default-key "rndc-key"; default-server 127.0.0.1; default-port %s; };\n' \
   "$BIND_DIR" "$BIND_RNDC_PORT" > "$BIND_DIR/rndc.conf"
-rm -f "$BIND_DIR"/*.nzd "$BIND_DIR"/*.nzf "$BIND_DIR"/*.nzd-lock
+rm -f "$BIND_DIR"/*.nzd "$BIND_DIR"/*.nzf "$BIND_DIR"/*.nzd-lock  # a fresh start forgets added zones
 
 {
   for k in $BIND_KEYS; do echo "include \"$BIND_DIR/keys/$k.key\";"; done

@@ -65,17 +65,20 @@ for _ in $(seq 1 200); do
 done
 
 echo "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$api_port"
-setsid "$CP_BIN_DIR/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$etcd_port" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-  --client-ca-file "$pki/ca.crt" \
-  --service-account-issuer "https://127.0.0.1:$api_port" \
-  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \
-  --authorization-mode RBAC --disable-admission-plugins ServiceAccount \
-  --enable-priority-and-fairness=false \
-  >"$dir/kube-apiserver.log" 2>&1 &
+# Saved so apiserver-restart.sh can restart it alone, with etcd's data intact.
+cat > "$dir/kube-apiserver.cmd" <<CMD
+exec "$CP_BIN_DIR/kube-apiserver" \\
+  --etcd-servers "http://127.0.0.1:$etcd_port" \\
+  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \\
+  --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \\
+  --client-ca-file "$pki/ca.crt" \\
+  --service-account-issuer "https://127.0.0.1:$api_port" \\
+  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \\
+  --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \\
+  --authorization-mode RBAC --disable-admission-plugins ServiceAccount \\
+  --enable-priority-and-fairness=false
+CMD
+setsid bash "$dir/kube-apiserver.cmd" >>"$dir/kube-apiserver.log" 2>&1 &
 echo $! > "$dir/kube-apiserver.pid"
 
 b64() { base64 -w0 < "$1"; }

@@ -94,6 +94,8 @@ class Enactor:
         if result == "superseded":
             if chosen.plan.name not in memo.superseded:
                 memo.superseded.add(chosen.plan.name)
+                log.info("%s: plan %s is superseded in DNS; not writing it", label,
+                         chosen.plan.name)
                 metrics.CAS_OUTCOMES.labels(label, self.cfg.enactor_id, "already_newer").inc()
             self._report(zone, memo, {})
             return self.cfg.drift_interval
@@ -129,6 +131,8 @@ class Enactor:
                 outcome = provider.write(step.writes, step.fence_expect, step.fence_new)
                 if outcome is WriteOutcome.CONFLICT:
                     metrics.CAS_OUTCOMES.labels(label, eid, "conflict").inc()
+                    log.info("%s: compare-and-swap conflict applying %s: DNS changed since "
+                             "it was read; reading again", label, plan.name)
                     conflicted = True
                     break
                 metrics.CAS_OUTCOMES.labels(label, eid, "applied").inc()

@@ -1,0 +1,101 @@
+"""Session fixtures: the real control plane and BIND, started by hack/ scripts (or reused),
+CRDs installed; per test: a namespace, a DNS zone of its own, and planguard processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import REPO, Bind, Cluster, Processes, hack_env, run_script, unique, zone_obj
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config) -> Cluster:
+    """A real kube-apiserver + etcd: hack/cluster-up.sh (builds once, reuses a running one)."""
+    try:
+        out = run_script("cluster-up.sh")
+    except Exception as e:
+        pytest.fail(f"the local control plane could not be started: {e}", pytrace=False)
+    state = hack_env("PLANGUARD_STATE")
+    c = Cluster(os.path.join(state, "cp", "kubeconfig"),
+                os.path.join(hack_env("CP_BIN_DIR"), "kubectl"))
+    version = c.kubectl("version", "-o", "yaml").stdout
+    server = [ln.strip() for ln in version.splitlines() if "gitVersion" in ln]
+    _say(pytestconfig, f"control plane: {out.strip().splitlines()[0]} | server {server}")
+    c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    c.kubectl("wait", "--for=condition=Established", "crd/dnsplans.planguard.io",
+              "crd/dnszones.planguard.io", "--timeout=60s")
+    return c
+
+
+@pytest.fixture(scope="session")
+def bind(pytestconfig: pytest.Config) -> Bind:
+    """A real BIND 9 on loopback: hack/bind-up.sh (installs bind9 when missing)."""
+    try:
+        run_script("bind-up.sh")
+    except Exception as e:
+        pytest.fail(f"BIND could not be started: {e}", pytrace=False)
+    import subprocess
+
+    _say(pytestconfig, "dns: " + subprocess.run(["named", "-v"], capture_output=True,
+                                                text=True).stdout.strip())
+    return Bind()
+
+
+@pytest.fixture
+def ns(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace. Namespaces never finish deleting here (no controller-manager), so
+    teardown removes planguard's objects one by one, finalizers first."""
+    name = unique("t-")
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    for kind in ("dnsplans", "dnszones"):
+        names = cluster.kubectl("get", kind, "-n", name, "-o", "name", check=False).stdout.split()
+        for obj in names:
+            cluster.kubectl("patch", obj, "-n", name, "--type", "merge",
+                            "-p", '{"metadata":{"finalizers":null}}', check=False)
+        cluster.kubectl("delete", kind, "--all", "-n", name, "--wait=false", check=False)
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def dns_zone(bind: Bind) -> Iterator[str]:
+    """A zone of this test's own on the shared BIND."""
+    zone = f"{unique('z')}.test"
+    bind.add_zone(zone)
+    yield zone
+    bind.del_zone(zone)
+
+
+@pytest.fixture
+def zone(cluster: Cluster, bind: Bind, ns: str, dns_zone: str) -> str:
+    """A DNSZone object `web` in the test's namespace, pointing at the test's zone."""
+    cluster.apply(ns, zone_obj("web", dns_zone, bind.port))
+    return "web"
+
+
+@pytest.fixture
+def procs(cluster: Cluster, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Processes]:
+    p = Processes(cluster, tmp_path / "logs")
+    yield p
+    p.stop_all()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for name in p.procs:
+            print(f"----- {name} log (tail) -----\n{p.log(name)[-4000:]}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

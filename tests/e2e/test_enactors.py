@@ -1,0 +1,233 @@
+"""Enactors and clean-up as real processes against the real API server and BIND."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import dns.query
+import dns.rcode
+import dns.update
+import pytest
+
+from harness import HACK, Bind, Cluster, Processes, condition, eventually, hack_env, plan_obj
+from planguard.dns.tsig import load_key
+
+pytestmark = pytest.mark.e2e
+
+
+def served(bind: Bind, zone: str, endpoint: str) -> tuple[list[str], int | None]:
+    return bind.query(f"{endpoint}.{zone}"), bind.generation(zone, endpoint)
+
+
+class Prober(threading.Thread):
+    """Asks BIND for the endpoint every few milliseconds and records what a client saw."""
+
+    def __init__(self, bind: Bind, zone: str, endpoint: str) -> None:
+        super().__init__(daemon=True)
+        self.bind, self.name_ = bind, f"{endpoint}.{zone}"
+        self.zone, self.endpoint = zone, endpoint
+        self.queries = self.empty = self.regressions = 0
+        self.highest = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            answer = self.bind.query(self.name_)
+            gen = self.bind.generation(self.zone, self.endpoint) or 0
+            self.queries += 1
+            self.empty += not answer
+            self.regressions += gen < self.highest
+            self.highest = max(self.highest, gen)
+            time.sleep(0.005)
+
+
+def start_roles(procs: Processes, bind: Bind, ns: str, enactors: str = "abc") -> None:
+    for e in enactors:
+        procs.enactor(e, ns, bind.key(f"enactor-{e}"))
+    procs.cleanup(ns, bind.key("planguard-cleanup"))
+
+
+def test_three_enactors_converge_a_zone(cluster: Cluster, bind: Bind, ns: str, zone: str,
+                                        dns_zone: str, procs: Processes) -> None:
+    start_roles(procs, bind, ns)
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1", "10.0.0.2", "2001:db8::1"],
+                                         "fips": ["10.0.1.1"], "ipv6": ["2001:db8::2"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1", "10.0.0.2"], 1),
+               what="api at generation 1")
+    assert bind.query(f"api.{dns_zone}", "AAAA") == ["2001:db8::1"]
+    assert served(bind, dns_zone, "fips") == (["10.0.1.1"], 1)
+    assert bind.query(f"ipv6.{dns_zone}", "AAAA") == ["2001:db8::2"]
+    assert bind.generation(dns_zone) == 1
+
+    cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.1", "10.0.0.3", "2001:db8::1"],
+                                         "fips": ["10.0.1.1"], "ipv6": ["2001:db8::2"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1", "10.0.0.3"], 2))
+    # Only the changed endpoint was written; the others still carry generation 1.
+    assert bind.generation(dns_zone, "fips") == 1 and bind.generation(dns_zone) == 2
+
+    def zone_status_converged() -> bool:
+        z = cluster.get("dnszone", ns, zone)
+        st = z.get("status") or {}
+        return (condition(z, "Converged") == "True" and st.get("activeGeneration") == 2
+                and {e: v.get("generation") for e, v in st.get("enactors", {}).items()}
+                == {"a": 2, "b": 2, "c": 2})
+    eventually(zone_status_converged, what="zone status converged at 2 for all enactors")
+    z = cluster.get("dnszone", ns, zone)["status"]
+    assert z["liveGenerations"] == {"oldest": 1, "newest": 2}
+    eventually(lambda: condition(cluster.get("dnsplan", ns, f"{zone}-2"), "Live") == "True")
+    table = cluster.kubectl("get", "dnsplans,dnszones", "-n", ns).stdout
+    assert "web-2" in table and "example" not in table
+    # BIND attributes every change to the enactor's own key.
+    named_log = (Path(hack_env("BIND_DIR")) / "named.log").read_text()
+    writers = {k for k in ("enactor-a", "enactor-b", "enactor-c")
+               if f"/key {k}: updating zone '{dns_zone}" in named_log}
+    assert writers, "no update in BIND's log attributed to an enactor key"
+
+
+def test_postmortem_sequence_forced(cluster: Cluster, bind: Bind, ns: str, zone: str,
+                                    dns_zone: str, procs: Processes) -> None:
+    """A delayed enactor holding an old plan, newer plans applied by another, clean-up
+    deleting old plans, then the delayed one resumes: the 2025-10-19 sequence."""
+    cluster.kubectl("patch", "dnszone", zone, "-n", ns, "--type", "merge",
+                    "-p", '{"spec":{"keep":1}}')
+    procs.enactor("slow", ns, bind.key("enactor-a"),
+                  env={"PLANGUARD_FAULT_STOP_AFTER_READ": "2"})
+    procs.cleanup(ns, bind.key("planguard-cleanup"))
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    prober = Prober(bind, dns_zone, "api")
+    prober.start()
+
+    cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
+    eventually(lambda: procs.state("enactor-slow") == "T", what="slow enactor frozen after read")
+
+    procs.enactor("fast", ns, bind.key("enactor-b"))
+    for g in (3, 4, 5):
+        cluster.apply(ns, plan_obj(zone, g, {"api": [f"10.0.0.{g}"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.5"], 5), timeout=60)
+    # Clean-up removes the superseded plans, including the one the slow enactor holds.
+    eventually(lambda: not cluster.exists("dnsplan", ns, f"{zone}-2"), what="plan 2 deleted")
+
+    procs.signal("enactor-slow", signal.SIGCONT)
+    # Its stale UPDATE reaches BIND and is refused by the prerequisite, not by luck.
+    eventually(lambda: "compare-and-swap conflict applying web-2" in procs.log("enactor-slow"),
+               what="the resumed enactor's stale write refused")
+    time.sleep(2)  # give the resumed enactor every chance to do damage
+    prober.stop.set()
+    prober.join()
+    assert served(bind, dns_zone, "api") == (["10.0.0.5"], 5)
+    assert prober.queries > 100
+    assert prober.empty == 0, f"{prober.empty} empty answers"
+    assert prober.regressions == 0, f"{prober.regressions} generation regressions"
+    assert cluster.exists("dnsplan", ns, f"{zone}-5"), "the live plan was deleted"
+    # The new plan still applies: nothing is stuck.
+    cluster.apply(ns, plan_obj(zone, 6, {"api": ["10.0.0.6"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.6"], 6))
+
+
+def test_deleting_the_live_plan_waits_until_superseded(cluster, bind, ns, zone, dns_zone,
+                                                       procs) -> None:
+    start_roles(procs, bind, ns, "a")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    eventually(lambda: "planguard.io/live-plan" in cluster.get("dnsplan", ns, f"{zone}-1")
+               ["metadata"].get("finalizers", []))
+    cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--wait=false")
+    time.sleep(2)
+    held = cluster.get("dnsplan", ns, f"{zone}-1")
+    assert held["metadata"].get("deletionTimestamp"), "delete was not recorded"
+    assert served(bind, dns_zone, "api") == (["10.0.0.1"], 1)
+    cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.2"], 2))
+    eventually(lambda: not cluster.exists("dnsplan", ns, f"{zone}-1"), what="plan 1 released")
+
+
+def test_force_removed_live_plan_does_not_block_a_newer_plan(cluster, bind, ns, zone, dns_zone,
+                                                            procs) -> None:
+    start_roles(procs, bind, ns, "ab")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    cluster.kubectl("patch", "dnsplan", f"{zone}-1", "-n", ns, "--type", "merge",
+                    "-p", '{"metadata":{"finalizers":null}}')
+    cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--force", "--grace-period=0")
+    assert not cluster.exists("dnsplan", ns, f"{zone}-1")
+    assert served(bind, dns_zone, "api") == (["10.0.0.1"], 1)  # deleting a plan changes no DNS
+    cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.2"], 2))
+
+
+def test_paused_zone_is_not_written(cluster, bind, ns, zone, dns_zone, procs) -> None:
+    cluster.kubectl("patch", "dnszone", zone, "-n", ns, "--type", "merge",
+                    "-p", '{"spec":{"paused":true}}')
+    start_roles(procs, bind, ns, "a")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: condition(cluster.get("dnszone", ns, zone), "Paused") == "True")
+    time.sleep(2)
+    assert served(bind, dns_zone, "api") == ([], None)
+    cluster.kubectl("patch", "dnszone", zone, "-n", ns, "--type", "merge",
+                    "-p", '{"spec":{"paused":false}}')
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    eventually(lambda: condition(cluster.get("dnszone", ns, zone), "Paused") == "False")
+
+
+def test_wrong_tsig_key_is_reported_and_writes_nothing(cluster, bind, ns, zone, dns_zone, procs,
+                                                       tmp_path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text('key "enactor-a" { algorithm hmac-sha256; secret "d3Jvbmcgc2VjcmV0IQ=="; };')
+    procs.enactor("bad", ns, str(bad))
+    procs.cleanup(ns, bind.key("planguard-cleanup"))
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+
+    def reported() -> bool:
+        st = cluster.get("dnszone", ns, zone).get("status") or {}
+        return (st.get("enactors") or {}).get("bad", {}).get("lastErrorKind") == "tsig"
+    eventually(reported, what="tsig error in status.enactors.bad")
+    events = cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
+    assert "DNSError" in events and "TSIG rejected" in events
+    eventually(lambda: condition(cluster.get("dnszone", ns, zone), "Degraded") == "True")
+    assert condition(cluster.get("dnszone", ns, zone), "Converged") == "False"
+    assert served(bind, dns_zone, "api") == ([], None)
+
+
+def test_bind_down_mid_apply_then_back(cluster, bind, ns, zone, dns_zone, procs) -> None:
+    start_roles(procs, bind, ns, "ab")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    restart = subprocess.Popen([str(HACK / "bind-restart.sh"), "4"], stdout=subprocess.PIPE)
+    time.sleep(0.5)
+    cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"], "new": ["10.0.2.1"]}))
+
+    def unreachable_reported() -> bool:
+        st = cluster.get("dnszone", ns, zone).get("status") or {}
+        kinds = {v.get("lastErrorKind") for v in (st.get("enactors") or {}).values()}
+        return bool(kinds & {"unreachable", "timeout"})
+    eventually(unreachable_reported, timeout=10, what="DNS error in zone status")
+    assert restart.wait(timeout=30) == 0
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.2"], 2), timeout=60)
+    assert served(bind, dns_zone, "new") == (["10.0.2.1"], 2)
+    eventually(lambda: condition(cluster.get("dnszone", ns, zone), "Converged") == "True")
+
+
+def test_apiserver_restart_does_not_stop_enactors(cluster, bind, ns, zone, dns_zone,
+                                                  procs) -> None:
+    start_roles(procs, bind, ns, "a")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    subprocess.run([str(HACK / "apiserver-restart.sh"), "2"], check=True, capture_output=True)
+    cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.2"], 2), timeout=90)
+
+
+def test_hand_edit_is_repaired_through_the_cas(cluster, bind, ns, zone, dns_zone, procs) -> None:
+    start_roles(procs, bind, ns, "a")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    key = load_key(bind.key("planguard-cleanup"))
+    u = dns.update.UpdateMessage(dns_zone, keyring=key.keyring(), keyname=key.keyname)
+    u.replace("api", 30, "A", "6.6.6.6")
+    assert dns.query.tcp(u, "127.0.0.1", port=bind.port).rcode() == dns.rcode.NOERROR
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1), what="drift repaired")

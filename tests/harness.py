@@ -1,0 +1,196 @@
+"""Test access to the real parts: the local kube-apiserver + etcd, BIND, planguard processes.
+
+Everything here starts or talks to real processes through the repo's own hack/ scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+HACK = REPO / "hack"
+T = TypeVar("T")
+
+
+def hack_env(var: str) -> str:
+    """A value computed by hack/lib/*.sh, so tests and scripts agree on paths and ports."""
+    out = subprocess.run(
+        ["bash", "-c", f'. "{HACK}/lib/bind.sh"; printf %s "${var}"'],
+        capture_output=True, text=True, check=True,
+    )
+    return out.stdout
+
+
+def run_script(name: str, *args: str, timeout: float = 3600) -> str:
+    p = subprocess.run([str(HACK / name), *args], capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"hack/{name} {' '.join(args)} failed ({p.returncode}):\n"
+                           f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+def eventually(fn: Callable[[], T], timeout: float = 30, interval: float = 0.2,
+               what: str = "condition") -> T:
+    """Polls until fn returns a truthy value (returned) or raises AssertionError at timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = fn()
+            if last:
+                return last
+        except AssertionError as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+class Cluster:
+    def __init__(self, kubeconfig: str, kubectl: str) -> None:
+        self.kubeconfig, self.kubectl_bin = kubeconfig, kubectl
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        p = subprocess.run([self.kubectl_bin, "--kubeconfig", self.kubeconfig, *args],
+                           input=input, capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {p.stderr}")
+        return p
+
+    def get(self, kind: str, ns: str, name: str | None = None) -> dict[str, Any]:
+        args = ["get", kind, "-n", ns, "-o", "json"] + ([name] if name else [])
+        out: dict[str, Any] = json.loads(self.kubectl(*args).stdout)
+        return out
+
+    def exists(self, kind: str, ns: str, name: str) -> bool:
+        return self.kubectl("get", kind, name, "-n", ns, check=False).returncode == 0
+
+    def apply(self, ns: str, objs: dict[str, Any] | Iterable[dict[str, Any]],
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+        docs = [objs] if isinstance(objs, dict) else list(objs)
+        return self.kubectl("apply", "-n", ns, "-f", "-",
+                            input=yaml.safe_dump_all(docs), check=check)
+
+
+class Bind:
+    def __init__(self) -> None:
+        self.port = int(hack_env("BIND_PORT"))
+        self.keys = Path(hack_env("BIND_DIR")) / "keys"
+
+    def key(self, writer: str) -> str:
+        return str(self.keys / f"{writer}.key")
+
+    def add_zone(self, zone: str) -> None:
+        run_script("bind-addzone.sh", zone)
+
+    def del_zone(self, zone: str) -> None:
+        run_script("bind-delzone.sh", zone)
+
+    def query(self, name: str, rdtype: str = "A") -> list[str]:
+        """The answer BIND serves right now (TCP, no cache between)."""
+        q = dns.message.make_query(name, rdtype)
+        r = dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=2)
+        if r.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            raise AssertionError(f"{name}/{rdtype}: {dns.rcode.to_text(r.rcode())}")
+        want = dns.rdatatype.from_text(rdtype)
+        return sorted(rd.to_text() for rrset in r.answer if rrset.rdtype == want for rd in rrset)
+
+    def generation(self, zone: str, endpoint: str | None = None) -> int | None:
+        """Generation of an endpoint's marker, or of the zone fence."""
+        name = f"_planguard.{endpoint}.{zone}" if endpoint else f"_planguard.{zone}"
+        txt = self.query(name, "TXT")
+        if not txt:
+            return None
+        return int(txt[0].strip('"').split()[0].removeprefix("gen="))
+
+
+class Processes:
+    """planguard role processes started as real subprocesses, logs kept per process."""
+
+    def __init__(self, cluster: Cluster, logdir: Path) -> None:
+        self.cluster, self.logdir = cluster, logdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        logdir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "planguard.cli", *args, "--kubeconfig", self.cluster.kubeconfig,
+             "--metrics-port", "0", "--liveness-port", "0"],
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+    def enactor(self, eid: str, ns: str, key: str, drift: float = 1.0,
+                env: dict[str, str] | None = None) -> None:
+        self.start(f"enactor-{eid}", "enactor", "--id", eid, "-n", ns, "--tsig-key", key,
+                   "--drift-interval", str(drift), env=env)
+
+    def cleanup(self, ns: str, key: str, interval: float = 0.5) -> None:
+        self.start("cleanup", "cleanup", "-n", ns, "--tsig-key", key,
+                   "--interval", str(interval))
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        self.procs[name].send_signal(sig)
+
+    def state(self, name: str) -> str:
+        """The kernel's process state letter: R, S, T (stopped), Z..."""
+        return Path(f"/proc/{self.procs[name].pid}/stat").read_text().split(") ")[1][0]
+
+    def log(self, name: str) -> str:
+        return (self.logdir / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def zone_obj(name: str, zone: str, port: int, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone", "metadata": {"name": name},
+            "spec": {"zone": zone, "server": {"address": "127.0.0.1", "port": port}, **spec}}
+
+
+def plan_obj(zone: str, generation: int, endpoints: dict[str, list[str]] | list[dict[str, Any]],
+             ttl: int = 30) -> dict[str, Any]:
+    eps = endpoints if isinstance(endpoints, list) else [
+        {"name": n, "ttl": ttl, "targets": [{"address": a} for a in addrs]}
+        for n, addrs in endpoints.items()
+    ]
+    return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
+            "metadata": {"name": f"{zone}-{generation}"},
+            "spec": {"zone": zone, "generation": generation, "endpoints": eps}}
+
+
+def condition(obj: dict[str, Any], ctype: str) -> str | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return str(c.get("status"))
+    return None
