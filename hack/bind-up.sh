@@ -2,6 +2,7 @@
 # Starts a real BIND 9 on 127.0.0.1:$PLANGUARD_DNS_PORT (15353) with one TSIG key per writer,
 # dynamic zones under update-policy (unsigned or wrongly signed updates are refused), and
 # rndc addzone enabled so tests can add a zone each. Zones: args, or "example.test".
+# A zone that already exists is left as it is (hack/bind-delzone.sh first for a fresh one).
 # Idempotent: a running server is reused (named zones are added if missing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,15 +50,15 @@ logging {
   category security { main; };
 };
 CONF
-  for z in $zones; do echo "zone \"$z\" $(zone_stanza "$z")"; done
 } > "$BIND_DIR/named.conf"
-for z in $zones; do write_zone_file "$z"; done
 named-checkconf "$BIND_DIR/named.conf"
 
 echo "starting $(named -v) on 127.0.0.1:$BIND_PORT (zones: $zones)"
 setsid named -c "$BIND_DIR/named.conf" -f -n 2 >"$BIND_DIR/named.stderr" 2>&1 &
 for i in $(seq 1 200); do
-  if dig +short +time=1 +tries=1 -p "$BIND_PORT" @127.0.0.1 SOA "${zones%% *}" 2>/dev/null | grep -q .; then
+  if rndc_ status >/dev/null 2>&1; then
+    # Every zone is added at run time (rndc addzone), the same way tests add theirs.
+    for z in $zones; do "$here/bind-addzone.sh" "$z"; done
     printf 'BIND serving in %s s\n' "$(awk "BEGIN{print $(date +%s.%N) - $t0}")"
     echo "keys: $BIND_DIR/keys/<writer>.key"
     exit 0

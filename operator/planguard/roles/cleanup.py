@@ -191,7 +191,8 @@ class Cleanup:
             return False, "no valid plan"
         d = decide(newest.plan, state, "-")
         if d.verdict is Verdict.SUPERSEDED:
-            return True, f"DNS is at a generation newer than every known plan ({d.reasons[0]})"
+            return False, (f"{d.reasons[0]}, but no such plan exists: apply a plan with a "
+                           f"generation above {state.fence_generation}")
         if d.writes or d.fence_new is not None:
             return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
                            f"zone fence at {state.fence_generation}")

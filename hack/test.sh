@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: sets up what is missing, checks style and types, then runs every test
+# against a real kube-apiserver + etcd and a real BIND (the fixtures start them through
+# hack/cluster-up.sh and hack/bind-up.sh, or reuse running ones). Extra args go to pytest.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+cd "$repo"
+"$here/setup.sh"
+echo "==> ruff"
+.venv/bin/ruff check operator tests bench hack
+echo "==> mypy (operator/planguard/core)"
+.venv/bin/mypy
+echo "==> CRDs in the chart match crds/"
+"$here/sync-chart-crds.sh" --check
+echo "==> pytest"
+exec .venv/bin/pytest "$@"
