@@ -231,3 +231,27 @@ def test_hand_edit_is_repaired_through_the_cas(cluster, bind, ns, zone, dns_zone
     u.replace("api", 30, "A", "6.6.6.6")
     assert dns.query.tcp(u, "127.0.0.1", port=bind.port).rcode() == dns.rcode.NOERROR
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1), what="drift repaired")
+
+
+def test_a_plan_in_parts_applies_once_every_part_exists(cluster, bind, ns, zone, dns_zone,
+                                                       procs) -> None:
+    start_roles(procs, bind, ns, "a")
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    p0 = plan_obj(zone, 2, {"api": ["10.0.0.2"]})
+    p0["metadata"]["name"] = f"{zone}-2-p0"
+    p0["spec"]["part"] = {"index": 0, "count": 2}
+    cluster.apply(ns, p0)
+    eventually(lambda: condition(cluster.get("dnsplan", ns, f"{zone}-2-p0"), "Accepted")
+               == "False", what="part 0 waiting")
+    assert served(bind, dns_zone, "api") == (["10.0.0.1"], 1)
+    p1 = plan_obj(zone, 2, {"fips": ["10.0.1.2"]})
+    p1["metadata"]["name"] = f"{zone}-2-p1"
+    p1["spec"]["part"] = {"index": 1, "count": 2}
+    cluster.apply(ns, p1)
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.2"], 2))
+    assert served(bind, dns_zone, "fips") == (["10.0.1.2"], 2)
+    bad = plan_obj(zone, 3, {"api": ["10.0.0.3"]})
+    bad["spec"]["part"] = {"index": 1, "count": 2}
+    r = cluster.apply(ns, bad, check=False)
+    assert r.returncode != 0 and "-p<spec.part.index>" in r.stderr

@@ -1,7 +1,8 @@
-"""Which plan of a zone the enactors work towards."""
+"""Which plan of a zone the enactors work towards, assembled from its part objects."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,30 +13,77 @@ from planguard.core.validate import Problem, plan_problems
 
 @dataclass(frozen=True)
 class Candidate:
+    """One generation of a zone's plan: one DNSPlan object, or all parts of a large one."""
+
     plan: Plan
     problems: tuple[Problem, ...]
     deleting: bool
-    obj: Mapping[str, Any]
+    objs: tuple[Mapping[str, Any], ...]
+    complete: bool = True
 
     @property
     def valid(self) -> bool:
-        return not self.problems
+        return self.complete and not self.problems
+
+    @property
+    def waiting(self) -> str:
+        """Why an otherwise fine plan is not applied yet ("" when it can be)."""
+        if self.complete:
+            return ""
+        return f"{len(self.objs)} of its parts exist"
 
 
-def candidate(obj: Mapping[str, Any]) -> Candidate:
-    meta = obj.get("metadata") or {}
-    try:
-        plan = plan_from_object(obj)
-        problems = tuple(plan_problems(plan))
-    except (KeyError, TypeError, ValueError) as e:
-        plan = Plan(name=str(meta.get("name", "")), zone="", generation=0, endpoints=())
-        problems = (Problem("Malformed", f"cannot read the plan: {e}"),)
-    return Candidate(plan, problems, bool(meta.get("deletionTimestamp")), obj)
+def _part(obj: Mapping[str, Any]) -> tuple[int, int]:
+    part = (obj.get("spec") or {}).get("part") or {}
+    return int(part.get("index", 0)), int(part.get("count", 1))
+
+
+def candidates(objs: Iterable[Mapping[str, Any]]) -> list[Candidate]:
+    groups: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    out: list[Candidate] = []
+    for obj in objs:
+        meta = obj.get("metadata") or {}
+        try:
+            groups[int((obj.get("spec") or {})["generation"])].append(obj)
+        except (KeyError, TypeError, ValueError) as e:
+            plan = Plan(name=str(meta.get("name", "")), zone="", generation=0, endpoints=())
+            out.append(Candidate(plan, (Problem("Malformed", f"cannot read the plan: {e}"),),
+                                 bool(meta.get("deletionTimestamp")), (obj,)))
+    for g, group in groups.items():
+        out.append(_assemble(g, sorted(group, key=_part)))
+    return out
+
+
+def _assemble(generation: int, objs: list[Mapping[str, Any]]) -> Candidate:
+    problems: list[Problem] = []
+    parts = []
+    for obj in objs:
+        try:
+            parts.append(plan_from_object(obj))
+        except (KeyError, TypeError, ValueError) as e:
+            problems.append(Problem("Malformed", f"cannot read {obj['metadata']['name']}: {e}"))
+    counts = {_part(o)[1] for o in objs}
+    indices = [_part(o)[0] for o in objs]
+    complete = len(counts) == 1 and indices == list(range(next(iter(counts))))
+    if len(counts) > 1:
+        problems.append(Problem("InconsistentParts",
+                                f"parts disagree on part.count: {sorted(counts)}"))
+    first = parts[0] if parts else None
+    zone = first.zone if first else ""
+    plan = Plan(
+        name=f"{zone}-{generation}", zone=zone, generation=generation,
+        endpoints=tuple(e for p in parts for e in p.endpoints),
+        uid=first.uid if first and len(objs) == 1 else "",
+    )
+    if complete or problems:
+        problems.extend(plan_problems(plan))
+    deleting = any((o.get("metadata") or {}).get("deletionTimestamp") for o in objs)
+    return Candidate(plan, tuple(problems), deleting, tuple(objs), complete)
 
 
 def newest_valid(cands: Iterable[Candidate]) -> Candidate | None:
-    """The highest generation without problems. A refused newer plan never blocks: the
-    newest valid one is applied, and the refused one is reported."""
+    """The highest complete generation without problems. A refused newer plan never blocks:
+    the newest valid one is applied, and the refused one is reported."""
     best: Candidate | None = None
     for c in cands:
         if c.valid and (best is None or c.plan.generation > best.plan.generation):

@@ -77,7 +77,7 @@ class Rfc2136Provider:
                         ttls[name] = rrset.ttl
         except dns.xfr.TransferError as e:
             raise _rcode_error(e.rcode, f"zone transfer of {self.zone}") from e
-        except Exception as e:
+        except Exception as e:  # classified, never swallowed
             raise self._classify(e, f"zone transfer of {self.zone}") from e
         return self._state(recs, ttls)
 
@@ -170,7 +170,7 @@ class Rfc2136Provider:
                 # may only be resent when it cannot have reached the server at all.
                 if fresh or attempt:
                     raise self._classify(e, f"update of {self.zone}") from e
-            except Exception as e:
+            except Exception as e:  # classified, never swallowed
                 self.close()
                 raise self._classify(e, f"update of {self.zone}") from e
         raise AssertionError("unreachable")

@@ -18,7 +18,7 @@ from planguard.core.cleanup import PlanRef, needs_finalizer, select_deletions, s
 from planguard.core.conditions import Condition
 from planguard.core.enact import Verdict, decide
 from planguard.core.model import ZoneState
-from planguard.core.selection import Candidate, candidate, newest_valid
+from planguard.core.selection import Candidate, candidates, newest_valid
 from planguard.dns.provider import DnsError
 from planguard.dns.rfc2136 import ProviderPool
 from planguard.dns.tsig import TsigKey
@@ -46,7 +46,7 @@ class Cleanup:
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
-        cands = [candidate(o) for o in self.cache.plans(key)]
+        cands = candidates(self.cache.plans(key))
         newest = newest_valid(cands)
         try:
             state: ZoneState | None = self._providers.get(key, spec).read_zone()
@@ -63,15 +63,13 @@ class Cleanup:
 
     # -- plans -------------------------------------------------------------------------
     def _plan_status(self, c: Candidate, state: ZoneState | None) -> None:
-        obj = c.obj
-        conds = [Condition(
-            "Accepted", c.valid, "Valid" if c.valid else c.problems[0].reason,
-            "passed enactment checks" if c.valid else "; ".join(p.message for p in c.problems),
-        )]
-        conds.append(Condition(
-            "Refused", not c.valid, c.problems[0].reason if c.problems else "Valid",
-            "; ".join(p.message for p in c.problems),
-        ))
+        problems = "; ".join(p.message for p in c.problems)
+        reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
+        conds = [
+            Condition("Accepted", c.valid, reason,
+                      "passed enactment checks" if c.valid else problems or c.waiting),
+            Condition("Refused", bool(c.problems), reason, problems),
+        ]
         if state is not None and c.valid:
             g, live, fence = c.plan.generation, state.live_generations, state.fence_generation
             endpoints_at_g = sum(1 for e in state.endpoints.values() if e.generation == g)
@@ -85,19 +83,20 @@ class Cleanup:
                 "Superseded", sup, "NewerPlanLive" if sup else "NotSuperseded",
                 f"generation {fence} is active and no endpoint serves {g}" if sup else "",
             ))
-        status = obj.get("status") or {}
-        new = conditions.merge(status.get("conditions"), conds, datetime.now(UTC),
-                               (obj.get("metadata") or {}).get("generation"))
-        if conditions.same(status.get("conditions"), new) and \
-                status.get("endpoints") == len(c.plan.endpoints):
-            return
-        meta = obj["metadata"]
-        try:
-            self.api.patch_status("dnsplans", meta["namespace"], meta["name"],
-                                  {"conditions": new, "endpoints": len(c.plan.endpoints),
-                                   "observedGeneration": meta.get("generation")})
-        except Exception as e:
-            log.warning("could not write status of plan %s: %s", meta["name"], e)
+        for obj in c.objs:
+            status = obj.get("status") or {}
+            meta = obj["metadata"]
+            new = conditions.merge(status.get("conditions"), conds, datetime.now(UTC),
+                                   meta.get("generation"))
+            count = len((obj.get("spec") or {}).get("endpoints") or ())
+            if conditions.same(status.get("conditions"), new) and status.get("endpoints") == count:
+                continue
+            try:
+                self.api.patch_status("dnsplans", meta["namespace"], meta["name"],
+                                      {"conditions": new, "endpoints": count,
+                                       "observedGeneration": meta.get("generation")})
+            except Exception as e:  # status is best effort
+                log.warning("could not write status of plan %s: %s", meta["name"], e)
 
     def _finalizers_and_deletions(
         self, zone: dict[str, Any], label: str, cands: list[Candidate], state: ZoneState,
@@ -105,19 +104,19 @@ class Cleanup:
     ) -> None:
         live, fence = state.live_generations, state.fence_generation
         ns = zone["metadata"]["namespace"]
-        refs = {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting, not c.valid)
-                for c in cands}
+        refs = {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
+                                     bool(c.problems)) for c in cands}
         for c in cands:
             want = needs_finalizer(refs[c.plan.name], live, fence)
-            if c.deleting and want:
-                continue  # a deleted plan DNS may depend on waits, holding its finalizer
-            self.api.set_finalizer(ns, dict(c.obj), want)
+            for obj in c.objs:
+                if obj["metadata"].get("deletionTimestamp") and want:
+                    continue  # a deleted plan DNS may depend on waits, holding its finalizer
+                self.api.set_finalizer(ns, dict(obj), want)
         by_name = {c.plan.name: c for c in cands}
         for ref in select_deletions(refs.values(), live, fence, keep):
-            c = by_name[ref.name]
-            if c.deleting:
-                continue
-            if self.api.delete_plan(ns, dict(c.obj)):
+            deleted = [self.api.delete_plan(ns, dict(o)) for o in by_name[ref.name].objs
+                       if not o["metadata"].get("deletionTimestamp")]
+            if any(deleted):
                 metrics.CLEANUP_DELETIONS.labels(label).inc()
                 self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
                                f"deleted superseded plan {ref.name} (generation {ref.generation}; "
@@ -138,7 +137,7 @@ class Cleanup:
             out["newestPlan"] = newest.plan.generation
             metrics.ZONE_NEWEST.labels(label).set(newest.plan.generation)
         degraded: list[str] = [f"plan {c.plan.name} refused: {c.problems[0].message}"
-                               for c in cands if not c.valid and not c.deleting]
+                               for c in cands if c.problems and not c.deleting]
         if state is None:
             conds.append(Condition("Ready", False, "DNSUnreadable", str(dns_error)))
             conds.append(Condition("Converged", False, "Unknown", "DNS state unknown"))

@@ -20,7 +20,7 @@ from planguard import metrics
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.enact import Verdict, decide, update_steps
-from planguard.core.selection import Candidate, candidate, newest_valid
+from planguard.core.selection import Candidate, candidates, newest_valid
 from planguard.dns.provider import DnsError, WriteOutcome
 from planguard.dns.rfc2136 import ProviderPool, Rfc2136Provider
 from planguard.dns.tsig import TsigKey
@@ -78,7 +78,7 @@ class Enactor:
         if paused:
             self._report(zone, memo, {})
             return self.cfg.drift_interval
-        cands = [candidate(o) for o in self.cache.plans(key)]
+        cands = candidates(self.cache.plans(key))
         self._report_refusals(zone, memo, label, cands)
         chosen = newest_valid(cands)
         if chosen is None:
@@ -154,18 +154,23 @@ class Enactor:
             os.kill(os.getpid(), signal.SIGSTOP)
 
     def _hold_finalizer(self, chosen: Candidate) -> bool:
-        """Before a plan's generation enters DNS, it must carry the live-plan finalizer,
-        so it cannot be deleted while live. A plan already being deleted without it is
-        withdrawn: it is not applied."""
-        meta = chosen.obj["metadata"]
-        if LIVE_PLAN_FINALIZER in (meta.get("finalizers") or []):
-            return True
-        if meta.get("deletionTimestamp"):
-            return False
-        fresh = self.api.get("dnsplans", meta["namespace"], meta["name"])
-        if fresh["metadata"].get("deletionTimestamp"):
-            return LIVE_PLAN_FINALIZER in (fresh["metadata"].get("finalizers") or [])
-        return self.api.set_finalizer(meta["namespace"], fresh, True)
+        """Before a plan's generation enters DNS, every part of it must carry the live-plan
+        finalizer, so it cannot be deleted while live. A plan already being deleted without
+        it is withdrawn: it is not applied."""
+        for obj in chosen.objs:
+            meta = obj["metadata"]
+            if LIVE_PLAN_FINALIZER in (meta.get("finalizers") or []):
+                continue
+            if meta.get("deletionTimestamp"):
+                return False
+            fresh = self.api.get("dnsplans", meta["namespace"], meta["name"])
+            fmeta = fresh["metadata"]
+            if fmeta.get("deletionTimestamp"):
+                if LIVE_PLAN_FINALIZER not in (fmeta.get("finalizers") or []):
+                    return False
+            elif not self.api.set_finalizer(meta["namespace"], fresh, True):
+                return False
+        return True
 
     # -- reporting ---------------------------------------------------------------------
     def _dns_failed(self, zone: dict[str, Any], memo: _ZoneMemo, label: str, e: DnsError) -> float:
@@ -191,7 +196,7 @@ class Enactor:
                 metrics.REFUSALS.labels(label, p.reason).inc()
             msg = "; ".join(p.message for p in c.problems)
             log.warning("%s: refusing plan %s: %s", label, c.plan.name, msg)
-            self.api.event(dict(c.obj), "DNSPlan", "Warning", "Refused",
+            self.api.event(dict(c.objs[0]), "DNSPlan", "Warning", "Refused",
                            f"{self.cfg.enactor_id} will not apply this plan: {msg}")
 
     def _report(

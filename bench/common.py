@@ -1,0 +1,102 @@
+"""Shared bench plumbing: the real control plane and BIND through hack/, plan generators,
+percentiles. Benchmarks run on demand (not in the test suite) and report ratios against a
+baseline measured in the same run, because these machines are noisy."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from harness import (
+    REPO,
+    Bind,
+    Cluster,
+    Processes,
+    hack_env,
+    run_script,
+    unique,
+    zone_obj,
+)
+
+__all__ = ["REPO", "Bind", "Cluster", "Processes", "hack_env", "run_script", "unique", "zone_obj"]
+
+
+def real_parts() -> tuple[Cluster, Bind]:
+    run_script("cluster-up.sh")
+    run_script("bind-up.sh")
+    state = hack_env("PLANGUARD_STATE")
+    c = Cluster(f"{state}/cp/kubeconfig", f"{hack_env('CP_BIN_DIR')}/kubectl")
+    c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    c.kubectl("wait", "--for=condition=Established", "crd/dnsplans.planguard.io",
+              "crd/dnszones.planguard.io")
+    return c, Bind()
+
+
+Endpoints = dict[str, list[str]]
+
+
+def initial_endpoints(n: int, targets: int) -> Endpoints:
+    return {f"e{i}": [f"10.{(i // 250) % 250}.{i % 250}.{t + 1}" for t in range(targets)]
+            for i in range(n)}
+
+
+def changed(
+    eps: Endpoints, fraction: float, rng: random.Random, g: int
+) -> tuple[Endpoints, list[str]]:
+    """A copy with `fraction` of endpoints given one new target address."""
+    names = sorted(eps, key=lambda n: int(n[1:]))
+    pick = sorted(rng.sample(names, max(1, int(len(names) * fraction))), key=lambda n: int(n[1:]))
+    out = dict(eps)
+    for n in pick:
+        addrs = list(out[n])
+        addrs[0] = f"172.{16 + g % 16}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        out[n] = sorted(set(addrs))
+    return out, pick
+
+
+def plan_body(zone: str, g: int, eps: Endpoints, ttl: int = 60) -> dict[str, Any]:
+    return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
+            "metadata": {"name": f"{zone}-{g}"},
+            "spec": {"zone": zone, "generation": g, "endpoints": [
+                {"name": n, "ttl": ttl, "targets": [{"address": a} for a in addrs]}
+                for n, addrs in eps.items()]}}
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summary(xs: list[float]) -> dict[str, float]:
+    return {"n": len(xs), "p50": pct(xs, 0.5), "p95": pct(xs, 0.95),
+            "mean": statistics.fmean(xs) if xs else float("nan")}
+
+
+def wait_until(fn, timeout: float, interval: float = 0.002) -> float:  # type: ignore[no-untyped-def]
+    """Polls fn until true; returns the monotonic time it first was."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if fn():
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark wait timed out")
+        time.sleep(interval)
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2))
+    return path

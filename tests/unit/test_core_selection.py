@@ -1,0 +1,48 @@
+"""Assembling a generation from its part objects, and choosing the newest valid one."""
+
+from typing import Any
+
+from planguard.core.selection import candidates, newest_valid
+
+
+def obj(g: int, eps: dict[str, list[str]], part: tuple[int, int] | None = None,
+        deleting: bool = False) -> dict[str, Any]:
+    name = f"z-{g}" if part is None else f"z-{g}-p{part[0]}"
+    spec: dict[str, Any] = {"zone": "z", "generation": g, "endpoints": [
+        {"name": n, "ttl": 60, "targets": [{"address": a} for a in addrs]}
+        for n, addrs in eps.items()]}
+    if part:
+        spec["part"] = {"index": part[0], "count": part[1]}
+    meta: dict[str, Any] = {"name": name, "namespace": "ns"}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": spec}
+
+
+def test_a_plan_in_parts_is_applied_only_when_complete():
+    p0 = obj(2, {"a": ["10.0.0.1"]}, (0, 2))
+    one = candidates([obj(1, {"a": ["10.0.0.9"]}), p0])
+    assert newest_valid(one).plan.generation == 1
+    waiting = next(c for c in one if c.plan.generation == 2)
+    assert not waiting.valid and not waiting.problems and waiting.waiting
+    both = candidates([obj(1, {"a": ["10.0.0.9"]}), p0, obj(2, {"b": ["10.0.0.2"]}, (1, 2))])
+    best = newest_valid(both)
+    assert best.plan.generation == 2 and [e.name for e in best.plan.endpoints] == ["a", "b"]
+    assert len(best.objs) == 2
+
+
+def test_duplicate_endpoint_across_parts_is_refused():
+    cands = candidates([obj(2, {"a": ["10.0.0.1"]}, (0, 2)), obj(2, {"a": ["10.0.0.2"]}, (1, 2))])
+    assert [p.reason for p in cands[0].problems] == ["DuplicateEndpoint"]
+    assert newest_valid(cands) is None
+
+
+def test_a_refused_newer_plan_does_not_block_the_newest_valid_one():
+    cands = candidates([obj(1, {"a": ["10.0.0.1"]}), obj(2, {"a": []})])
+    assert newest_valid(cands).plan.generation == 1
+    assert [p.reason for c in cands for p in c.problems] == ["EmptyEndpoint"]
+
+
+def test_malformed_object_is_its_own_refused_candidate():
+    cands = candidates([{"metadata": {"name": "z-x"}, "spec": {"zone": "z"}}])
+    assert cands[0].problems[0].reason == "Malformed"
