@@ -151,10 +151,12 @@ def test_force_removed_live_plan_does_not_block_a_newer_plan(cluster, bind, ns, 
     start_roles(procs, bind, ns, "ab")
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    # Force removal as an operator would do it: delete, then strip the finalizer (removing it
+    # first would race clean-up, which puts it back on a plan DNS depends on).
+    cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--wait=false")
     cluster.kubectl("patch", "dnsplan", f"{zone}-1", "-n", ns, "--type", "merge",
                     "-p", '{"metadata":{"finalizers":null}}')
-    cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--force", "--grace-period=0")
-    assert not cluster.exists("dnsplan", ns, f"{zone}-1")
+    eventually(lambda: not cluster.exists("dnsplan", ns, f"{zone}-1"), what="plan 1 gone")
     assert served(bind, dns_zone, "api") == (["10.0.0.1"], 1)  # deleting a plan changes no DNS
     cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.2"], 2))

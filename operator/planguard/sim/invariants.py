@@ -1,0 +1,52 @@
+"""What must hold in every state and on every transition, for any protocol."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from planguard.sim.protocols import Protocol_
+from planguard.sim.world import Enactor, World
+
+
+def transition_violations(before: World, after: World) -> list[str]:
+    out = []
+    for st in after.dns.endpoints:
+        prev = before.dns.endpoint(st.name)
+        if (st.generation or 0) < (prev.generation or 0):
+            out.append(f"generation of {st.name} went back from {prev.generation} "
+                       f"to {st.generation}")
+    return out
+
+
+def state_violations(w: World) -> list[str]:
+    out = []
+    for st in w.dns.endpoints:
+        if st.marker is not None and st.empty:
+            out.append(f"endpoint {st.name} is empty (no plan asked for that)")
+        if st.generation is not None and st.generation in w.deleted:
+            out.append(f"plan {st.generation}, live on {st.name}, was deleted")
+    return out
+
+
+def newest_applies(w: World, proto: Protocol_, rounds: int = 12) -> str | None:
+    """From state `w`, can a lone, healthy enactor still bring DNS to the newest plan?
+    Returns None if yes, else why not (the post-mortem's stuck state)."""
+    if not w.published:
+        return None
+    target = w.plans[w.published]
+    if w.published in w.deleted:
+        return f"newest plan {w.published} was deleted"
+    probe = replace(w, enactors=(*(replace(e, pending=(), plan=0) for e in w.enactors),
+                                 Enactor("probe")))
+    for _ in range(rounds):
+        probe, _ = proto.read(probe, "probe")
+        while probe.enactor("probe").pending:
+            probe, _ = proto.send(probe, "probe")
+        if all(_serves(probe, ep.name, ep.published) for ep in target.endpoints):
+            return None
+    return f"a lone enactor cannot bring DNS to plan {w.published}"
+
+
+def _serves(w: World, name: str, published: tuple[frozenset[str], frozenset[str]]) -> bool:
+    st = w.dns.endpoint(name)
+    return (st.a, st.aaaa) == published

@@ -1,0 +1,147 @@
+"""The two protocols as step functions over World.
+
+planguard: read the zone, decide with core.enact.decide (exact-state compare-and-swap and
+the zone fence), send one UPDATE per step; clean-up with core.cleanup.select_deletions.
+
+naive (the post-mortem's): a one-time check that the plan is newer than the active plan,
+then blind per-endpoint writes that may come much later; after finishing, clean-up deletes
+plans "significantly older" than the one just applied, and deleting a plan removes the
+records of endpoints it is live on. With the active plan gone, no enactor can apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+from planguard.core.cleanup import PlanRef, select_deletions
+from planguard.core.enact import UpdateStep, Verdict, decide, update_steps
+from planguard.core.markers import marker_text
+from planguard.core.model import EndpointState
+from planguard.sim.world import World
+
+NAIVE_SIGNIFICANTLY_OLDER = 2  # generations
+
+
+class Protocol_(Protocol):
+    name: str
+
+    def read(self, w: World, who: str) -> tuple[World, str]: ...
+    def send(self, w: World, who: str) -> tuple[World, str]: ...
+    def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]: ...
+
+
+def _newest_existing(w: World) -> int:
+    ex = w.existing()
+    return ex[-1] if ex else 0
+
+
+class Planguard:
+    name = "planguard"
+
+    def read(self, w: World, who: str) -> tuple[World, str]:
+        g = _newest_existing(w)
+        e = w.enactor(who)
+        if not g:
+            return w, "no plan to apply"
+        d = decide(w.plans[g], w.dns.snapshot(), who)
+        if d.verdict is Verdict.SUPERSEDED:
+            return w.with_enactor(replace(e, plan=0, pending=())), \
+                f"read DNS: plan {g} superseded ({d.reasons[0]}); nothing to write"
+        steps = tuple(update_steps(d, 6))
+        if not steps:
+            return w.with_enactor(replace(e, plan=0, pending=())), f"read DNS: already at plan {g}"
+        names = ", ".join(x.name for s in steps for x in s.writes) or "fence only"
+        return w.with_enactor(replace(e, plan=g, pending=steps)), \
+            f"read DNS, decided plan {g}: {len(steps)} UPDATE(s) for {names}"
+
+    def send(self, w: World, who: str) -> tuple[World, str]:
+        e = w.enactor(who)
+        if not e.pending:
+            return w, "nothing to send"
+        step = e.pending[0]
+        assert isinstance(step, UpdateStep)
+        dns = w.dns.cas(step)
+        if dns is None:
+            return w.with_enactor(replace(e, plan=0, pending=())), \
+                f"UPDATE for plan {e.plan} refused (NXRRSET: DNS changed since read); will re-read"
+        rest = e.pending[1:]
+        w2 = replace(w, dns=dns).with_enactor(replace(
+            e, plan=e.plan if rest else 0, pending=rest, applied=e.applied if rest else e.plan))
+        names = ", ".join(x.name for x in step.writes) or "fence"
+        return w2, f"UPDATE applied: plan {e.plan} -> {names}"
+
+    def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]:
+        # Whoever invokes it, the decision reads DNS now: the fence and every live generation.
+        snap = w.dns.snapshot()
+        refs = [PlanRef(f"p{g}", g) for g in w.existing()]
+        gone = {r.generation for r in select_deletions(refs, snap.live_generations,
+                                                       snap.fence_generation, keep)}
+        if not gone:
+            return w, "clean-up: nothing to delete"
+        return replace(w, deleted=w.deleted | gone), \
+            f"clean-up deleted plans {sorted(gone)} (DNS unchanged)"
+
+
+class Naive:
+    name = "naive"
+
+    def read(self, w: World, who: str) -> tuple[World, str]:
+        e = w.enactor(who)
+        broken = [st for st in w.dns.endpoints if st.generation in w.deleted]
+        if broken:
+            # A transaction replaces the current plan's records: with that plan deleted, the
+            # enactor cannot build it. The post-mortem's state that needed manual repair.
+            st = broken[0]
+            return w, (f"cannot start: plan {st.generation}, live on {st.name}, is gone "
+                       "(inconsistent state: no transaction can be built)")
+        g = _newest_existing(w)
+        if not g or g <= w.dns.active:
+            return w, f"one-time check: plan {g} is not newer than active {w.dns.active}"
+        pending = (*(ep.name for ep in w.plans[g].endpoints), "<done>")
+        return w.with_enactor(replace(e, plan=g, pending=pending)), \
+            f"one-time check passed: plan {g} newer than active {w.dns.active}; starting"
+
+    def send(self, w: World, who: str) -> tuple[World, str]:
+        e = w.enactor(who)
+        if not e.pending:
+            return w, "nothing to send"
+        what, rest = e.pending[0], e.pending[1:]
+        plan = w.plans[e.plan]
+        if what == "<done>":
+            dns = replace(w.dns, active=e.plan)
+            w2 = replace(w, dns=dns).with_enactor(
+                replace(e, plan=0, pending=(), applied=e.plan))
+            return w2, f"finished plan {e.plan}; active := {e.plan}"
+        ep = plan.endpoint(str(what))
+        assert ep is not None
+        v4, v6 = ep.published
+        dns = w.dns.with_endpoint(EndpointState(
+            name=ep.name, marker=marker_text(e.plan, plan.name, who), generation=e.plan,
+            a=v4, aaaa=v6, ttl=ep.ttl))
+        return replace(w, dns=dns).with_enactor(replace(e, pending=rest)), \
+            f"blind write: {ep.name} := plan {e.plan}"
+
+    def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]:
+        # "identifies plans that are significantly older than the one it just applied"
+        just_applied = w.enactor(who).applied
+        old = {g for g in w.existing() if g < just_applied - NAIVE_SIGNIFICANTLY_OLDER}
+        return self._delete(w, old)
+
+    @staticmethod
+    def _delete(w: World, gens: set[int]) -> tuple[World, str]:
+        if not gens:
+            return w, "clean-up: nothing significantly older"
+        dns = w.dns
+        emptied = []
+        for st in w.dns.endpoints:
+            if st.generation in gens:  # deleting a plan removes the records it is live on
+                dns = dns.with_endpoint(replace(st, a=frozenset(), aaaa=frozenset()))
+                emptied.append(st.name)
+        msg = f"clean-up deleted plans {sorted(gens)}"
+        if emptied:
+            msg += f"; records of {', '.join(emptied)} removed with them"
+        return replace(w, deleted=w.deleted | gens, dns=dns), msg
+
+
+PROTOCOLS = {"planguard": Planguard(), "naive": Naive()}

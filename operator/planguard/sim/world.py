@@ -1,0 +1,85 @@
+"""An immutable world: DNS, the plans that exist, and each enactor's in-flight work.
+
+Both protocols are written as pure step functions `World -> World`, so the same
+transitions serve the exhaustive explorer (hashable states), randomized schedules and the
+scenario replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from planguard.core.enact import UpdateStep
+from planguard.core.markers import generation_of
+from planguard.core.model import EndpointState, Plan, ZoneState
+
+
+@dataclass(frozen=True)
+class Dns:
+    """DNS as a client sees it: per endpoint (generation, addresses), plus planguard's fence
+    and, for the naive protocol, its zone-level "active plan" record."""
+
+    fence: str | None = None
+    endpoints: tuple[EndpointState, ...] = ()
+    active: int = 0  # naive protocol only: generation of the last fully applied plan
+
+    def endpoint(self, name: str) -> EndpointState:
+        for e in self.endpoints:
+            if e.name == name:
+                return e
+        return EndpointState(name)
+
+    def with_endpoint(self, st: EndpointState) -> Dns:
+        rest = tuple(e for e in self.endpoints if e.name != st.name)
+        return replace(self, endpoints=tuple(sorted((*rest, st), key=lambda e: e.name)))
+
+    def snapshot(self) -> ZoneState:
+        return ZoneState(fence=self.fence, fence_generation=generation_of(self.fence),
+                         endpoints={e.name: e for e in self.endpoints})
+
+    def cas(self, step: UpdateStep) -> Dns | None:
+        """RFC 2136 semantics: every prerequisite holds and all updates apply, or nothing."""
+        if self.fence != step.fence_expect:
+            return None
+        for w in step.writes:
+            cur, exp = self.endpoint(w.name), w.expect
+            if (cur.marker, cur.a, cur.aaaa) != (exp.marker, exp.a, exp.aaaa):
+                return None
+        out = replace(self, fence=step.fence_new if step.fence_new is not None else self.fence)
+        for w in step.writes:
+            out = out.with_endpoint(EndpointState(
+                name=w.name, marker=w.marker, generation=generation_of(w.marker),
+                a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa) else None))
+        return out
+
+
+@dataclass(frozen=True)
+class Enactor:
+    name: str
+    plan: int = 0  # generation it is working on (0: idle)
+    applied: int = 0  # the last plan it finished applying
+    pending: tuple[object, ...] = ()  # protocol-specific queued writes
+    crashed: bool = False
+
+
+@dataclass(frozen=True)
+class World:
+    plans: Mapping[int, Plan] = field(default_factory=dict, hash=False, compare=False)
+    published: int = 0  # plans 1..published have been created
+    deleted: frozenset[int] = frozenset()
+    dns: Dns = Dns()
+    enactors: tuple[Enactor, ...] = ()
+
+    def key(self) -> tuple[object, ...]:
+        """What distinguishes two states (the plans themselves are fixed per run)."""
+        return (self.published, self.deleted, self.dns, self.enactors)
+
+    def existing(self) -> list[int]:
+        return [g for g in range(1, self.published + 1) if g not in self.deleted]
+
+    def enactor(self, name: str) -> Enactor:
+        return next(e for e in self.enactors if e.name == name)
+
+    def with_enactor(self, e: Enactor) -> World:
+        return replace(self, enactors=tuple(e if x.name == e.name else x for x in self.enactors))
