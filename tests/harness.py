@@ -61,12 +61,19 @@ def eventually(fn: Callable[[], T], timeout: float = 30, interval: float = 0.2,
         time.sleep(interval)
 
 
+_QUALIFIED = {k: f"{k.rstrip('s')}s.planguard.io" for k in
+              ("dnsplan", "dnsplans", "dnszone", "dnszones")}
+_QUALIFIED["dnsplans,dnszones"] = "dnsplans.planguard.io,dnszones.planguard.io"
+
+
 class Cluster:
     def __init__(self, kubeconfig: str, kubectl: str) -> None:
         self.kubeconfig, self.kubectl_bin = kubeconfig, kubectl
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        # Fully qualified, so another group's DNSPlan kind can never be picked instead.
+        args = tuple(_QUALIFIED.get(a, a) for a in args)
         p = subprocess.run([self.kubectl_bin, "--kubeconfig", self.kubeconfig, *args],
                            input=input, capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:

@@ -3,15 +3,18 @@
 BIND_DIR=$PLANGUARD_STATE/bind
 BIND_PORT=${PLANGUARD_DNS_PORT:-15353}
 BIND_RNDC_PORT=${PLANGUARD_RNDC_PORT:-15953}
-# One TSIG key per writer, so BIND's log attributes every change; "planguard-reader" reads (AXFR).
-BIND_KEYS=${PLANGUARD_DNS_KEYS:-"enactor-a enactor-b enactor-c planguard-cleanup planguard-reader"}
+# One TSIG key per writer, so BIND's log attributes every change. Enactor keys may update
+# only address and TXT records (endpoints and planguard's markers), never SOA, NS or other
+# types; clean-up and the reader may only transfer the zone; dns-admin stands for a person.
+BIND_WRITERS=${PLANGUARD_DNS_WRITERS:-"enactor-a enactor-b enactor-c"}
+BIND_READERS="planguard-cleanup planguard-reader"
+BIND_KEYS="$BIND_WRITERS $BIND_READERS dns-admin"
 rndc_() { rndc -c "$BIND_DIR/rndc.conf" -s 127.0.0.1 -p "$BIND_RNDC_PORT" "$@"; }
 zone_stanza() {  # zone_stanza ZONE -> the body of a zone statement
   local zone=$1 grants="" xfr="" k
-  for k in $BIND_KEYS; do
-    grants+="grant $k zonesub ANY; "
-    xfr+="key $k; "
-  done
+  for k in $BIND_WRITERS; do grants+="grant $k zonesub A AAAA TXT; "; done
+  grants+="grant dns-admin zonesub ANY; "
+  for k in $BIND_KEYS; do xfr+="key $k; "; done
   printf '{ type primary; file "zones/db.%s"; update-policy { %s}; allow-transfer { %s}; allow-query { any; }; };' \
     "$zone" "$grants" "$xfr"
 }

@@ -228,7 +228,7 @@ def test_hand_edit_is_repaired_through_the_cas(cluster, bind, ns, zone, dns_zone
     start_roles(procs, bind, ns, "a")
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
-    key = load_key(bind.key("planguard-cleanup"))
+    key = load_key(bind.key("dns-admin"))
     u = dns.update.UpdateMessage(dns_zone, keyring=key.keyring(), keyname=key.keyname)
     u.replace("api", 30, "A", "6.6.6.6")
     assert dns.query.tcp(u, "127.0.0.1", port=bind.port).rcode() == dns.rcode.NOERROR

@@ -96,6 +96,18 @@ def test_unsigned_and_wrongly_signed_updates_are_refused(bind: Bind, dns_zone: s
     assert bind.query(f"evil.{dns_zone}") == []
 
 
+def test_keys_may_only_do_what_update_policy_grants(bind: Bind, dns_zone: str) -> None:
+    enactor = load_key(bind.key("enactor-b"))
+    ns_change = _update(dns_zone, enactor)
+    ns_change.replace("@", 60, "NS", "evil.example.")
+    assert dns.query.tcp(ns_change, "127.0.0.1", port=bind.port).rcode() == dns.rcode.REFUSED
+    reader = load_key(bind.key("planguard-reader"))
+    write = _update(dns_zone, reader)
+    write.replace("api", 30, "A", "10.0.0.1")
+    assert dns.query.tcp(write, "127.0.0.1", port=bind.port).rcode() == dns.rcode.REFUSED
+    assert bind.query(f"api.{dns_zone}") == []
+
+
 def test_a_service_account_has_only_what_rbac_grants(cluster: Cluster, ns: str) -> None:
     sa = f"system:serviceaccount:{ns}:viewer"
     cluster.kubectl("create", "serviceaccount", "viewer", "-n", ns)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from planguard.core.markers import fence_text, marker_text
+from planguard.core.markers import fence_text, generation_of, marker_text
 from planguard.core.model import Endpoint, EndpointState, Plan, ZoneState
 
 
@@ -151,3 +151,15 @@ def update_steps(d: Decision, max_records: int) -> list[UpdateStep]:
         steps.append(UpdateStep(tuple(b), expect, new))
         expect, new = d.fence_after, None
     return steps
+
+
+def after(state: ZoneState, step: UpdateStep) -> ZoneState:
+    """The zone as it is once `step` has been applied (the server said NOERROR)."""
+    endpoints = dict(state.endpoints)
+    for w in step.writes:
+        endpoints[w.name] = EndpointState(
+            name=w.name, marker=w.marker, generation=generation_of(w.marker),
+            a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa) else None,
+        )
+    fence = step.fence_new if step.fence_new is not None else state.fence
+    return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints)

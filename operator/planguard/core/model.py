@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Names under this label are planguard's own bookkeeping, never a user's endpoint.
@@ -33,7 +34,7 @@ class Endpoint:
     allow_empty: bool = False
     remove: bool = False
 
-    @property
+    @cached_property
     def published(self) -> tuple[frozenset[str], frozenset[str]]:
         """(A, AAAA) addresses served: every target with weight > 0 (BIND has no weights)."""
         v4 = frozenset(

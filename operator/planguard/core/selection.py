@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planguard.core.model import Plan, plan_from_object
-from planguard.core.validate import Problem, plan_problems
+from planguard.core.validate import Problem, duplicate_endpoints, plan_problems
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,39 @@ def _part(obj: Mapping[str, Any]) -> tuple[int, int]:
     return int(part.get("index", 0)), int(part.get("count", 1))
 
 
-def candidates(objs: Iterable[Mapping[str, Any]]) -> list[Candidate]:
+class PartCache:
+    """Parsed parts and their own problems, by (uid, metadata.generation). Plan specs are
+    immutable, so each object is parsed and checked once, not on every reconcile."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[str, Any], tuple[Plan, tuple[Problem, ...]]] = {}
+
+    def get(self, obj: Mapping[str, Any]) -> tuple[Plan, tuple[Problem, ...]]:
+        meta = obj.get("metadata") or {}
+        key = (str(meta.get("uid", "")), meta.get("generation"))
+        hit = self._parts.get(key) if key[0] else None
+        if hit is None:
+            plan = plan_from_object(obj)
+            hit = (plan, tuple(plan_problems(plan, require_endpoints=False)))
+            if key[0]:
+                self._parts[key] = hit
+        return hit
+
+    def retain(self, objs: Iterable[Mapping[str, Any]]) -> None:
+        """Drops what belongs to objects no longer present."""
+        uids = {str((o.get("metadata") or {}).get("uid", "")) for o in objs}
+        for key in [k for k in self._parts if k[0] not in uids]:
+            del self._parts[key]
+
+
+def candidates(
+    objs: Iterable[Mapping[str, Any]], cache: PartCache | None = None
+) -> list[Candidate]:
+    objs = list(objs)
+    if cache is None:
+        cache = PartCache()
+    else:
+        cache.retain(objs)
     groups: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     out: list[Candidate] = []
     for obj in objs:
@@ -50,18 +82,21 @@ def candidates(objs: Iterable[Mapping[str, Any]]) -> list[Candidate]:
             out.append(Candidate(plan, (Problem("Malformed", f"cannot read the plan: {e}"),),
                                  bool(meta.get("deletionTimestamp")), (obj,)))
     for g, group in groups.items():
-        out.append(_assemble(g, sorted(group, key=_part)))
+        out.append(_assemble(g, sorted(group, key=_part), cache))
     return out
 
 
-def _assemble(generation: int, objs: list[Mapping[str, Any]]) -> Candidate:
+def _assemble(generation: int, objs: list[Mapping[str, Any]], cache: PartCache) -> Candidate:
     problems: list[Problem] = []
     parts = []
     for obj in objs:
         try:
-            parts.append(plan_from_object(obj))
+            plan, own = cache.get(obj)
         except (KeyError, TypeError, ValueError) as e:
             problems.append(Problem("Malformed", f"cannot read {obj['metadata']['name']}: {e}"))
+            continue
+        parts.append(plan)
+        problems.extend(own)
     counts = {_part(o)[1] for o in objs}
     indices = [_part(o)[0] for o in objs]
     complete = len(counts) == 1 and indices == list(range(next(iter(counts))))
@@ -75,8 +110,10 @@ def _assemble(generation: int, objs: list[Mapping[str, Any]]) -> Candidate:
         endpoints=tuple(e for p in parts for e in p.endpoints),
         uid=first.uid if first and len(objs) == 1 else "",
     )
-    if complete or problems:
-        problems.extend(plan_problems(plan))
+    if not plan.endpoints:
+        problems.append(Problem("NoEndpoints", "the plan lists no endpoints"))
+    if len(parts) > 1:
+        problems.extend(duplicate_endpoints(plan))
     deleting = any((o.get("metadata") or {}).get("deletionTimestamp") for o in objs)
     return Candidate(plan, tuple(problems), deleting, tuple(objs), complete)
 

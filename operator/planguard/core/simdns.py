@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from planguard.core.enact import EndpointWrite
+from planguard.core.enact import EndpointWrite, UpdateStep, after
 from planguard.core.markers import generation_of
 from planguard.core.model import EndpointState, ZoneState
 
@@ -35,13 +35,8 @@ class MemoryZone:
             e = w.expect
             if (cur.marker, cur.a, cur.aaaa) != (e.marker, e.a, e.aaaa):
                 return False
-        if fence_new is not None:
-            self.fence = fence_new
-        for w in writes:
-            self.endpoints[w.name] = EndpointState(
-                name=w.name, marker=w.marker, generation=generation_of(w.marker),
-                a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa) else None,
-            )
+        z = after(self.snapshot(), UpdateStep(tuple(writes), fence_expect, fence_new))
+        self.fence, self.endpoints = z.fence, dict(z.endpoints)
         return True
 
     def blind_write(self, name: str, state: EndpointState) -> None:

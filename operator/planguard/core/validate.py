@@ -63,16 +63,23 @@ def endpoint_problems(e: Endpoint) -> list[Problem]:
     return out
 
 
-def plan_problems(plan: Plan) -> list[Problem]:
-    out: list[Problem] = []
-    if plan.generation < 1:
-        out.append(Problem("InvalidGeneration", f"generation {plan.generation} must be >= 1"))
-    if not plan.endpoints:
-        out.append(Problem("NoEndpoints", "the plan lists no endpoints"))
+def duplicate_endpoints(plan: Plan) -> list[Problem]:
     names: set[str] = set()
+    out: list[Problem] = []
     for e in plan.endpoints:
         if e.name in names:
             out.append(Problem("DuplicateEndpoint", f"endpoint {e.name!r} listed twice"))
         names.add(e.name)
+    return out
+
+
+def plan_problems(plan: Plan, require_endpoints: bool = True) -> list[Problem]:
+    out: list[Problem] = []
+    if plan.generation < 1:
+        out.append(Problem("InvalidGeneration", f"generation {plan.generation} must be >= 1"))
+    if require_endpoints and not plan.endpoints:
+        out.append(Problem("NoEndpoints", "the plan lists no endpoints"))
+    out.extend(duplicate_endpoints(plan))
+    for e in plan.endpoints:
         out.extend(endpoint_problems(e))
     return out

@@ -7,6 +7,7 @@ by resourceVersion (finalizers, deletes) so it cannot clobber another writer.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import UTC, datetime
@@ -43,13 +44,15 @@ class PlanguardApi:
         )
 
     def get(self, plural: str, ns: str, name: str) -> dict[str, Any]:
-        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, ns, plural, name
+        resp = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, ns, plural, name, _preload_content=False
         )
+        obj: dict[str, Any] = json.loads(resp.data)
         return obj
 
     def set_finalizer(self, ns: str, plan: dict[str, Any], present: bool) -> bool:
-        """Adds or removes the live-plan finalizer; False if the plan changed underneath
+        """Adds or removes the live-plan finalizer, guarded by the object's resourceVersion
+        so no other writer's finalizers are lost. False if the plan changed underneath
         (the caller decides again from fresh state) or is gone."""
         meta = plan["metadata"]
         fins = list(meta.get("finalizers") or [])
@@ -60,9 +63,10 @@ class PlanguardApi:
         ]
         body = {"metadata": {"finalizers": fins, "resourceVersion": meta["resourceVersion"]}}
         try:
+            # The answer is the whole plan (maybe megabytes): not parsed, it is not needed.
             self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, ns, "dnsplans", meta["name"], body
-            )
+                GROUP, VERSION, ns, "dnsplans", meta["name"], body, _preload_content=False
+            ).release_conn()
         except ApiException as e:
             if e.status in (404, 409, 422):
                 return False

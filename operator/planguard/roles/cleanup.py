@@ -18,7 +18,7 @@ from planguard.core.cleanup import PlanRef, needs_finalizer, select_deletions, s
 from planguard.core.conditions import Condition
 from planguard.core.enact import Verdict, decide
 from planguard.core.model import ZoneState
-from planguard.core.selection import Candidate, candidates, newest_valid
+from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.dns.provider import DnsError
 from planguard.dns.rfc2136 import ProviderPool
 from planguard.dns.tsig import TsigKey
@@ -39,6 +39,7 @@ class Cleanup:
     def __init__(self, api: PlanguardApi, cache: ObjectCache, cfg: CleanupConfig) -> None:
         self.api, self.cache, self.cfg = api, cache, cfg
         self._providers = ProviderPool(cfg.key)
+        self._parts: dict[ZoneKey, PartCache] = {}
 
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
@@ -46,7 +47,7 @@ class Cleanup:
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
-        cands = candidates(self.cache.plans(key))
+        cands = candidates(self.cache.plans(key), self._parts.setdefault(key, PartCache()))
         newest = newest_valid(cands)
         try:
             state: ZoneState | None = self._providers.get(key, spec).read_zone()

@@ -12,15 +12,19 @@ import os
 import random
 import signal
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from planguard import metrics
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
-from planguard.core.enact import Verdict, decide, update_steps
-from planguard.core.selection import Candidate, candidates, newest_valid
+from planguard.core.enact import Verdict, after, decide, update_steps
+from planguard.core.model import ZoneState
+from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.dns.provider import DnsError, WriteOutcome
 from planguard.dns.rfc2136 import ProviderPool, Rfc2136Provider
 from planguard.dns.tsig import TsigKey
@@ -52,6 +56,8 @@ class _ZoneMemo:
     reported: dict[str, Any] = field(default_factory=dict)
     reported_at: float = 0.0
     refused: set[str] = field(default_factory=set)
+    snapshot: tuple[ZoneState, float] | None = None  # last zone read (+ own writes), read time
+    parts: PartCache = field(default_factory=PartCache)
     superseded: set[str] = field(default_factory=set)
 
 
@@ -63,6 +69,7 @@ class Enactor:
         self.api, self.cache, self.cfg = api, cache, cfg
         self.rng = rng or random.Random()
         self._providers = ProviderPool(cfg.key)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="finalizer")
         self._memo: dict[ZoneKey, _ZoneMemo] = {}
 
     # -- one reconcile of one zone (runs in a worker thread) ---------------------------
@@ -78,7 +85,7 @@ class Enactor:
         if paused:
             self._report(zone, memo, {})
             return self.cfg.drift_interval
-        cands = candidates(self.cache.plans(key))
+        cands = candidates(self.cache.plans(key), memo.parts)
         self._report_refusals(zone, memo, label, cands)
         chosen = newest_valid(cands)
         if chosen is None:
@@ -86,8 +93,9 @@ class Enactor:
         provider = self._providers.get(key, spec)
         t0 = time.monotonic()
         try:
-            result = self._apply(provider, label, chosen)
+            result = self._apply(provider, label, chosen, memo)
         except DnsError as e:
+            memo.snapshot = None
             return self._dns_failed(zone, memo, label, e)
         metrics.APPLY_SECONDS.labels(label, self.cfg.enactor_id).observe(time.monotonic() - t0)
         memo.error_kind, memo.error_attempts = None, 0
@@ -113,18 +121,31 @@ class Enactor:
                          force=result == "applied")
         return self.cfg.drift_interval
 
-    def _apply(self, provider: Rfc2136Provider, label: str, chosen: Candidate) -> str:
-        """Compare-and-swap loop: read, decide, write; on conflict read again. Never forces."""
+    def _apply(
+        self, provider: Rfc2136Provider, label: str, chosen: Candidate, memo: _ZoneMemo
+    ) -> str:
+        """Compare-and-swap loop: decide, write; on conflict read again. Never forces.
+
+        The first round may decide from the snapshot this enactor last read and then wrote
+        itself (younger than the drift interval) instead of a new zone transfer: the
+        compare-and-swap makes that safe, since any write decided on a stale view fails its
+        prerequisites and is followed by a fresh read. Drift is caught by the full read the
+        timer brings once the snapshot is older than the drift interval."""
         plan, eid = chosen.plan, self.cfg.enactor_id
         for _ in range(self.cfg.conflict_rounds):
-            state = provider.read_zone()
+            state = self._snapshot(provider, memo)
             d = decide(plan, state, eid)
             if d.verdict is Verdict.SUPERSEDED:
                 return "superseded"
             if not d.writes and d.fence_new is None:
                 return "converged"
-            if d.fence_new is not None and not self._hold_finalizer(chosen):
-                return "withdrawn"
+            finalizing = None
+            if d.fence_new is not None:
+                if self._withdrawn(chosen):
+                    return "withdrawn"
+                # Runs beside the DNS writes: on a large plan the API server takes ~1 s to
+                # patch it, and DNS does not depend on the plan object (see _hold_finalizer).
+                finalizing = self._pool.submit(self._hold_finalizer, chosen)
             self._fault_stop_after_read(plan.generation)
             conflicted = False
             for step in update_steps(d, self.cfg.max_records_per_update):
@@ -133,15 +154,39 @@ class Enactor:
                     metrics.CAS_OUTCOMES.labels(label, eid, "conflict").inc()
                     log.info("%s: compare-and-swap conflict applying %s: DNS changed since "
                              "it was read; reading again", label, plan.name)
+                    memo.snapshot = None
                     conflicted = True
                     break
                 metrics.CAS_OUTCOMES.labels(label, eid, "applied").inc()
                 for w in step.writes:
                     metrics.ENDPOINT_WRITES.labels(label, eid, w.kind).inc()
+                if memo.snapshot is not None:
+                    memo.snapshot = (after(memo.snapshot[0], step), memo.snapshot[1])
+            if finalizing is not None:
+                self._finalized(finalizing, label, plan.name)
             if not conflicted:
                 return "applied"
             time.sleep(self.rng.uniform(0, 0.05))  # RFC 2136 §7.20: retry after a random delay
         return "contended"
+
+    @staticmethod
+    def _finalized(done: Future[bool], label: str, plan: str) -> None:
+        try:
+            held = done.result(timeout=60)
+        except Exception as e:  # the API server is down or slow: clean-up adds it later
+            log.warning("%s: could not add the live-plan finalizer to %s: %s", label, plan, e)
+            return
+        if not held:
+            log.warning("%s: plan %s was deleted while it was being applied; DNS is not "
+                        "affected and the next newer plan applies as usual", label, plan)
+
+    def _snapshot(self, provider: Rfc2136Provider, memo: _ZoneMemo) -> ZoneState:
+        now = time.monotonic()
+        if memo.snapshot is not None and now - memo.snapshot[1] < self.cfg.drift_interval * 0.9:
+            return memo.snapshot[0]
+        state = provider.read_zone()
+        memo.snapshot = (state, now)
+        return state
 
     def _fault_stop_after_read(self, generation: int) -> None:
         """Test hook ($PLANGUARD_FAULT_STOP_AFTER_READ): freeze this process once, after
@@ -153,17 +198,37 @@ class Enactor:
                         generation)
             os.kill(os.getpid(), signal.SIGSTOP)
 
+    @staticmethod
+    def _withdrawn(chosen: Candidate) -> bool:
+        """A plan already being deleted, and not holding the live-plan finalizer, is not
+        applied: it can never become live."""
+        return any(
+            o["metadata"].get("deletionTimestamp")
+            and LIVE_PLAN_FINALIZER not in (o["metadata"].get("finalizers") or [])
+            for o in chosen.objs
+        )
+
     def _hold_finalizer(self, chosen: Candidate) -> bool:
-        """Before a plan's generation enters DNS, every part of it must carry the live-plan
-        finalizer, so it cannot be deleted while live. A plan already being deleted without
-        it is withdrawn: it is not applied."""
+        """Every part of a plan whose generation enters DNS gets the live-plan finalizer,
+        so `kubectl delete` of the live plan waits until it is superseded. Added as the
+        first UPDATE goes out, not before it: a delete racing that second is the one
+        window, and it cannot affect DNS (no enactor needs the plan object; clean-up never
+        deletes a plan DNS depends on). False if the plan was deleted meanwhile."""
         for obj in chosen.objs:
             meta = obj["metadata"]
             if LIVE_PLAN_FINALIZER in (meta.get("finalizers") or []):
                 continue
             if meta.get("deletionTimestamp"):
                 return False
-            fresh = self.api.get("dnsplans", meta["namespace"], meta["name"])
+            if self.api.set_finalizer(meta["namespace"], dict(obj), True):
+                continue
+            # The cached object was stale (or is gone): decide again from a fresh read.
+            try:
+                fresh = self.api.get("dnsplans", meta["namespace"], meta["name"])
+            except ApiException as e:
+                if e.status == 404:
+                    return False
+                raise
             fmeta = fresh["metadata"]
             if fmeta.get("deletionTimestamp"):
                 if LIVE_PLAN_FINALIZER not in (fmeta.get("finalizers") or []):

@@ -67,6 +67,20 @@ def build_registry(cache: ObjectCache) -> kopf.OperatorRegistry:
     return registry
 
 
+class WatchOnlyDiffBase(kopf.DiffBaseStorage):
+    """Roles register only on.event handlers, so kopf's change detection is unused; its
+    default builds a deep copy of every object on every event (a large plan is ~100 KB)."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def settings(component: str) -> kopf.OperatorSettings:
     s = kopf.OperatorSettings()
     s.posting.enabled = False  # our Events are written deliberately, not kopf's log lines
@@ -78,9 +92,7 @@ def settings(component: str) -> kopf.OperatorSettings:
     s.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=f"{component}.planguard.io"
     )
-    s.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=f"{component}.planguard.io", key="last-handled-configuration"
-    )
+    s.persistence.diffbase_storage = WatchOnlyDiffBase()
     return s
 
 

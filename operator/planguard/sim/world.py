@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from planguard.core.enact import UpdateStep
+from planguard.core.enact import UpdateStep, after
 from planguard.core.markers import generation_of
 from planguard.core.model import EndpointState, Plan, ZoneState
 
@@ -46,12 +46,9 @@ class Dns:
             cur, exp = self.endpoint(w.name), w.expect
             if (cur.marker, cur.a, cur.aaaa) != (exp.marker, exp.a, exp.aaaa):
                 return None
-        out = replace(self, fence=step.fence_new if step.fence_new is not None else self.fence)
-        for w in step.writes:
-            out = out.with_endpoint(EndpointState(
-                name=w.name, marker=w.marker, generation=generation_of(w.marker),
-                a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa) else None))
-        return out
+        z = after(self.snapshot(), step)
+        return replace(self, fence=z.fence, endpoints=tuple(
+            sorted(z.endpoints.values(), key=lambda e: e.name)))
 
 
 @dataclass(frozen=True)
