@@ -109,6 +109,11 @@ class Bind:
     def del_zone(self, zone: str) -> None:
         run_script("bind-delzone.sh", zone)
 
+    def rndc(self, *args: str) -> str:
+        out = subprocess.run(["bash", "-c", f'. "{HACK}/lib/bind.sh"; rndc_ "$@"', "rndc", *args],
+                             capture_output=True, text=True, check=True)
+        return out.stdout
+
     def query(self, name: str, rdtype: str = "A") -> list[str]:
         """The answer BIND serves right now (TCP, no cache between)."""
         q = dns.message.make_query(name, rdtype)
@@ -145,9 +150,10 @@ class Processes:
         )
 
     def enactor(self, eid: str, ns: str, key: str, drift: float = 1.0,
-                env: dict[str, str] | None = None) -> None:
+                env: dict[str, str] | None = None, via: str | None = None) -> None:
+        extra = ("--dns-via", via) if via else ()
         self.start(f"enactor-{eid}", "enactor", "--id", eid, "-n", ns, "--tsig-key", key,
-                   "--drift-interval", str(drift), env=env)
+                   "--drift-interval", str(drift), *extra, env=env)
 
     def cleanup(self, ns: str, key: str, interval: float = 0.5) -> None:
         self.start("cleanup", "cleanup", "-n", ns, "--tsig-key", key,

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--id", required=True, help="this enactor's name, e.g. its availability zone")
     e.add_argument("--drift-interval", type=float, default=10.0,
                    help="seconds between re-reads of DNS that repair hand edits")
+    e.add_argument("--dns-via", metavar="HOST:PORT",
+                   help="send DNS traffic through this address instead of each zone's "
+                        "server (a local proxy, a per-zone path)")
     _common(e, 9101, 8081)
 
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
@@ -131,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         role = Enactor(api, cache, EnactorConfig(
             args.id, key, drift_interval=args.drift_interval,
             stop_after_read=int(fault) if fault else None,
+            dns_via=(args.dns_via.rsplit(":", 1)[0], int(args.dns_via.rsplit(":", 1)[1]))
+            if args.dns_via else None,
         ))
         component = f"enactor-{args.id}"
         reconcile = role.reconcile
@@ -141,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval))
         component = "cleanup"
         reconcile = cleanup.reconcile
-    runtime.run(component, cache, reconcile, args.namespace, args.liveness_port)
+    runtime.run(component, cache, reconcile, args.namespace, args.liveness_port,
+                plans_without_zone=args.command == "cleanup")
     return 0
 
 

@@ -208,15 +208,19 @@ class Rfc2136Provider:
 
 
 class ProviderPool:
-    """One provider (and TCP connection) per DNSZone object, rebuilt if its server moves."""
+    """One provider (and TCP connection) per DNSZone object, rebuilt if its server moves.
+    `via` (host, port) sends every zone's traffic through that address instead, e.g. a
+    local proxy; the zone's own server stays what status reports."""
 
-    def __init__(self, key: TsigKey) -> None:
-        self.key = key
+    def __init__(self, key: TsigKey, via: tuple[str, int] | None = None) -> None:
+        self.key, self.via = key, via
         self._by_zone: dict[tuple[str, str], tuple[tuple[str, str, int], Rfc2136Provider]] = {}
 
     def get(self, zone_key: tuple[str, str], spec: Mapping[str, Any]) -> Rfc2136Provider:
         server = spec.get("server") or {}
         ident = (str(spec["zone"]), str(server["address"]), int(server.get("port", 53)))
+        if self.via is not None:
+            ident = (ident[0], *self.via)
         have = self._by_zone.get(zone_key)
         if have is None or have[0] != ident:
             if have is not None:

@@ -20,10 +20,15 @@ class ObjectCache:
         self._plans: dict[ZoneKey, dict[str, dict[str, Any]]] = {}
         self._wake: dict[ZoneKey, asyncio.Event] = {}
         self.on_zone_added: Callable[[ZoneKey], None] = lambda key: None
-        self.on_zone_removed: Callable[[ZoneKey], None] = lambda key: None
+        # Plans naming a zone that does not exist (yet): clean-up reports them.
+        self.on_plan_without_zone: Callable[[ZoneKey], None] = lambda key: None
 
     def wakeup(self, key: ZoneKey) -> asyncio.Event:
         return self._wake.setdefault(key, asyncio.Event())
+
+    def known(self, key: ZoneKey) -> bool:
+        """A zone object exists, or plans name it."""
+        return key in self.zones or bool(self._plans.get(key))
 
     def plans(self, key: ZoneKey) -> list[dict[str, Any]]:
         return list(self._plans.get(key, {}).values())
@@ -32,8 +37,8 @@ class ObjectCache:
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         if event_type == "DELETED":
-            if self.zones.pop(key, None) is not None:
-                self.on_zone_removed(key)
+            self.zones.pop(key, None)
+            self.wakeup(key).set()  # its worker notices and ends
             return
         new = key not in self.zones
         self.zones[key] = body
@@ -54,4 +59,6 @@ class ObjectCache:
                 old["metadata"].get("deletionTimestamp") == meta.get("deletionTimestamp")
             ):
                 return  # a status or finalizer change only: nothing for workers to do
+            if key not in self.zones:
+                self.on_plan_without_zone(key)
         self.wakeup(key).set()

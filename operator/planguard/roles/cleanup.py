@@ -44,6 +44,7 @@ class Cleanup:
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
         if zone is None:
+            self._zone_missing(key)
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
@@ -63,6 +64,25 @@ class Cleanup:
         return self.cfg.interval
 
     # -- plans -------------------------------------------------------------------------
+    def _zone_missing(self, key: ZoneKey) -> None:
+        """Plans naming a DNSZone that does not exist: never applied, and said so."""
+        msg = f"DNSZone {key[1]!r} does not exist in namespace {key[0]!r}; nothing is written"
+        cond = [Condition("Accepted", False, "ZoneNotFound", msg)]
+        for obj in self.cache.plans(key):
+            status = obj.get("status") or {}
+            meta = obj["metadata"]
+            new = conditions.merge(status.get("conditions"), cond, datetime.now(UTC),
+                                   meta.get("generation"))
+            if conditions.same(status.get("conditions"), new):
+                continue
+            self.api.event(obj, "DNSPlan", "Warning", "ZoneNotFound", msg)
+            try:
+                self.api.patch_status("dnsplans", meta["namespace"], meta["name"],
+                                      {"conditions": new})
+            except Exception as e:  # status is best effort
+                log.warning("could not write status of plan %s: %s", meta["name"], e)
+
+
     def _plan_status(self, c: Candidate, state: ZoneState | None) -> None:
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")

@@ -44,6 +44,7 @@ class EnactorConfig:
     conflict_rounds: int = 50
     heartbeat: float = 30.0
     stop_after_read: int | None = None  # test hook, see _fault_stop_after_read
+    dns_via: tuple[str, int] | None = None  # send DNS traffic through this address
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Enactor:
     ) -> None:
         self.api, self.cache, self.cfg = api, cache, cfg
         self.rng = rng or random.Random()
-        self._providers = ProviderPool(cfg.key)
+        self._providers = ProviderPool(cfg.key, cfg.dns_via)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="finalizer")
         self._memo: dict[ZoneKey, _ZoneMemo] = {}
 

@@ -18,26 +18,23 @@ Reconcile = Callable[[ZoneKey], float]  # returns seconds until the next run
 
 
 class ZoneWorkers:
-    def __init__(self, cache: ObjectCache, reconcile: Reconcile) -> None:
+    def __init__(self, cache: ObjectCache, reconcile: Reconcile,
+                 plans_without_zone: bool = False) -> None:
         self.cache = cache
         self.reconcile = reconcile
         self.tasks: dict[ZoneKey, asyncio.Task[None]] = {}
         cache.on_zone_added = self.start
-        cache.on_zone_removed = self.stop
+        if plans_without_zone:
+            cache.on_plan_without_zone = self.start
 
     def start(self, key: ZoneKey) -> None:
         if key not in self.tasks:
             self.tasks[key] = asyncio.get_running_loop().create_task(self._loop(key))
 
-    def stop(self, key: ZoneKey) -> None:
-        task = self.tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
-
     async def _loop(self, key: ZoneKey) -> None:
         wake = self.cache.wakeup(key)
         delay = 0.0
-        while key in self.cache.zones:
+        while self.cache.known(key):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
             wake.clear()
@@ -46,6 +43,7 @@ class ZoneWorkers:
             except Exception:
                 log.exception("reconcile of %s/%s failed unexpectedly; retrying", *key)
                 delay = 5.0
+        self.tasks.pop(key, None)
 
 
 def build_registry(cache: ObjectCache) -> kopf.OperatorRegistry:
@@ -102,11 +100,12 @@ def run(
     reconcile: Reconcile,
     namespaces: list[str],
     liveness_port: int,
+    plans_without_zone: bool = False,
 ) -> None:
     """Blocks running the kopf operator for one role until interrupted."""
 
     async def main() -> None:
-        ZoneWorkers(cache, reconcile)
+        ZoneWorkers(cache, reconcile, plans_without_zone)
         await kopf.operator(
             registry=build_registry(cache),
             settings=settings(component),

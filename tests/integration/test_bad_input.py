@@ -1,0 +1,231 @@
+"""Bad input, all of it: each malformed or hostile input is refused at admission with a
+message a person understands, or handled with a status condition and an Event; none
+reaches DNS, none loses an existing record."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from harness import Bind, Cluster, Processes, condition, eventually, plan_obj, zone_obj
+
+pytestmark = pytest.mark.integration
+
+
+def good() -> dict[str, Any]:
+    return plan_obj("web", 2, {"api": ["10.0.0.1", "2001:db8::1"]})
+
+
+def ep(p: dict[str, Any]) -> dict[str, Any]:
+    return p["spec"]["endpoints"][0]
+
+
+def setp(path: str, value: Any):  # type: ignore[no-untyped-def]
+    def f(p: dict[str, Any]) -> None:
+        obj: Any = p
+        keys = path.split(".")
+        for k in keys[:-1]:
+            obj = obj[int(k)] if k.isdigit() else obj[k]
+        last = keys[-1]
+        if value is _DELETE:
+            del obj[last]
+        elif last.isdigit():
+            obj[int(last)] = value
+        else:
+            obj[last] = value
+    return f
+
+
+_DELETE = object()
+T0 = "spec.endpoints.0.targets.0"
+
+# (case id, mutation of a valid plan, what the refusal must say)
+ADMISSION = [
+    ("ipv4-out-of-range", setp(f"{T0}.address", "10.0.0.300"), "must be an IPv4 or IPv6 address"),
+    ("ipv6-malformed", setp(f"{T0}.address", "2001:db8:::1"), "must be an IPv4 or IPv6 address"),
+    ("hostname-not-address", setp(f"{T0}.address", "lb.example.com"),
+     "must be an IPv4 or IPv6 address"),
+    ("empty-address", setp(f"{T0}.address", ""), "must be an IPv4 or IPv6 address"),
+    ("ipv4-leading-zero", setp(f"{T0}.address", "10.0.0.01"), "must be an IPv4 or IPv6 address"),
+    ("duplicate-endpoint", lambda p: p["spec"]["endpoints"].append(copy.deepcopy(ep(p))),
+     'Duplicate value: {"name":"api"}'),
+    ("duplicate-target", lambda p: ep(p)["targets"].append({"address": "10.0.0.1"}),
+     'Duplicate value: {"address":"10.0.0.1"}'),
+    ("negative-weight", setp(f"{T0}.weight", -1), "should be greater than or equal to 0"),
+    ("weight-256", setp(f"{T0}.weight", 256), "should be less than or equal to 255"),
+    ("huge-weight", setp(f"{T0}.weight", 10**12), "should be less than or equal to 255"),
+    ("ttl-zero", setp("spec.endpoints.0.ttl", 0), "should be greater than or equal to 1"),
+    ("ttl-huge", setp("spec.endpoints.0.ttl", 86401), "should be less than or equal to 86400"),
+    ("ttl-negative", setp("spec.endpoints.0.ttl", -5), "should be greater than or equal to 1"),
+    ("empty-endpoint", setp("spec.endpoints.0.targets", []), "would answer with no address"),
+    ("all-weights-zero", lambda p: [t.__setitem__("weight", 0) for t in ep(p)["targets"]],
+     "set allowEmpty=true to empty it on purpose"),
+    ("remove-with-targets", setp("spec.endpoints.0.remove", True),
+     "an endpoint with remove=true must list no targets"),
+    ("generation-zero", setp("spec.generation", 0), "should be greater than or equal to 1"),
+    ("generation-negative", setp("spec.generation", -3), "should be greater than or equal to 1"),
+    ("generation-string", setp("spec.generation", "two"), "must be of type integer"),
+    ("name-generation-mismatch", setp("metadata.name", "web-9"),
+     "metadata.name must be '<spec.zone>-<spec.generation>'"),
+    ("endpoint-uppercase", setp("spec.endpoints.0.name", "API"), "should match"),
+    ("endpoint-underscore", setp("spec.endpoints.0.name", "_planguard"), "should match"),
+    ("endpoint-label-too-long", setp("spec.endpoints.0.name", "a" * 64), "should match"),
+    ("endpoint-trailing-dot", setp("spec.endpoints.0.name", "api."), "should match"),
+    ("endpoint-empty-label", setp("spec.endpoints.0.name", "api..fips"), "should match"),
+    ("no-endpoints", setp("spec.endpoints", []), "should have at least 1 items"),
+    ("too-many-targets", setp("spec.endpoints.0.targets",
+                              [{"address": f"10.1.{i // 250}.{i % 250 + 1}"} for i in range(101)]),
+     "Too many: 101: must have at most 100 items"),
+    ("too-many-endpoints", setp("spec.endpoints", [
+        {"name": f"e{i}", "targets": [{"address": "10.0.0.1"}]} for i in range(5001)]),
+     "must have at most 5000 items"),
+    ("part-index-out-of-range", lambda p: (p["spec"].__setitem__("part", {"index": 2, "count": 2}),
+                                           p["metadata"].__setitem__("name", "web-2-p2")),
+     "part.index must be below part.count"),
+    ("missing-zone", setp("spec.zone", _DELETE), 'spec.zone: Required value'),
+    ("missing-generation", setp("spec.generation", _DELETE), "spec.generation: Required value"),
+    ("unknown-field", setp("spec.endpoints.0.wieght", 3),
+     'unknown field "spec.endpoints[0].wieght"'),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), [c[1:] for c in ADMISSION],
+                         ids=[c[0] for c in ADMISSION])
+def test_refused_at_admission(cluster: Cluster, ns: str, mutate, message) -> None:
+    p = good()
+    mutate(p)
+    r = cluster.apply(ns, p, check=False)
+    assert r.returncode != 0, f"accepted: {json.dumps(p)[:300]}"
+    assert message in r.stderr, r.stderr
+    assert not cluster.exists("dnsplan", ns, p["metadata"]["name"])
+
+
+def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: str) -> None:
+    p = good()
+    ep(p)["targets"] = [{"address": "10.0.0.1", "loadBalancer": "x" * 250,
+                         "availabilityZone": "y" * 60}]
+    p["spec"]["endpoints"] = [dict(ep(p), name=f"e{i}") for i in range(5000)]
+    p["spec"]["endpoints"][0]["targets"] = [{"address": "10.0.0.1", "loadBalancer": "z" * 253}]
+    big = {"metadata": {"name": "web-2"}} | {k: v for k, v in p.items() if k != "metadata"}
+    r = cluster.apply(ns, big, check=False)
+    assert r.returncode != 0
+    assert "Request entity too large" in r.stderr or "too large" in r.stderr.lower(), r.stderr
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"zone": "example.test", "server": {"address": "not-an-ip"}},
+     "server.address must be an IPv4 or IPv6 address"),
+    ({"zone": "example.test", "server": {"address": "127.0.0.1", "port": 70000}},
+     "should be less than or equal to 65535"),
+    ({"zone": "Example..test", "server": {"address": "127.0.0.1"}},
+     "spec.zone in body should match"),
+    ({"zone": "example.test", "server": {"address": "127.0.0.1"}, "keep": 0},
+     "should be greater than or equal to 1"),
+])
+def test_bad_zones_refused_at_admission(cluster: Cluster, ns: str, spec, message) -> None:
+    r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
+                           "metadata": {"name": "bad"}, "spec": spec}, check=False)
+    assert r.returncode != 0 and message in r.stderr, r.stderr
+
+
+def test_a_plan_cannot_be_edited_or_replaced(cluster: Cluster, ns: str) -> None:
+    cluster.apply(ns, good())
+    changed = good()
+    ep(changed)["ttl"] = 99
+    r = cluster.apply(ns, changed, check=False)
+    assert r.returncode != 0 and "a DNSPlan is immutable" in r.stderr
+    r = cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(good()), check=False)
+    assert r.returncode != 0 and "AlreadyExists" in r.stderr  # one plan per generation
+
+
+def test_a_zone_name_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> None:
+    cluster.apply(ns, zone_obj("web", "a.test", bind.port))
+    r = cluster.apply(ns, zone_obj("web", "b.test", bind.port), check=False)
+    assert r.returncode != 0 and "spec.zone is immutable" in r.stderr
+
+
+# ---- handled at run time: a condition and an Event, nothing written ----------------------
+
+def events(cluster: Cluster, ns: str) -> str:
+    return cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
+
+
+def start(procs: Processes, bind: Bind, ns: str) -> None:
+    procs.enactor("a", ns, bind.key("enactor-a"))
+    procs.cleanup(ns, bind.key("planguard-cleanup"))
+
+
+def test_plan_for_a_missing_zone(cluster, bind, ns, procs) -> None:
+    start(procs, bind, ns)
+    cluster.apply(ns, plan_obj("nozone", 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: condition(cluster.get("dnsplan", ns, "nozone-1"), "Accepted") == "False")
+    plan = cluster.get("dnsplan", ns, "nozone-1")
+    assert "does not exist" in plan["status"]["conditions"][0]["message"]
+    assert "ZoneNotFound" in events(cluster, ns)
+
+
+def test_lower_generation_than_live_is_superseded_not_applied(cluster, bind, ns, zone,
+                                                              dns_zone, procs) -> None:
+    start(procs, bind, ns)
+    cluster.apply(ns, plan_obj(zone, 5, {"api": ["10.0.0.5"]}))
+    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.5"])
+    cluster.apply(ns, plan_obj(zone, 3, {"api": ["10.0.0.3"]}))
+    eventually(lambda: condition(cluster.get("dnsplan", ns, f"{zone}-3"), "Superseded") == "True")
+    assert bind.query(f"api.{dns_zone}") == ["10.0.0.5"]
+
+
+@pytest.mark.parametrize("kind", ["unreachable", "timeout"])
+def test_unreachable_server(cluster, bind, ns, procs, kind) -> None:
+    # Nothing listens on port 1; the black hole accepts connections and never answers.
+    black_hole = socket.create_server(("127.0.0.1", 0))
+    port = 1 if kind == "unreachable" else black_hole.getsockname()[1]
+    start(procs, bind, ns)
+    z = zone_obj("web", "example.test", bind.port)
+    z["spec"]["server"] = {"address": "127.0.0.1", "port": port}
+    cluster.apply(ns, [z, plan_obj("web", 1, {"api": ["10.0.0.1"]})])
+
+    def reported() -> bool:
+        st = cluster.get("dnszone", ns, "web").get("status") or {}
+        return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == kind
+    eventually(reported, timeout=60, what=f"{kind} in status")
+    z = cluster.get("dnszone", ns, "web")
+    assert condition(z, "Ready") == "False" and condition(z, "Degraded") == "True"
+    assert "DNSError" in events(cluster, ns)
+
+
+def test_zone_missing_on_the_server(cluster, bind, ns, procs) -> None:
+    start(procs, bind, ns)
+    cluster.apply(ns, [zone_obj("web", "not-served.test", bind.port),
+                       plan_obj("web", 1, {"api": ["10.0.0.1"]})])
+
+    def reported() -> bool:
+        st = cluster.get("dnszone", ns, "web").get("status") or {}
+        return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == "zone_missing"
+    eventually(reported, what="zone_missing in status")
+
+
+def test_frozen_zone_writes_nothing_then_recovers(cluster, bind, ns, zone, dns_zone,
+                                                 procs) -> None:
+    start(procs, bind, ns)
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"], "keep": ["10.0.9.9"]}))
+    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.1"])
+    bind.rndc("freeze", dns_zone)
+    try:
+        cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"], "keep": ["10.0.9.9"]}))
+
+        def refused() -> bool:
+            st = cluster.get("dnszone", ns, zone).get("status") or {}
+            return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == "refused"
+        eventually(refused, what="refused (frozen) in status")
+        assert bind.query(f"api.{dns_zone}") == ["10.0.0.1"]
+        assert bind.query(f"keep.{dns_zone}") == ["10.0.9.9"]
+    finally:
+        bind.rndc("thaw", dns_zone)
+    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.2"], timeout=60)
+    time.sleep(0.5)
+    assert bind.query(f"keep.{dns_zone}") == ["10.0.9.9"]
