@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything planguard's demo and tests need on a fresh machine, idempotently:
 # the Python environment (.venv), BIND 9 from Debian, and kube-apiserver/etcd/kubectl built
-# from source through the Go module proxy into the cache (first build: ~5 min on 2 cores).
+# and helm from source through the Go module proxy into the cache (first build: ~7 min on
+# 2 cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 t0=$(date +%s)
 
-echo "==> [1/3] Python environment (.venv)"
+echo "==> [1/4] Python environment (.venv)"
 if [ ! -x "$repo/.venv/bin/python" ]; then
   python3 -m venv "$repo/.venv"
 fi
@@ -19,10 +20,12 @@ if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
 fi
 "$repo/.venv/bin/python" -c "import kopf, dns.version; print('    kopf', kopf.__version__ if hasattr(kopf, '__version__') else '', 'dnspython', dns.version.version)"
 
-echo "==> [2/3] BIND 9"
+echo "==> [2/4] BIND 9"
 "$here/install-bind.sh"
 echo "    $(named -v)"
 
-echo "==> [3/3] kube-apiserver, etcd, kubectl (cached by version outside the repo)"
+echo "==> [3/4] kube-apiserver, etcd, kubectl (cached by version outside the repo)"
 "$here/build-control-plane.sh"
+echo "==> [4/4] helm (cached by version outside the repo)"
+"$here/build-helm.sh"
 echo "==> setup done in $(( $(date +%s) - t0 )) s"

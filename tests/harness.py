@@ -85,6 +85,22 @@ class Cluster:
         out: dict[str, Any] = json.loads(self.kubectl(*args).stdout)
         return out
 
+    def token_kubeconfig(self, ns: str, sa: str, path: Path) -> str:
+        """A kubeconfig that acts as ServiceAccount ns/sa (a TokenRequest token)."""
+        token = self.kubectl("create", "token", sa, "-n", ns, "--duration=1h").stdout.strip()
+        cfg = yaml.safe_load(Path(self.kubeconfig).read_text())
+        cfg["users"] = [{"name": sa, "user": {"token": token}}]
+        cfg["contexts"][0]["context"]["user"] = sa
+        path.write_text(yaml.safe_dump(cfg))
+        return str(path)
+
+    def can_i(self, sa: str, verb: str, resource: str, ns: str) -> bool:
+        resource, _, sub = resource.partition("/")
+        extra = ("--subresource", sub) if sub else ()
+        r = self.kubectl("auth", "can-i", verb, resource, *extra, "-n", ns, "--as", sa,
+                         check=False)
+        return r.stdout.strip() == "yes"
+
     def exists(self, kind: str, ns: str, name: str) -> bool:
         return self.kubectl("get", kind, name, "-n", ns, check=False).returncode == 0
 
@@ -140,24 +156,28 @@ class Processes:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         logdir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None,
+              kubeconfig: str | None = None) -> None:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "planguard.cli", *args, "--kubeconfig", self.cluster.kubeconfig,
+            [sys.executable, "-m", "planguard.cli", *args,
+             "--kubeconfig", kubeconfig or self.cluster.kubeconfig,
              "--metrics-port", "0", "--liveness-port", "0"],
             stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
     def enactor(self, eid: str, ns: str, key: str, drift: float = 1.0,
-                env: dict[str, str] | None = None, via: str | None = None) -> None:
+                env: dict[str, str] | None = None, via: str | None = None,
+                kubeconfig: str | None = None) -> None:
         extra = ("--dns-via", via) if via else ()
         self.start(f"enactor-{eid}", "enactor", "--id", eid, "-n", ns, "--tsig-key", key,
-                   "--drift-interval", str(drift), *extra, env=env)
+                   "--drift-interval", str(drift), *extra, env=env, kubeconfig=kubeconfig)
 
-    def cleanup(self, ns: str, key: str, interval: float = 0.5) -> None:
+    def cleanup(self, ns: str, key: str, interval: float = 0.5,
+                kubeconfig: str | None = None) -> None:
         self.start("cleanup", "cleanup", "-n", ns, "--tsig-key", key,
-                   "--interval", str(interval))
+                   "--interval", str(interval), kubeconfig=kubeconfig)
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         self.procs[name].send_signal(sig)
