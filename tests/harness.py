@@ -62,7 +62,8 @@ def eventually(fn: Callable[[], T], timeout: float = 30, interval: float = 0.2,
 
 
 _QUALIFIED = {k: f"{k.rstrip('s')}s.planguard.io" for k in
-              ("dnsplan", "dnsplans", "dnszone", "dnszones")}
+              ("dnsplan", "dnsplans", "dnszone", "dnszones", "dnsendpointpool",
+               "dnsendpointpools")}
 _QUALIFIED["dnsplans,dnszones"] = "dnsplans.planguard.io,dnszones.planguard.io"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 
 from planguard import __version__
@@ -42,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
     c.add_argument("--interval", type=float, default=5.0)
     _common(c, 9102, 8082)
+
+    p = sub.add_parser("planner", help="health-check DNSEndpointPools and write DNSPlans "
+                                       "(one active at a time)")
+    p.add_argument("--id", default=os.environ.get("POD_NAME") or socket.gethostname(),
+                   help="this candidate's identity in the leader election")
+    p.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"))
+    p.add_argument("--lease-name", default="planguard-planner")
+    _common(p, 9103, 8083)
 
     r = sub.add_parser("replay", help="replay an incident scenario under the naive protocol "
                                       "and planguard's, with a timeline of each")
@@ -100,6 +109,29 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _planner(args: argparse.Namespace) -> int:
+    import threading
+
+    from planguard import metrics
+    from planguard.kube.api import PlanguardApi, connect
+    from planguard.kube.leader import LeaderElector
+    from planguard.roles import runtime
+    from planguard.roles.planner import Planner, PlannerCache, build_registry
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    metrics.serve(args.metrics_port)
+    client = connect(args.kubeconfig)
+    elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.id)
+    cache = PlannerCache()
+    planner = Planner(PlanguardApi(client, f"planguard-planner-{args.id}"), cache, elector)
+    threading.Thread(target=elector.run, daemon=True, name="leader").start()
+    threading.Thread(target=planner.run, daemon=True, name="planner").start()
+    runtime.run(f"planner-{args.id}", cache, None, args.namespace, args.liveness_port,
+                registry=build_registry(cache))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "replay":
@@ -111,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per watch event
+    if args.command == "planner":
+        return _planner(args)
     if not args.tsig_key:
         print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)
         return 2

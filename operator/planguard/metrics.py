@@ -51,6 +51,17 @@ CLEANUP_DELETIONS = Counter(
     "planguard_cleanup_deleted_plans_total", "Plans deleted by clean-up", ["zone"],
 )
 
+PLANNER_LEADER = Gauge("planguard_planner_leader", "1 while this planner is the active one")
+PLANNER_TARGETS = Gauge(
+    "planguard_planner_targets", "Targets by health-check state", ["zone", "state"],
+)
+PLANNER_HOLDS = Counter(
+    "planguard_planner_holds_total",
+    "Changes held back by a safety limit, by reason (FailStatic, VelocityPerPlan, "
+    "VelocityWindow, MinTargets, EmptyEndpoint)", ["zone", "reason"],
+)
+PLANNER_PLANS = Counter("planguard_planner_plans_total", "Plans written by the planner", ["zone"])
+
 
 def serve(port: int) -> None:
     """Serves /metrics on all interfaces (the chart's Service scrapes it); 0 disables."""

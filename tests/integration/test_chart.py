@@ -58,7 +58,7 @@ def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str
     r = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs))
     assert "planguard-enactor-az1" in r.stdout
     deployments = [d for d in docs if d["kind"] == "Deployment"]
-    assert len(deployments) == 4  # three enactors, one per zone, and clean-up
+    assert len(deployments) == 5  # three enactors, one per zone, clean-up, the planner
     for d in deployments:
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -90,6 +90,12 @@ def sa(name: str) -> str:
     ("cleanup", "patch", "dnszones.planguard.io", False),
     ("cleanup", "patch", "dnsplans.planguard.io/status", True),
     ("cleanup", "get", "secrets", False),
+    ("planner", "create", "dnsplans.planguard.io", True),
+    ("planner", "delete", "dnsplans.planguard.io", False),
+    ("planner", "patch", "dnsplans.planguard.io", False),
+    ("planner", "get", "secrets", False),  # no TSIG keys: it cannot write DNS
+    ("planner", "update", "leases.coordination.k8s.io", True),
+    ("planner", "list", "endpointslices.discovery.k8s.io", True),
 ])
 def test_least_privilege(cluster: Cluster, installed_rbac: str, ns: str, who, verb, resource,
                          allowed) -> None:

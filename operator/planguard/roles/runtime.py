@@ -97,17 +97,20 @@ def settings(component: str) -> kopf.OperatorSettings:
 def run(
     component: str,
     cache: ObjectCache,
-    reconcile: Reconcile,
+    reconcile: Reconcile | None,
     namespaces: list[str],
     liveness_port: int,
     plans_without_zone: bool = False,
+    registry: kopf.OperatorRegistry | None = None,
 ) -> None:
-    """Blocks running the kopf operator for one role until interrupted."""
+    """Blocks running the kopf operator for one role until interrupted. `reconcile` runs
+    per zone; roles with their own loops (the planner) pass None and their own registry."""
 
     async def main() -> None:
-        ZoneWorkers(cache, reconcile, plans_without_zone)
+        if reconcile is not None:
+            ZoneWorkers(cache, reconcile, plans_without_zone)
         await kopf.operator(
-            registry=build_registry(cache),
+            registry=registry or build_registry(cache),
             settings=settings(component),
             standalone=True,
             clusterwide=not namespaces,

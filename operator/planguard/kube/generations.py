@@ -1,0 +1,62 @@
+"""Allocating plan generations without a race.
+
+The zone's annotation `planguard.io/highest-generation` is a counter bumped by a write
+conditional on the zone's resourceVersion; a plan's name is `<zone>-<generation>`, so the
+API server itself refuses a second plan with the same generation. Two planners that both
+believe they lead get distinct generations, each above every one allocated before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from planguard.kube.api import GROUP, VERSION, PlanguardApi
+
+HIGHEST = "planguard.io/highest-generation"
+
+
+class AllocationFailed(Exception):
+    pass
+
+
+def allocate(api: PlanguardApi, ns: str, zone: str, at_least: int = 0) -> int:
+    """Reserves the next generation for `zone` (above `at_least`, e.g. the newest plan seen)."""
+    for _ in range(20):
+        obj = api.get("dnszones", ns, zone)
+        meta = obj["metadata"]
+        highest = int((meta.get("annotations") or {}).get(HIGHEST, "0"))
+        gen = max(highest, at_least) + 1
+        body = {"metadata": {"annotations": {HIGHEST: str(gen)},
+                             "resourceVersion": meta["resourceVersion"]}}
+        try:
+            api.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "dnszones", zone, body)
+        except ApiException as e:
+            if e.status == 409:
+                continue  # someone else moved the counter: read it again
+            raise
+        return gen
+    raise AllocationFailed(f"could not reserve a generation for zone {ns}/{zone}")
+
+
+def create_plan(
+    api: PlanguardApi, ns: str, zone: str, body_for: Callable[[int], dict[str, Any]],
+    at_least: int = 0,
+) -> int:
+    """Allocates a generation and creates the plan; a name already taken (a person created
+    that generation by hand) moves on to the next generation."""
+    for _ in range(20):
+        gen = allocate(api, ns, zone, at_least)
+        try:
+            api.custom.create_namespaced_custom_object(
+                GROUP, VERSION, ns, "dnsplans", body_for(gen), _preload_content=False
+            ).release_conn()
+        except ApiException as e:
+            if e.status == 409:
+                at_least = gen
+                continue
+            raise
+        return gen
+    raise AllocationFailed(f"could not create a plan for zone {ns}/{zone}")
