@@ -12,8 +12,10 @@ keep=${1:-}
 "$here/setup.sh"
 "$here/cluster-up.sh"
 "$here/bind-up.sh"
-"$here/bind-delzone.sh" example.test  # a fresh zone: the demo starts from generation 1
-"$here/bind-addzone.sh" example.test
+for z in example.test svc.test; do  # fresh zones: the demo starts from generation 1
+  "$here/bind-delzone.sh" "$z"
+  "$here/bind-addzone.sh" "$z"
+done
 export KUBECONFIG=$PLANGUARD_STATE/cp/kubeconfig
 k() { "$CP_BIN_DIR/kubectl" "$@"; }
 ns=planguard-demo
@@ -34,9 +36,10 @@ show() {
 
 step "CRDs"
 k apply --server-side -f "$repo/crds" >/dev/null
-k wait --for=condition=Established crd/dnsplans.planguard.io crd/dnszones.planguard.io >/dev/null
+k wait --for=condition=Established crd/dnsplans.planguard.io crd/dnszones.planguard.io \
+  crd/dnsendpointpools.planguard.io >/dev/null
 k get ns "$ns" >/dev/null 2>&1 || k create ns "$ns" >/dev/null
-for o in $(k get dnsplans,dnszones -n "$ns" -o name); do  # leftovers of an earlier run
+for o in $(k get dnsplans,dnszones,dnsendpointpools -n "$ns" -o name); do  # an earlier run's
   k patch "$o" -n "$ns" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
   k delete "$o" -n "$ns" --wait=false >/dev/null
 done
@@ -51,6 +54,9 @@ for e in a b c; do
     >"$logs/enactor-$e.log" 2>&1 &
   pids+=($!); port=$((port + 1))
 done
+nohup "$repo/.venv/bin/planguard" planner -n "$ns" --id demo-planner --lease-namespace "$ns" \
+  --metrics-port 9108 --liveness-port 0 >"$logs/planner.log" 2>&1 &
+pids+=($!)
 nohup "$repo/.venv/bin/planguard" cleanup -n "$ns" --interval 2 \
   --tsig-key "$BIND_DIR/keys/planguard-cleanup.key" --metrics-port 9109 --liveness-port 0 \
   >"$logs/cleanup.log" 2>&1 &
@@ -70,6 +76,33 @@ k get dnszone dynamo -n "$ns" -o jsonpath='{range .status.conditions[*]}{.type}=
 echo "  enactors: $(k get dnszone dynamo -n "$ns" -o jsonpath='{.status.enactors}')"
 echo "  metrics: curl -s localhost:9101/metrics | grep ^planguard_"
 curl -s localhost:9101/metrics | grep -E '^planguard_(enactor_applied_generation|cas_outcomes_total)' | sed 's/^/  /'
+
+step "the planner: three load balancers on loopback (HTTP on 127.0.0.41-43:18080), one pool"
+for ip in 41 42 43; do
+  nohup "$repo/.venv/bin/python" -m http.server 18080 --bind "127.0.0.$ip" -d /tmp \
+    >"$logs/target-$ip.log" 2>&1 &
+  echo $! > "$PLANGUARD_STATE/demo-target-$ip.pid"
+  pids+=($!)
+done
+printf '%s\n' "${pids[@]}" > "$PLANGUARD_STATE/demo.pids"
+k apply -n "$ns" -f "$here/demo/pool.yaml"
+answers() {
+  sleep "$1"
+  printf '  api.svc.test  -> %s\n' "$(dig +short +tcp -p "$BIND_PORT" @127.0.0.1 api.svc.test A | sort | tr '\n' ' ')"
+  k get dnsendpointpool regional -n "$ns" | sed 's/^/  /'
+}
+answers 6
+step "load balancer 127.0.0.42 stops answering its health check: drained after 3 failures"
+kill "$(cat "$PLANGUARD_STATE/demo-target-42.pid")"
+answers 5
+step "it comes back: restored after 2 successes"
+nohup "$repo/.venv/bin/python" -m http.server 18080 --bind 127.0.0.42 -d /tmp \
+  >"$logs/target-42.log" 2>&1 &
+pids+=($!)
+printf '%s\n' "${pids[@]}" > "$PLANGUARD_STATE/demo.pids"
+answers 5
+echo "  plans the planner wrote:"
+k get dnsplans -n "$ns" -l planguard.io/pool=regional | sed 's/^/  /'
 
 if [ "$keep" = "--keep" ]; then
   step "left running: KUBECONFIG=$KUBECONFIG; stop with hack/demo-down.sh"
