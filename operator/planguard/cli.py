@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import socket
 import sys
@@ -24,6 +23,8 @@ def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -
                    help="BIND key file (tsig-keygen output) signing every DNS message; "
                         "default $PLANGUARD_TSIG_KEY")
     p.add_argument("--log-level", default=os.environ.get("PLANGUARD_LOG_LEVEL", "INFO"))
+    p.add_argument("--log-format", choices=["text", "json"],
+                   default=os.environ.get("PLANGUARD_LOG_FORMAT", "text"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="instead of every interleaving, N seeded random schedules")
     k.add_argument("--steps", type=int, default=200, help="actions per random schedule")
     k.add_argument("--seed", type=int, default=1)
+    from planguard import ctl
+
+    ctl.add_commands(sub)
     return ap
 
 
@@ -134,16 +138,21 @@ def _planner(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("status", "diff", "rollback", "pause", "resume"):
+        from planguard import ctl
+
+        return ctl.run(args)
     if args.command == "replay":
         return _replay(args)
     if args.command == "check":
         return _check(args)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kopf.objects").setLevel(logging.WARNING)  # one line per watch event
+    from planguard import logs
+
+    logs.setup(args.log_level, args.log_format)
     if args.command == "planner":
+        from planguard import logs
+
+        logs.setup(args.log_level, args.log_format)
         return _planner(args)
     if not args.tsig_key:
         print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)

@@ -166,6 +166,16 @@ class Enactor:
             if finalizing is not None:
                 self._finalized(finalizing, label, plan.name)
             if not conflicted:
+                kinds: dict[str, int] = {}
+                for w in d.writes:
+                    kinds[w.kind] = kinds.get(w.kind, 0) + 1
+                names = [w.name for w in d.writes]
+                shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+                log.info("%s: applied plan %s: %d endpoint write(s) %s (%s)", label, plan.name,
+                         len(names), kinds, shown,
+                         extra={"planguard": {"zone": label, "generation": plan.generation,
+                                              "enactor": eid, "endpoints": names[:20],
+                                              "writes": kinds}})
                 return "applied"
             time.sleep(self.rng.uniform(0, 0.05))  # RFC 2136 §7.20: retry after a random delay
         return "contended"
