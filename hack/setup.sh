@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 t0=$(date +%s)
 
-echo "==> [1/4] Python environment (.venv)"
+echo "==> [1/5] Python environment (.venv)"
 if [ ! -x "$repo/.venv/bin/python" ]; then
   python3 -m venv "$repo/.venv"
 fi
@@ -20,12 +20,14 @@ if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
 fi
 "$repo/.venv/bin/python" -c "import kopf, dns.version; print('    kopf', kopf.__version__ if hasattr(kopf, '__version__') else '', 'dnspython', dns.version.version)"
 
-echo "==> [2/4] BIND 9"
+echo "==> [2/5] BIND 9"
 "$here/install-bind.sh"
 echo "    $(named -v)"
 
-echo "==> [3/4] kube-apiserver, etcd, kubectl (cached by version outside the repo)"
+echo "==> [3/5] kube-apiserver, etcd, kubectl (cached by version outside the repo)"
 "$here/build-control-plane.sh"
-echo "==> [4/4] helm (cached by version outside the repo)"
+echo "==> [4/5] helm (cached by version outside the repo)"
 "$here/build-helm.sh"
+echo "==> [5/5] Prometheus and promtool (Debian package)"
+"$here/install-prometheus.sh"
 echo "==> setup done in $(( $(date +%s) - t0 )) s"

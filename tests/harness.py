@@ -158,22 +158,23 @@ class Processes:
         logdir.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              kubeconfig: str | None = None) -> None:
+              kubeconfig: str | None = None, metrics_port: int = 0) -> None:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "planguard.cli", *args,
              "--kubeconfig", kubeconfig or self.cluster.kubeconfig,
-             "--metrics-port", "0", "--liveness-port", "0"],
+             "--metrics-port", str(metrics_port), "--liveness-port", "0"],
             stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
     def enactor(self, eid: str, ns: str, key: str, drift: float = 1.0,
                 env: dict[str, str] | None = None, via: str | None = None,
-                kubeconfig: str | None = None) -> None:
+                kubeconfig: str | None = None, metrics_port: int = 0) -> None:
         extra = ("--dns-via", via) if via else ()
         self.start(f"enactor-{eid}", "enactor", "--id", eid, "-n", ns, "--tsig-key", key,
-                   "--drift-interval", str(drift), *extra, env=env, kubeconfig=kubeconfig)
+                   "--drift-interval", str(drift), *extra, env=env, kubeconfig=kubeconfig,
+                   metrics_port=metrics_port)
 
     def cleanup(self, ns: str, key: str, interval: float = 0.5,
                 kubeconfig: str | None = None) -> None:
