@@ -23,7 +23,7 @@ PANELS = [
     ("Is DNS safe right now?", "Plans refused (1h)", "stat",
      [("sum by (reason) (increase(planguard_plan_refusals_total[1h]))", "{{reason}}")], "short"),
     ("Is DNS safe right now?", "Paused zones", "stat",
-     [("sum(planguard_zone_paused) or vector(0)", "paused")], "short"),
+     [("count(max by (zone) (planguard_zone_paused) == 1) or vector(0)", "paused")], "short"),
     ("Enactors", "Applied generation per enactor", "timeseries",
      [("max by (zone, enactor) (planguard_enactor_applied_generation)", "{{zone}} {{enactor}}")],
      "short"),
