@@ -183,9 +183,48 @@ def test_bad_pools(cluster, bind, ns, procs) -> None:
     assert "does not exist" in cluster.get("dnsendpointpool", ns, "regional")["status"][
         "conditions"][0]["message"] or "ZoneNotFound" in cluster.kubectl(
             "get", "events", "-n", ns).stdout
-    svc = pool_obj("nozone", [])
+    cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
+                       "metadata": {"name": "web"},
+                       "spec": {"zone": "example.test",
+                                "server": {"address": "127.0.0.1", "port": bind.port}}})
+    svc = pool_obj("web", [])
     svc["metadata"]["name"] = "from-service"
     del svc["spec"]["targets"]
     svc["spec"]["service"] = {"name": "missing"}
     cluster.apply(ns, svc)
+
+    def service_missing() -> bool:
+        conds = (cluster.get("dnsendpointpool", ns, "from-service").get("status") or {}).get(
+            "conditions") or []
+        return any(c["reason"] == "ServiceNotFound" for c in conds)
+    eventually(service_missing, timeout=30, what="ServiceNotFound condition")
+    assert "ServiceNotFound" in cluster.kubectl("get", "events", "-n", ns).stdout
     assert plans(cluster, ns) == []
+
+
+def endpoint_slice(svc: str, ready: dict[str, bool]) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{svc}-abc", "labels": {"kubernetes.io/service-name": svc}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 18080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [a], "conditions": {"ready": r}, "zone": "zone-a"}
+                          for a, r in ready.items()]}
+
+
+def test_targets_from_a_services_endpointslices_follow_kubernetes_readiness(
+        cluster, bind, ns, zone, dns_zone, procs) -> None:
+    # Kubernetes refuses loopback addresses in EndpointSlices, so these targets are judged
+    # by Kubernetes' readiness alone (healthCheck type None).
+    start(procs, bind, ns)
+    a = ["10.20.0.1", "10.20.0.2", "10.20.0.3"]
+    cluster.apply(ns, endpoint_slice("web", dict.fromkeys(a, True)))
+    pool = pool_obj(zone, [])
+    del pool["spec"]["targets"]
+    pool["spec"]["service"] = {"name": "web", "capacity": 5}
+    pool["spec"]["healthCheck"] = {"type": "None"}
+    cluster.apply(ns, pool)
+    eventually(lambda: bind.query(f"api.{dns_zone}") == a, timeout=40)
+    cluster.apply(ns, endpoint_slice("web", {a[0]: True, a[1]: False, a[2]: True}))
+    eventually(lambda: bind.query(f"api.{dns_zone}") == [a[0], a[2]], timeout=30)
+    cluster.apply(ns, endpoint_slice("web", dict.fromkeys(a, True)))
+    eventually(lambda: bind.query(f"api.{dns_zone}") == a, timeout=30)

@@ -241,22 +241,14 @@ class Planner:
             self._status(pool, obj, memo, None, states, [Condition("Paused", True, "Paused",
                          "spec.paused is true: no plans are written")])
             return
-        if pool.zone and (ns, pool.zone) not in self.cache.zones:
-            msg = f"DNSZone {pool.zone!r} does not exist in namespace {ns!r}: no plan written"
-            if memo.holds != ("ZoneNotFound",):
-                memo.holds = ("ZoneNotFound",)
-                self.api.event(obj, "DNSEndpointPool", "Warning", "ZoneNotFound", msg)
-            self._status(pool, obj, memo, None, states,
-                         [Condition("Ready", False, "ZoneNotFound", msg)])
-            return
         svc = ((obj.get("spec") or {}).get("service") or {}).get("name")
+        if pool.zone and (ns, pool.zone) not in self.cache.zones:
+            self._cannot_plan(pool, obj, memo, states, "ZoneNotFound", f"DNSZone {pool.zone!r}"
+                              f" does not exist in namespace {ns!r}: no plan written")
+            return
         if svc and not self.cache.slices.get((ns, svc)) and not pool.targets:
-            msg = f"Service {svc!r} has no EndpointSlices in namespace {ns!r}: no plan written"
-            if memo.holds != ("ServiceNotFound",):
-                memo.holds = ("ServiceNotFound",)
-                self.api.event(obj, "DNSEndpointPool", "Warning", "ServiceNotFound", msg)
-            self._status(pool, obj, memo, None, states,
-                         [Condition("Ready", False, "ServiceNotFound", msg)])
+            self._cannot_plan(pool, obj, memo, states, "ServiceNotFound", f"Service {svc!r} has "
+                              f"no EndpointSlices in namespace {ns!r}: no plan written")
             return
         newest, current, top = self._current(pool)
         now = time.time()
@@ -295,6 +287,14 @@ class Planner:
         ready = Condition("Ready", True, "Planning", f"newest plan {pool.zone}-{wrote or top}")
         self._status(pool, obj, memo, d, states,
                      [Condition("Paused", False, "Running"), held, ready], extra)
+
+    def _cannot_plan(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo,
+                     states: dict[str, Health], reason: str, msg: str) -> None:
+        """Bad input: a condition, one Event per change, and no plan."""
+        if memo.holds != (reason,):
+            memo.holds = (reason,)
+            self.api.event(obj, "DNSEndpointPool", "Warning", reason, msg)
+        self._status(pool, obj, memo, None, states, [Condition("Ready", False, reason, msg)])
 
     @staticmethod
     def _endpoints(pool: Pool, d: Decision) -> tuple[list[dict[str, Any]], list[str]]:
