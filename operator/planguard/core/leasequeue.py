@@ -1,0 +1,157 @@
+"""The lease manager's scheduling core (DWFM's job without congestive collapse), pure and
+fed a clock.
+
+- WorkQueue: one entry per node (keyed, de-duplicated), never two workers on one node;
+  renewals of held leases go before new establishments, with aging so nothing starves;
+  work whose deadline has passed is dropped and handed back for re-evaluation, never run.
+- admit(): new establishments are admitted by the queue's length and the age of its
+  oldest item, and by measured throughput against what fits in a lease period (the
+  post-mortem's "rate limit incoming work based on the size of the waiting queue").
+- TokenBucket: gates every call to the dependency, first attempts included.
+- CircuitBreaker: while the dependency is down, per-node retries stop and one probe goes
+  out per probe interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Kind(IntEnum):
+    RENEW = 0  # a lease we hold: keep it alive first
+    ESTABLISH = 1  # a lapsed or new lease
+
+
+@dataclass(frozen=True)
+class Work:
+    node: str
+    kind: Kind
+    enqueued: float
+    deadline: float  # after this, doing it is useless: re-evaluate instead
+
+
+@dataclass
+class WorkQueue:
+    aging: float = 30.0  # seconds of waiting that make an establishment count as a renewal
+    _items: dict[str, Work] = field(default_factory=dict)
+    _in_flight: set[str] = field(default_factory=set)
+    _again: dict[str, Work] = field(default_factory=dict)  # re-added while in flight
+
+    def add(self, w: Work) -> bool:
+        """Queues `w` unless its node is already queued (the more urgent entry is kept).
+        While the node is in flight, `w` waits until done(): never two workers on a node."""
+        if w.node in self._in_flight:
+            prev = self._again.get(w.node)
+            self._again[w.node] = w if prev is None else _urgent(prev, w)
+            return False
+        prev = self._items.get(w.node)
+        self._items[w.node] = w if prev is None else _urgent(prev, w)
+        return prev is None
+
+    def pop(self, now: float) -> tuple[Work | None, list[Work]]:
+        """The next work to do and the expired entries dropped on the way (re-evaluate
+        them; never execute them)."""
+        expired = [w for w in self._items.values() if w.deadline <= now]
+        for w in expired:
+            del self._items[w.node]
+        if not self._items:
+            return None, expired
+        best = min(self._items.values(), key=lambda w: (self._rank(w, now), w.enqueued))
+        del self._items[best.node]
+        self._in_flight.add(best.node)
+        return best, expired
+
+    def done(self, node: str) -> None:
+        self._in_flight.discard(node)
+        again = self._again.pop(node, None)
+        if again is not None:
+            self.add(again)
+
+    def _rank(self, w: Work, now: float) -> float:
+        return float(w.kind) - (now - w.enqueued) / self.aging
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def oldest_age(self, now: float) -> float:
+        return max((now - w.enqueued for w in self._items.values()), default=0.0)
+
+    def in_flight(self) -> frozenset[str]:
+        return frozenset(self._in_flight)
+
+
+def _urgent(a: Work, b: Work) -> Work:
+    """Of two entries for one node: the more important kind, then the earlier deadline; the
+    original enqueue time is kept so aging is not reset by duplicates."""
+    keep = min(a, b, key=lambda w: (w.kind, w.deadline))
+    return Work(keep.node, keep.kind, min(a.enqueued, b.enqueued), keep.deadline)
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    max_queue: int = 1000
+    max_oldest_age: float = 20.0  # seconds: older than this, stop admitting new work
+    lease_period: float = 40.0
+
+
+def admit(queue_len: int, oldest_age: float, throughput: float, limits: AdmissionLimits) -> int:
+    """How many new establishments may join the queue now. Zero while the queue is long or
+    old; otherwise what the measured throughput (completions/s) can finish within one lease
+    period, minus what is already waiting."""
+    if queue_len >= limits.max_queue or oldest_age >= limits.max_oldest_age:
+        return 0
+    fits = int(throughput * limits.lease_period) - queue_len
+    return max(0, min(fits, limits.max_queue - queue_len))
+
+
+@dataclass
+class TokenBucket:
+    rate: float  # tokens per second
+    burst: float
+    tokens: float = -1.0
+    at: float = 0.0
+
+    def take(self, now: float) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.at = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class CircuitBreaker:
+    failures_to_open: int = 20  # consecutive failures across nodes
+    probe_interval: float = 5.0
+    _failures: int = 0
+    _open_since: float | None = None
+    _probe_at: float = 0.0
+
+    @property
+    def open(self) -> bool:
+        return self._open_since is not None
+
+    def allow(self, now: float) -> bool:
+        """Closed: every call. Open: one probe per probe interval."""
+        if self._open_since is None:
+            return True
+        if now >= self._probe_at:
+            self._probe_at = now + self.probe_interval
+            return True
+        return False
+
+    def record(self, ok: bool, now: float) -> bool:
+        """Returns True when this result closed an open breaker (the dependency is back:
+        the caller resets every deadline to a full lease before judging anything)."""
+        if ok:
+            was_open = self._open_since is not None
+            self._failures, self._open_since = 0, None
+            return was_open
+        self._failures += 1
+        if self._open_since is None and self._failures >= self.failures_to_open:
+            self._open_since, self._probe_at = now, now + self.probe_interval
+        return False
