@@ -158,12 +158,14 @@ class Processes:
         logdir.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              kubeconfig: str | None = None, metrics_port: int = 0) -> None:
+              kubeconfig: str | None = None, metrics_port: int | None = 0) -> None:
+        """Starts `planguard ARGS`; metrics_port=None for commands without the option."""
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        ports = () if metrics_port is None else (
+            "--metrics-port", str(metrics_port), "--liveness-port", "0")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "planguard.cli", *args,
-             "--kubeconfig", kubeconfig or self.cluster.kubeconfig,
-             "--metrics-port", str(metrics_port), "--liveness-port", "0"],
+             "--kubeconfig", kubeconfig or self.cluster.kubeconfig, *ports],
             stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )

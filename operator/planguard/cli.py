@@ -53,6 +53,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-name", default="planguard-planner")
     _common(p, 9103, 8083)
 
+    ls = sub.add_parser("leases", help="a Lease per managed Node after real check-ins; taints "
+                                       "nodes whose lease lapsed (one active at a time)")
+    ls.add_argument("--id", default=os.environ.get("POD_NAME") or socket.gethostname())
+    ls.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
+                    help="where node leases (and the leader lease) live")
+    ls.add_argument("--selector", default="planguard.io/managed=true",
+                    help="label selector of the managed Nodes")
+    ls.add_argument("--lease-duration", type=float, default=40.0)
+    ls.add_argument("--renew-interval", type=float, default=10.0)
+    ls.add_argument("--workers", type=int, default=16)
+    ls.add_argument("--rate", type=float, default=200.0, help="check-ins per second")
+    _common(ls, 9104, 8084)
+
+    ag = sub.add_parser("agent", help="a node's check-in endpoint (GET /nodes/NAME/checkin)")
+    ag.add_argument("--node", required=True)
+    ag.add_argument("--listen", default="0.0.0.0:10251")
+    fl = sub.add_parser("fleet", help="simulate many nodes' agents on loopback, and create "
+                                      "their Node objects")
+    fl.add_argument("--nodes", type=int, default=1000)
+    fl.add_argument("--zones", type=int, default=3)
+    fl.add_argument("--prefix", default="sim-node-")
+    fl.add_argument("--listen", default="127.0.0.1:18500")
+    fl.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+
     r = sub.add_parser("replay", help="replay an incident scenario under the naive protocol "
                                       "and planguard's, with a timeline of each")
     r.add_argument("scenario", nargs="?", default="dynamodb-2025-10-19",
@@ -136,6 +160,29 @@ def _planner(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leases(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from planguard import metrics
+    from planguard.kube.api import connect
+    from planguard.kube.leader import LeaderElector
+    from planguard.roles.leases import LeaseConfig, LeaseManager
+
+    metrics.serve(args.metrics_port)
+    client = connect(args.kubeconfig)
+    elector = LeaderElector(client, args.lease_namespace, "planguard-leases", args.id)
+    cfg = LeaseConfig(namespace=args.lease_namespace, selector=args.selector,
+                      lease_duration=args.lease_duration, renew_interval=args.renew_interval,
+                      workers=args.workers, rate=args.rate, burst=max(args.rate / 4, 1),
+                      identity=args.id)
+    manager = LeaseManager(client, cfg, elector)
+    threading.Thread(target=elector.run, daemon=True, name="leader").start()
+    signal.signal(signal.SIGTERM, lambda *_: manager.stop())
+    manager.run()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("status", "diff", "rollback", "pause", "resume"):
@@ -146,14 +193,21 @@ def main(argv: list[str] | None = None) -> int:
         return _replay(args)
     if args.command == "check":
         return _check(args)
+    if args.command in ("agent", "fleet"):
+        from planguard import fleet
+
+        host, port = args.listen.rsplit(":", 1)
+        if args.command == "agent":
+            fleet.serve_agent(host, int(port), args.node)
+        else:
+            fleet.serve_fleet(host, int(port), args.prefix, args.nodes, args.zones,
+                              args.kubeconfig)
+        return 0
     from planguard import logs
 
     logs.setup(args.log_level, args.log_format)
-    if args.command == "planner":
-        from planguard import logs
-
-        logs.setup(args.log_level, args.log_format)
-        return _planner(args)
+    if args.command in ("planner", "leases"):
+        return _planner(args) if args.command == "planner" else _leases(args)
     if not args.tsig_key:
         print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)
         return 2

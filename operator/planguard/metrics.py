@@ -67,3 +67,24 @@ def serve(port: int) -> None:
     """Serves /metrics on all interfaces (the chart's Service scrapes it); 0 disables."""
     if port:
         start_http_server(port)
+
+LEASES = Gauge("planguard_leases", "Node leases by state (live, lapsed)", ["state"])
+LEASE_QUEUE_DEPTH = Gauge("planguard_lease_queue_depth", "Lease work waiting")
+LEASE_QUEUE_OLDEST = Gauge("planguard_lease_queue_oldest_seconds", "Age of the oldest waiting work")
+LEASE_TOKENS = Gauge("planguard_lease_tokens", "Tokens left in the check-in bucket")
+LEASE_ADMISSIONS = Counter("planguard_lease_admissions_total", "Establishments admitted")
+LEASE_CHECKINS = Counter(
+    "planguard_lease_checkins_total", "Check-ins with nodes, by result (ok, failed)", ["result"],
+)
+LEASE_DROPPED = Counter(
+    "planguard_lease_dropped_total", "Work dropped because its deadline passed (re-evaluated)",
+)
+TAINTS = Counter("planguard_taints_total", "Lease taints applied and removed", ["action"])
+TAINTS_HELD = Counter(
+    "planguard_taints_held_total", "Taints held back by velocity or fail-static", ["zone"],
+)
+LEASE_DEPENDENCY_UP = Gauge(
+    "planguard_lease_dependency_up", "0 while check-ins or the API fail (taints frozen)",
+)
+LEASE_PAUSED = Gauge("planguard_lease_paused", "1 while the lease manager is paused")
+LEASE_LEADER = Gauge("planguard_lease_manager_leader", "1 while this lease manager is active")

@@ -60,8 +60,15 @@ def test_token_bucket_never_exceeds_its_rate():
     assert taken <= 5 + 10 * 10
 
 
+def test_breaker_ignores_a_few_dead_nodes_but_opens_when_nearly_all_fail():
+    c = CircuitBreaker(window=30, min_samples=10, open_share=0.9)
+    for i in range(300):  # a third of the fleet dead, in long runs: stays closed
+        c.record(i % 30 >= 10, i)
+    assert not c.open
+
+
 def test_breaker_opens_probes_slowly_and_reports_recovery():
-    c = CircuitBreaker(failures_to_open=3, probe_interval=5)
+    c = CircuitBreaker(window=10, min_samples=3, open_share=0.9, probe_interval=5)
     for t in range(3):
         assert c.allow(t)
         c.record(False, t)

@@ -19,9 +19,9 @@ def test_states_follow_the_node_lifecycle_controller():
 
 
 def test_rates_slow_in_partial_stop_small_zones_and_freeze_when_all_look_dead():
-    r = taint_rates({"a": ZoneCount(100, 1), "b": ZoneCount(40, 60), "c": ZoneCount(2, 8)},
-                    dependency_ok=True)
-    assert r == {"a": NORMAL_RATE, "b": SECONDARY_RATE, "c": 0.0}
+    r = taint_rates({"a": ZoneCount(100, 1), "b": ZoneCount(40, 60), "c": ZoneCount(2, 8),
+                     "d": ZoneCount(0, 7)}, dependency_ok=True)
+    assert r == {"a": NORMAL_RATE, "b": SECONDARY_RATE, "c": 0.0, "d": 0.0}
     assert set(taint_rates({"a": ZoneCount(0, 5), "b": ZoneCount(0, 9)}, True).values()) == {0}
     assert set(taint_rates({"a": ZoneCount(100, 1)}, dependency_ok=False).values()) == {0}
 

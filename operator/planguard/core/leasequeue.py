@@ -14,6 +14,7 @@ fed a clock.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -125,9 +126,14 @@ class TokenBucket:
 
 @dataclass
 class CircuitBreaker:
-    failures_to_open: int = 20  # consecutive failures across nodes
+    """Opens when nearly every recent call failed (the dependency, not a few nodes, is
+    down): `open_share` of the last `window` results, with at least `min_samples`."""
+
+    window: int = 50
+    min_samples: int = 10
+    open_share: float = 0.9
     probe_interval: float = 5.0
-    _failures: int = 0
+    _results: deque[bool] = field(default_factory=deque)
     _open_since: float | None = None
     _probe_at: float = 0.0
 
@@ -147,11 +153,17 @@ class CircuitBreaker:
     def record(self, ok: bool, now: float) -> bool:
         """Returns True when this result closed an open breaker (the dependency is back:
         the caller resets every deadline to a full lease before judging anything)."""
-        if ok:
-            was_open = self._open_since is not None
-            self._failures, self._open_since = 0, None
-            return was_open
-        self._failures += 1
-        if self._open_since is None and self._failures >= self.failures_to_open:
+        if self._open_since is not None:
+            if ok:
+                self._open_since = None
+                self._results.clear()
+                return True
+            return False
+        self._results.append(ok)
+        while len(self._results) > self.window:
+            self._results.popleft()
+        failed = sum(1 for r in self._results if not r)
+        if len(self._results) >= self.min_samples and \
+                failed >= self.open_share * len(self._results):
             self._open_since, self._probe_at = now, now + self.probe_interval
         return False

@@ -4,7 +4,10 @@ computes them (ComputeZoneState, ReducedQPSFunc, master disruption mode), pure.
 A zone where most leases lapse at once is more likely suffering from our own view (or the
 dependency) than from every host failing: tainting slows to a trickle there, stops in
 small zones, and stops everywhere when every zone looks fully down or the dependency
-itself is failing.
+itself is failing. One deliberate difference from Kubernetes: a zone whose leases ALL
+lapse is frozen too (Kubernetes drains it at the normal rate to move work away); for a
+lease manager, a whole zone going silent at once is its own view failing far more often
+than every host of the zone.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def taint_rates(zones: Mapping[str, ZoneCount], dependency_ok: bool) -> dict[str
     for z, s in states.items():
         if s is ZoneState.PARTIAL:
             out[z] = SECONDARY_RATE if zones[z].live + zones[z].lapsed > LARGE_ZONE else 0.0
+        elif s is ZoneState.FULL:
+            out[z] = 0.0
         else:
-            out[z] = NORMAL_RATE  # a wholly dead zone drains at the normal rate
+            out[z] = NORMAL_RATE
     return out

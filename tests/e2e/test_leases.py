@@ -1,0 +1,145 @@
+"""The lease manager against a simulated fleet on loopback and the real API server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from harness import HACK, Cluster, Processes, eventually, unique
+
+pytestmark = pytest.mark.e2e
+DURATION, RENEW = 4.0, 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Fleet:
+    def __init__(self, procs: Processes, cluster: Cluster, nodes: int) -> None:
+        self.prefix = unique("f") + "-"
+        self.port = free_port()
+        self.cluster, self.nodes = cluster, [f"{self.prefix}{i}" for i in range(nodes)]
+        procs.start("fleet", "fleet", "--nodes", str(nodes), "--zones", "3", "--prefix",
+                    self.prefix, "--listen", f"127.0.0.1:{self.port}", metrics_port=None)
+        eventually(self._up, timeout=30, what="fleet serving")
+
+    def _up(self) -> bool:
+        try:
+            self.control({})
+            return True
+        except OSError:
+            return False
+
+    def control(self, body: dict) -> dict:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/control",
+                                     data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=2) as r:
+            return json.load(r)
+
+    def zone(self, name: str) -> list[str]:
+        return [n for i, n in enumerate(self.nodes) if "abc"[i % 3] == name[-1]]
+
+    def tainted(self) -> set[str]:
+        items = self.cluster.kubectl("get", "nodes", "-l", f"planguard.io/fleet={self.prefix[:-1]}",
+                                     "-o", "json").stdout
+        return {n["metadata"]["name"] for n in json.loads(items)["items"]
+                if any(t["key"] == "planguard.io/lease-lapsed"
+                       for t in n.get("spec", {}).get("taints") or [])}
+
+    def renewed(self, ns: str) -> dict[str, str]:
+        items = json.loads(self.cluster.kubectl("get", "leases", "-n", ns, "-l",
+                                                "planguard.io/node", "-o", "json").stdout)
+        return {i["metadata"]["labels"]["planguard.io/node"]: i["spec"]["renewTime"]
+                for i in items["items"]}
+
+
+@pytest.fixture
+def fleet(cluster: Cluster, ns: str, procs: Processes) -> Iterator[Fleet]:
+    f = Fleet(procs, cluster, 30)
+    procs.start("leases", "leases", "--id", "lm1", "--lease-namespace", ns, "--selector",
+                f"planguard.io/fleet={f.prefix[:-1]}", "--lease-duration", str(DURATION),
+                "--renew-interval", str(RENEW), "--workers", "8")
+    yield f
+    cluster.kubectl("delete", "nodes", "-l", f"planguard.io/fleet={f.prefix[:-1]}",
+                    "--wait=false", check=False)
+
+
+class TaintWatch(threading.Thread):
+    def __init__(self, fleet: Fleet) -> None:
+        super().__init__(daemon=True)
+        self.fleet, self.ever, self.stop = fleet, set(), threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.ever |= self.fleet.tainted()
+            time.sleep(0.3)
+
+
+def test_leases_are_created_and_renewed(fleet: Fleet, ns: str) -> None:
+    eventually(lambda: len(fleet.renewed(ns)) == 30, timeout=30, what="30 leases")
+    first = fleet.renewed(ns)
+    time.sleep(RENEW * 2.5)
+    later = fleet.renewed(ns)
+    assert all(later[n] > first[n] for n in first), "leases were not renewed"
+    assert fleet.tainted() == set()
+
+
+def test_a_stopped_agent_loses_its_lease_and_gets_the_taint_then_recovers(
+        fleet: Fleet, ns: str) -> None:
+    eventually(lambda: len(fleet.renewed(ns)) == 30, timeout=30)
+    victim = fleet.nodes[4]
+    fleet.control({"down": [victim]})
+    eventually(lambda: fleet.tainted() == {victim}, timeout=DURATION * 4, what="victim tainted")
+    fleet.control({"up": [victim]})
+    eventually(lambda: fleet.tainted() == set(), timeout=DURATION * 4, what="taint removed")
+
+
+def test_zone_wide_loss_freezes_tainting(fleet: Fleet, ns: str) -> None:
+    eventually(lambda: len(fleet.renewed(ns)) == 30, timeout=30)
+    watch = TaintWatch(fleet)
+    watch.start()
+    fleet.control({"zone_down": "zone-a"})
+    time.sleep(DURATION * 3)
+    fleet.control({"zone_up": "zone-a"})
+    time.sleep(RENEW * 3)
+    watch.stop.set()
+    watch.join()
+    assert watch.ever == set(), f"tainted during a zone-wide loss: {sorted(watch.ever)}"
+
+
+def test_check_in_outage_then_recovery_taints_nobody(fleet: Fleet, ns: str) -> None:
+    eventually(lambda: len(fleet.renewed(ns)) == 30, timeout=30)
+    watch = TaintWatch(fleet)
+    watch.start()
+    fleet.control({"outage": True})
+    time.sleep(DURATION * 3)
+    fleet.control({"outage": False})
+    before = fleet.renewed(ns)
+    eventually(lambda: all(v > before[n] for n, v in fleet.renewed(ns).items()),
+               timeout=DURATION * 3, what="every lease renewed after the outage")
+    time.sleep(RENEW * 2)
+    watch.stop.set()
+    watch.join()
+    assert watch.ever == set(), f"tainted because of our own outage: {sorted(watch.ever)}"
+
+
+def test_api_server_outage_taints_nobody(fleet: Fleet, ns: str) -> None:
+    eventually(lambda: len(fleet.renewed(ns)) == 30, timeout=30)
+    subprocess.run([str(HACK / "apiserver-restart.sh"), str(DURATION * 2)], check=True,
+                   capture_output=True)
+    watch = TaintWatch(fleet)
+    watch.start()
+    time.sleep(DURATION * 2)
+    watch.stop.set()
+    watch.join()
+    assert watch.ever == set(), f"tainted because of the API server's outage: {watch.ever}"
