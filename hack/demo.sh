@@ -104,9 +104,40 @@ answers 5
 echo "  plans the planner wrote:"
 k get dnsplans -n "$ns" -l planguard.io/pool=regional | sed 's/^/  /'
 
+step "the lease manager over a simulated fleet: 30 nodes in 3 zones, agents on 127.0.0.1:18600"
+k delete nodes -l planguard.io/fleet=demo-node --wait=false >/dev/null 2>&1 || true
+nohup "$repo/.venv/bin/planguard" fleet --nodes 30 --zones 3 --prefix demo-node- \
+  --listen 127.0.0.1:18600 >"$logs/fleet.log" 2>&1 &
+pids+=($!)
+nohup "$repo/.venv/bin/planguard" leases --id demo-leases --lease-namespace "$ns" \
+  --selector planguard.io/fleet=demo-node --lease-duration 6 --renew-interval 2 \
+  --metrics-port 9110 >"$logs/leases.log" 2>&1 &
+pids+=($!)
+printf '%s\n' "${pids[@]}" > "$PLANGUARD_STATE/demo.pids"
+fleet() { curl -s -X POST -d "$1" http://127.0.0.1:18600/control >/dev/null; }
+leases() {
+  sleep "$1"
+  "$repo/.venv/bin/planguard" status -n "$ns" --lease-namespace "$ns" | tail -1 | sed 's/^/  /'
+  echo "  tainted: $(k get nodes -l planguard.io/fleet=demo-node -o jsonpath='{range .items[?(@.spec.taints)]}{.metadata.name} {end}')"
+}
+leases 8
+step "agent of demo-node-4 stops: its lease lapses, the node is tainted NoSchedule"
+fleet '{"down": ["demo-node-4"]}'
+leases 14
+step "it comes back: lease renewed, taint removed"
+fleet '{"up": ["demo-node-4"]}'
+leases 5
+step "the dependency fails for every node (outage): leases lapse, but tainting is frozen"
+fleet '{"outage": true}'
+leases 14
+step "recovery: every lease gets a full duration of grace, then is renewed; nobody tainted"
+fleet '{"outage": false}'
+leases 6
+
 if [ "$keep" = "--keep" ]; then
   step "left running: KUBECONFIG=$KUBECONFIG; stop with hack/demo-down.sh"
 else
   "$here/demo-down.sh"
+  k delete nodes -l planguard.io/fleet=demo-node --wait=false >/dev/null 2>&1 || true
   step "demo done (control plane and BIND still up; hack/cluster-down.sh, hack/bind-down.sh stop them)"
 fi

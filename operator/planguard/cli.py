@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="replay an incident scenario under the naive protocol "
                                       "and planguard's, with a timeline of each")
     r.add_argument("scenario", nargs="?", default="dynamodb-2025-10-19",
-                   help="a scenario YAML file, or the name of a bundled one")
+                   help="a scenario YAML file, the name of a bundled one, or 'dwfm' for "
+                        "the lease recovery (naive vs planguard)")
     r.add_argument("--protocol", action="append", choices=["naive", "planguard"],
                    help="only this protocol (repeatable; default: both)")
 
@@ -103,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    if args.scenario == "dwfm":
+        from planguard.sim import dwfm
+
+        sc = dwfm.Scenario(1000, 32, after=600)
+        results = [dwfm.naive(sc), dwfm.planguard(sc)]
+        print(dwfm.timeline(sc, results))
+        return 0 if results[1].t_rec is not None and not results[1].false_expiries else 1
     from planguard.sim.replay import replay
 
     text, outcomes = replay(args.scenario, args.protocol)

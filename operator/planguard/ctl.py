@@ -30,6 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     s = sub.add_parser("status", help="per zone: plans, what DNS serves, enactors, holds")
     common(s)
     s.add_argument("--tsig-key", help="read live generations from DNS itself with this key")
+    s.add_argument("--lease-namespace", help="also summarise node leases kept here")
     d = sub.add_parser("diff", help="between two plans, or a plan and what DNS serves")
     common(d)
     d.add_argument("plan")
@@ -117,8 +118,29 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
         holds = "; ".join(f"{h['reason']}: {h['message']}" for h in entry["holds"]) or "none"
         lines.append(f"pool {entry['name']} -> {entry['zone']}: {entry['targets']}, "
                      f"guards tripped: {holds}")
+    if getattr(args, "lease_namespace", None):
+        result["leases"] = _lease_summary(api, args.lease_namespace)
+        lines.append("leases: " + ", ".join(f"{k} {v}" for k, v in result["leases"].items()))
     result["_text"] = "\n".join(lines) or f"no DNSZones in namespace {args.namespace}"
     return result
+
+
+def _lease_summary(api: PlanguardApi, ns: str) -> dict[str, int]:
+    """Live, lapsed and tainted, as the lease manager keeps them."""
+    import time
+
+    from kubernetes.client import CoordinationV1Api, CoreV1Api
+
+    from planguard.roles.leases import LEASE_LABEL, TAINT_KEY
+
+    client = api.custom.api_client
+    leases = CoordinationV1Api(client).list_namespaced_lease(ns, label_selector=LEASE_LABEL)
+    now = time.time()
+    live = sum(1 for lease in leases.items if lease.spec.renew_time and
+               lease.spec.renew_time.timestamp() + (lease.spec.lease_duration_seconds or 0) > now)
+    nodes = CoreV1Api(client).list_node().items
+    tainted = sum(1 for n in nodes if any(t.key == TAINT_KEY for t in n.spec.taints or []))
+    return {"live": live, "lapsed": len(leases.items) - live, "tainted": tainted}
 
 
 def _endpoint_map(plan: Plan) -> dict[str, list[str]]:

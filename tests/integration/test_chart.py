@@ -58,7 +58,7 @@ def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str
     r = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs))
     assert "planguard-enactor-az1" in r.stdout
     deployments = [d for d in docs if d["kind"] == "Deployment"]
-    assert len(deployments) == 5  # three enactors, one per zone, clean-up, the planner
+    assert len(deployments) == 6  # 3 enactors (one per zone), clean-up, planner, leases
     for d in deployments:
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -96,6 +96,11 @@ def sa(name: str) -> str:
     ("planner", "get", "secrets", False),  # no TSIG keys: it cannot write DNS
     ("planner", "update", "leases.coordination.k8s.io", True),
     ("planner", "list", "endpointslices.discovery.k8s.io", True),
+    ("leases", "patch", "nodes", True),
+    ("leases", "delete", "nodes", False),
+    ("leases", "update", "leases.coordination.k8s.io", True),
+    ("leases", "list", "dnsplans.planguard.io", False),
+    ("leases", "get", "secrets", False),
 ])
 def test_least_privilege(cluster: Cluster, installed_rbac: str, ns: str, who, verb, resource,
                          allowed) -> None:
