@@ -118,7 +118,7 @@ fleet() { curl -s -X POST -d "$1" http://127.0.0.1:18600/control >/dev/null; }
 leases() {
   sleep "$1"
   "$repo/.venv/bin/planguard" status -n "$ns" --lease-namespace "$ns" | tail -1 | sed 's/^/  /'
-  echo "  tainted: $(k get nodes -l planguard.io/fleet=demo-node -o jsonpath='{range .items[?(@.spec.taints)]}{.metadata.name} {end}')"
+  echo "  demo-node-4 taints: [$(k get node demo-node-4 -o jsonpath='{.spec.taints[*].key}')]"
 }
 leases 8
 step "agent of demo-node-4 stops: its lease lapses, the node is tainted NoSchedule"
