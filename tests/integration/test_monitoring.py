@@ -122,7 +122,8 @@ def test_real_prometheus_scrapes_an_enactor(promtool: str, cluster: Cluster, bin
         assert query('planguard_cas_outcomes_total{result="applied"}')
         with urllib.request.urlopen(f"http://127.0.0.1:{pport}/api/v1/rules", timeout=2) as r:
             groups = json.load(r)["data"]["groups"]
-        assert {g["name"] for g in groups} == {"planguard-dns", "planguard-planner"}
+        assert {g["name"] for g in groups} == {"planguard-dns", "planguard-planner",
+                                               "planguard-leases"}
     finally:
         prom.terminate()
         prom.wait(timeout=10)
