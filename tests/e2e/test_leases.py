@@ -15,7 +15,7 @@ import pytest
 from harness import HACK, Cluster, Processes, eventually, unique
 
 pytestmark = pytest.mark.e2e
-DURATION, RENEW = 4.0, 1.0
+DURATION, RENEW = 6.0, 1.5
 
 
 def free_port() -> int:

@@ -92,7 +92,13 @@ class LeaseManager:
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
+        last = time.monotonic()
         while not self._stop.is_set():
+            gap, last = time.monotonic() - last, time.monotonic()
+            if gap > self.cfg.renew_interval:
+                # We were stalled (CPU starvation, a pause): that is our own outage.
+                self.recovered_at = time.time()
+                log.warning("lease manager stalled %.1f s: every lease deadline reset", gap)
             leading = self.elector.leading
             metrics.LEASE_LEADER.set(1 if leading else 0)
             if leading:
@@ -291,23 +297,30 @@ class LeaseManager:
                 if n.tainted:
                     self._set_taint(n, False)  # a live lease is a candidate again, at once
             elif not n.tainted:
-                # Judged only once the lapse has lasted a while, so the zone's state reflects
-                # a loss happening all at once, not the first lease of it to run out.
-                since = self.lapsed_since.setdefault(n.name, wall)
-                if wall - since >= (self.cfg.taint_delay or 2 * self.cfg.renew_interval):
-                    lapsed.setdefault(n.zone, []).append(n)
+                lapsed.setdefault(n.zone, []).append(n)
         metrics.LEASES.labels("live").set(sum(c.live for c in zones.values()))
         metrics.LEASES.labels("lapsed").set(sum(c.lapsed for c in zones.values()))
         rates = taint_rates(zones, dependency_ok=not self._dependency_failing())
+        delay = self.cfg.taint_delay or 2 * self.cfg.renew_interval
         for zone, nodes in lapsed.items():
+            if rates[zone] == 0:
+                # Frozen: the lapse clock restarts, so a zone coming back from a wide loss
+                # does not taint its last few nodes in the seconds before they renew.
+                for n in nodes:
+                    self.lapsed_since[n.name] = wall
+                metrics.TAINTS_HELD.labels(zone).inc(len(nodes))
+                continue
             bucket = self._taint_buckets.setdefault(zone, TokenBucket(rates[zone], 1.0))
             bucket.rate = rates[zone]
             for n in nodes:
-                if rates[zone] > 0 and bucket.take(now):
-                    self._set_taint(n, True)
-                else:
+                # Judged only once the lapse has lasted a while in a zone that looks normal,
+                # so a loss happening all at once is seen as one, not lease by lease.
+                if wall - self.lapsed_since.setdefault(n.name, wall) < delay:
+                    continue
+                if not bucket.take(now):
                     metrics.TAINTS_HELD.labels(zone).inc()
                     break
+                self._set_taint(n, True)
 
     def _set_taint(self, n: Node, on: bool) -> None:
         try:
