@@ -5,11 +5,18 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 # Names under this label are planguard's own bookkeeping, never a user's endpoint.
 MARKER_LABEL = "_planguard"
+
+
+@lru_cache(maxsize=1 << 18)
+def canonical_address(address: str | bytes) -> str:
+    """One text per address (RFC 5952 for IPv6), from text or from packed rdata, so what a
+    plan says and what a zone transfer reads compare equal."""
+    return str(ipaddress.ip_address(address))
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,7 @@ class Target:
 
     @property
     def family(self) -> int:
-        return ipaddress.ip_address(self.address).version
+        return 6 if ":" in self.address else 4  # validated addresses: only IPv6 has a colon
 
 
 @dataclass(frozen=True)
@@ -38,14 +45,10 @@ class Endpoint:
     def published(self) -> tuple[frozenset[str], frozenset[str]]:
         """(A, AAAA) addresses served: every target with weight > 0 (BIND has no weights)."""
         v4 = frozenset(
-            str(ipaddress.ip_address(t.address))
-            for t in self.targets
-            if t.weight > 0 and t.family == 4
+            canonical_address(t.address) for t in self.targets if t.weight > 0 and t.family == 4
         )
         v6 = frozenset(
-            str(ipaddress.ip_address(t.address))
-            for t in self.targets
-            if t.weight > 0 and t.family == 6
+            canonical_address(t.address) for t in self.targets if t.weight > 0 and t.family == 6
         )
         return v4, v6
 

@@ -7,8 +7,8 @@ prerequisites are the exact records just read (TTL 0, value-dependent) plus the 
 
 from __future__ import annotations
 
+import random
 import socket
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,10 +21,9 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
-import dns.update
 import dns.xfr
 
-from planguard.core.enact import EndpointWrite
+from planguard.core.enact import EndpointWrite, UpdateStep
 from planguard.core.markers import (
     endpoint_marker_name,
     endpoint_of_marker,
@@ -32,6 +31,7 @@ from planguard.core.markers import (
     generation_of,
 )
 from planguard.core.model import EndpointState, ZoneState
+from planguard.dns import axfr, pipeline, wire
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.tsig import TsigKey
 
@@ -51,40 +51,29 @@ def _rcode_error(rcode: dns.rcode.Rcode, what: str) -> DnsError:
 
 class Rfc2136Provider:
     def __init__(
-        self, zone: str, server: str, port: int, key: TsigKey, timeout: float = 5.0
+        self, zone: str, server: str, port: int, key: TsigKey, timeout: float = 5.0,
+        window: int = 16,
     ) -> None:
         self.zone = dns.name.from_text(zone)
         self.server, self.port, self.key, self.timeout = server, port, key, timeout
+        self.window = window  # UPDATEs in flight at once on the connection
         self._keyring = key.keyring()
+        self._tsig_key = self._keyring[key.keyname]
         self._sock: socket.socket | None = None
 
     # -- reads -------------------------------------------------------------------------
     def read_zone(self) -> ZoneState:
-        recs: dict[str, dict[int, list[dns.rdata.Rdata]]] = defaultdict(lambda: defaultdict(list))
-        ttls: dict[str, int] = {}
         try:
-            for msg in dns.query.xfr(
-                self.server, self.zone, port=self.port, timeout=self.timeout,
-                lifetime=self.timeout * 6, keyring=self._keyring, keyname=self.key.keyname,
-                keyalgorithm=self.key.algorithm, relativize=True,
-            ):
-                for rrset in msg.answer:
-                    if rrset.rdtype not in (_A, _AAAA, _TXT):
-                        continue
-                    name = rrset.name.to_text()
-                    recs[name][rrset.rdtype].extend(rrset)
-                    if rrset.rdtype in (_A, _AAAA):
-                        ttls[name] = rrset.ttl
-        except dns.xfr.TransferError as e:
-            raise _rcode_error(e.rcode, f"zone transfer of {self.zone}") from e
+            got = axfr.read(self.server, self.port, self.zone, self._keyring, self.key.keyname,
+                            self.timeout)
+        except axfr.TransferFailed as e:
+            raise _rcode_error(dns.rcode.Rcode(e.rcode), f"zone transfer of {self.zone}") from e
         except Exception as e:  # classified, never swallowed
             raise self._classify(e, f"zone transfer of {self.zone}") from e
-        return self._state(recs, ttls)
+        return self._state(got.records, got.ttls)
 
     @staticmethod
-    def _state(
-        recs: dict[str, dict[int, list[dns.rdata.Rdata]]], ttls: dict[str, int]
-    ) -> ZoneState:
+    def _state(recs: dict[str, dict[int, list[str]]], ttls: dict[str, int]) -> ZoneState:
         fence = None
         markers: dict[str, str] = {}
         for name, types in recs.items():
@@ -92,9 +81,9 @@ class Rfc2136Provider:
             if not txt:
                 continue
             if name == fence_name():
-                fence = txt[0].to_text()
+                fence = txt[0]
             elif (ep := endpoint_of_marker(name)) is not None:
-                markers[ep] = txt[0].to_text()
+                markers[ep] = txt[0]
         endpoints: dict[str, EndpointState] = {}
         for name in set(markers) | {n for n, t in recs.items() if _A in t or _AAAA in t}:
             if endpoint_of_marker(name) is not None or name in ("@", fence_name()):
@@ -104,76 +93,83 @@ class Rfc2136Provider:
                 name=name,
                 marker=markers.get(name),
                 generation=generation_of(markers.get(name)),
-                a=frozenset(r.to_text() for r in types.get(_A, ())),
-                aaaa=frozenset(r.to_text() for r in types.get(_AAAA, ())),
+                a=frozenset(types.get(_A, ())),
+                aaaa=frozenset(types.get(_AAAA, ())),
                 ttl=ttls.get(name),
             )
         return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints)
 
     # -- writes ------------------------------------------------------------------------
     def build_update(
-        self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
-    ) -> dns.update.UpdateMessage:
-        u = dns.update.UpdateMessage(
-            self.zone, keyring=self._keyring, keyname=self.key.keyname,
-            keyalgorithm=self.key.algorithm,
-        )
+        self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None,
+        msg_id: int = 0,
+    ) -> wire.SignedUpdate:
+        """One UPDATE: the exact fence and the exact records read (marker, A, AAAA) as
+        prerequisites, then the endpoint's new RRsets and its marker at the new generation."""
+        u = wire.UpdateBuilder(self.zone)
         fence = fence_name()
         if fence_expect is None:
             u.absent(fence, _TXT)
         else:
-            u.present(fence, _TXT, fence_expect)  # text form: dnspython sends TTL 0
+            u.present(fence, _TXT, [wire.txt_rdata(fence_expect)])
         if fence_new is not None:
-            u.replace(fence, 0, _TXT, fence_new)
+            u.replace(fence, _TXT, 0, [wire.txt_rdata(fence_new)])
         for w in writes:
             st, marker = w.expect, endpoint_marker_name(w.name)
             if st.marker is None:
                 u.absent(marker, _TXT)
             else:
-                u.present(marker, _TXT, st.marker)
+                u.present(marker, _TXT, [wire.txt_rdata(st.marker)])
             for rdtype, have in ((_A, st.a), (_AAAA, st.aaaa)):
                 if have:
-                    u.present(w.name, rdtype, *sorted(have))
+                    u.present(w.name, rdtype, [wire.address_rdata(rdtype, a) for a in have])
                 else:
                     u.absent(w.name, rdtype)
             for rdtype, want in ((_A, w.a), (_AAAA, w.aaaa)):
                 if want:
-                    u.replace(w.name, w.ttl, rdtype, *sorted(want))
+                    u.replace(w.name, rdtype, w.ttl,
+                              [wire.address_rdata(rdtype, a) for a in sorted(want)])
                 else:
                     u.delete(w.name, rdtype)
-            u.replace(marker, 0, _TXT, w.marker)
-        return u
+            u.replace(marker, _TXT, 0, [wire.txt_rdata(w.marker)])
+        return u.sign(msg_id, self._tsig_key)
 
     def write(
         self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
     ) -> WriteOutcome:
         """One atomic UPDATE: all of it or none of it."""
-        rcode = self.send(self.build_update(writes, fence_expect, fence_new))
-        if rcode == dns.rcode.NOERROR:
-            return WriteOutcome.APPLIED
-        if rcode in _CONFLICT:
-            return WriteOutcome.CONFLICT
-        raise _rcode_error(rcode, f"update of {self.zone}")
+        return self.write_steps([UpdateStep(tuple(writes), fence_expect, fence_new)])[0]
 
-    def send(self, msg: dns.message.Message) -> dns.rcode.Rcode:
-        """Sends on the kept TCP connection (RFC 2136 §7.8: TCP for accurate rcodes)."""
-        for attempt in (0, 1):
-            fresh = self._sock is None
+    def write_steps(self, steps: Sequence[UpdateStep]) -> list[WriteOutcome]:
+        """Each step is one atomic UPDATE with its own prerequisites, so they can be in
+        flight together: a step that loses a race fails alone (and every later step that
+        requires the fence an earlier one was to raise fails with it)."""
+        base = random.getrandbits(16)  # then consecutive: answers are matched by ID
+        msgs = [self.build_update(s.writes, s.fence_expect, s.fence_new, (base + i) & 0xFFFF)
+                for i, s in enumerate(steps)]
+        outcomes = []
+        for rcode in self._exchange(msgs):
+            if rcode == dns.rcode.NOERROR:
+                outcomes.append(WriteOutcome.APPLIED)
+            elif rcode in _CONFLICT:
+                outcomes.append(WriteOutcome.CONFLICT)
+            else:
+                raise _rcode_error(rcode, f"update of {self.zone}")
+        return outcomes
+
+    def _exchange(self, msgs: Sequence[wire.SignedUpdate]) -> list[dns.rcode.Rcode]:
+        """Pipelined on the kept TCP connection (RFC 2136 §7.8: TCP for accurate rcodes).
+        A kept connection the server closed while idle is replaced before sending; after
+        a failure part-way the zone is re-read before anything else is decided."""
+        sock = self._connect()
+        if not pipeline.alive(sock):
+            self.close()
             sock = self._connect()
-            try:
-                resp = dns.query.tcp(msg, self.server, timeout=self.timeout, port=self.port,
-                                     sock=sock)
-                return resp.rcode()
-            except (ConnectionError, EOFError, BrokenPipeError) as e:
-                self.close()
-                # A kept connection the server closed while idle: reconnect once. The update
-                # may only be resent when it cannot have reached the server at all.
-                if fresh or attempt:
-                    raise self._classify(e, f"update of {self.zone}") from e
-            except Exception as e:  # classified, never swallowed
-                self.close()
-                raise self._classify(e, f"update of {self.zone}") from e
-        raise AssertionError("unreachable")
+        try:
+            return pipeline.exchange(sock, msgs, self._keyring, self.timeout, self.window)
+        except Exception as e:  # classified, never swallowed
+            self.close()
+            raise self._classify(e, f"update of {self.zone}") from e
 
     def _connect(self) -> socket.socket:
         if self._sock is None:
@@ -198,7 +194,7 @@ class Rfc2136Provider:
         if isinstance(e, DnsError):
             return e
         if isinstance(e, (dns.tsig.PeerError, dns.tsig.BadSignature, dns.message.UnknownTSIGKey,
-                          dns.tsig.BadTime)):
+                          dns.tsig.BadTime, axfr.Unsigned)):
             return DnsError(DnsErrorKind.TSIG, f"{what}: TSIG rejected ({type(e).__name__})")
         if isinstance(e, (dns.exception.Timeout, TimeoutError, socket.timeout)):
             return DnsError(DnsErrorKind.TIMEOUT, f"{what}: timed out")

@@ -8,9 +8,9 @@ compare-and-swap, never through a check made earlier.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -148,21 +148,23 @@ class Enactor:
                 # patch it, and DNS does not depend on the plan object (see _hold_finalizer).
                 finalizing = self._pool.submit(self._hold_finalizer, chosen)
             self._fault_stop_after_read(plan.generation)
+            steps = update_steps(d, self.cfg.max_records_per_update)
             conflicted = False
-            for step in update_steps(d, self.cfg.max_records_per_update):
-                outcome = provider.write(step.writes, step.fence_expect, step.fence_new)
+            # All of a decision's UPDATEs go out pipelined; each is its own compare-and-swap.
+            for step, outcome in zip(steps, provider.write_steps(steps), strict=True):
                 if outcome is WriteOutcome.CONFLICT:
                     metrics.CAS_OUTCOMES.labels(label, eid, "conflict").inc()
-                    log.info("%s: compare-and-swap conflict applying %s: DNS changed since "
-                             "it was read; reading again", label, plan.name)
-                    memo.snapshot = None
                     conflicted = True
-                    break
+                    continue
                 metrics.CAS_OUTCOMES.labels(label, eid, "applied").inc()
                 for w in step.writes:
                     metrics.ENDPOINT_WRITES.labels(label, eid, w.kind).inc()
                 if memo.snapshot is not None:
                     memo.snapshot = (after(memo.snapshot[0], step), memo.snapshot[1])
+            if conflicted:
+                log.info("%s: compare-and-swap conflict applying %s: DNS changed since it was "
+                         "read; reading again", label, plan.name)
+                memo.snapshot = None
             if finalizing is not None:
                 self._finalized(finalizing, label, plan.name)
             if not conflicted:
@@ -207,7 +209,9 @@ class Enactor:
             self.cfg.stop_after_read = None
             log.warning("fault hook: stopping myself after reading DNS for generation %d",
                         generation)
-            os.kill(os.getpid(), signal.SIGSTOP)
+            # Directed at this thread: a process-wide kill() lets the calling thread run on
+            # for a moment while another thread starts the group stop, long enough to send.
+            signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
 
     @staticmethod
     def _withdrawn(chosen: Candidate) -> bool:

@@ -54,8 +54,9 @@ def actions(w: World, cfg: Config, proto: Protocol_) -> Iterator[tuple[str, Worl
             f"planner created plan {w.published + 1}"
     for e in w.enactors:
         if e.pending:
-            w2, msg = proto.send(w, e.name)
-            yield f"{e.name}.send", w2, msg
+            for i in range(proto.in_flight(e.pending)):
+                w2, msg = proto.send(w, e.name, i)
+                yield f"{e.name}.send" + (f"[{i}]" if i else ""), w2, msg
             if cfg.crashes:
                 yield f"{e.name}.crash", w.with_enactor(replace(e, plan=0, pending=())), \
                     "crashed and restarted, in-flight work lost"

@@ -26,8 +26,11 @@ NAIVE_SIGNIFICANTLY_OLDER = 2  # generations
 class Protocol_(Protocol):
     name: str
 
+    # How many of an enactor's pending writes may be delivered next: 1 keeps them in order;
+    # planguard pipelines its UPDATEs, so the server may take any one in flight.
+    def in_flight(self, pending: tuple[object, ...]) -> int: ...
     def read(self, w: World, who: str) -> tuple[World, str]: ...
-    def send(self, w: World, who: str) -> tuple[World, str]: ...
+    def send(self, w: World, who: str, index: int = 0) -> tuple[World, str]: ...
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]: ...
 
 
@@ -55,21 +58,28 @@ class Planguard:
         return w.with_enactor(replace(e, plan=g, pending=steps)), \
             f"read DNS, decided plan {g}: {len(steps)} UPDATE(s) for {names}"
 
-    def send(self, w: World, who: str) -> tuple[World, str]:
+    @staticmethod
+    def in_flight(pending: tuple[object, ...]) -> int:
+        return len(pending)
+
+    def send(self, w: World, who: str, index: int = 0) -> tuple[World, str]:
+        """The server takes one of the UPDATEs in flight. Each is its own compare-and-swap:
+        one that is refused is dropped alone (the enactor re-reads once all have answered);
+        the others still arrive and are judged on their own prerequisites."""
         e = w.enactor(who)
         if not e.pending:
             return w, "nothing to send"
-        step = e.pending[0]
+        step = e.pending[index]
         assert isinstance(step, UpdateStep)
+        rest = e.pending[:index] + e.pending[index + 1:]
+        done = replace(e, plan=e.plan if rest else 0, pending=rest,
+                       applied=e.applied if rest else e.plan)
         dns = w.dns.cas(step)
         if dns is None:
-            return w.with_enactor(replace(e, plan=0, pending=())), \
+            return w.with_enactor(done), \
                 f"UPDATE for plan {e.plan} refused (NXRRSET: DNS changed since read); will re-read"
-        rest = e.pending[1:]
-        w2 = replace(w, dns=dns).with_enactor(replace(
-            e, plan=e.plan if rest else 0, pending=rest, applied=e.applied if rest else e.plan))
         names = ", ".join(x.name for x in step.writes) or "fence"
-        return w2, f"UPDATE applied: plan {e.plan} -> {names}"
+        return replace(w, dns=dns).with_enactor(done), f"UPDATE applied: plan {e.plan} -> {names}"
 
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]:
         # Whoever invokes it, the decision reads DNS now: the fence and every live generation.
@@ -102,7 +112,11 @@ class Naive:
         return w.with_enactor(replace(e, plan=g, pending=pending)), \
             f"one-time check passed: plan {g} newer than active {w.dns.active}; starting"
 
-    def send(self, w: World, who: str) -> tuple[World, str]:
+    @staticmethod
+    def in_flight(pending: tuple[object, ...]) -> int:
+        return 1  # blind writes, one after another
+
+    def send(self, w: World, who: str, index: int = 0) -> tuple[World, str]:
         e = w.enactor(who)
         if not e.pending:
             return w, "nothing to send"

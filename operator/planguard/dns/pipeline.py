@@ -1,0 +1,125 @@
+"""Pipelined DNS exchanges on one TCP connection (RFC 7766 §6.2.1.1).
+
+Up to `window` messages are in flight: the next is sent as soon as an answer arrives, so
+the server always has work queued and no round trip is spent idle. Answers may come back
+in any order; each is matched to its request by message ID and its TSIG is verified
+against that request's MAC.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import struct
+import time
+from collections.abc import Sequence
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.tsig
+
+from planguard.dns.wire import SignedUpdate
+
+Keyring = dict[dns.name.Name, dns.tsig.Key]
+
+
+def exchange(
+    sock: socket.socket, msgs: Sequence[SignedUpdate], keyring: Keyring | None,
+    timeout: float, window: int = 16,
+) -> list[dns.rcode.Rcode]:
+    """Sends `msgs`, returns their rcodes in the order of `msgs`. Raises on a transport or
+    TSIG failure; a failure part-way leaves unknown which of the messages took effect."""
+    ids = {m.id for m in msgs}
+    if len(ids) != len(msgs):
+        raise ValueError("pipelined messages need distinct IDs")
+    pending: dict[int, int] = {}  # message id -> index
+    rcodes: list[dns.rcode.Rcode | None] = [None] * len(msgs)
+    sent = 0
+    reader = _FrameReader(sock)
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_READ)
+        while sent < len(msgs) or pending:
+            while sent < len(msgs) and len(pending) < window:
+                _send_frame(sock, msgs[sent].wire, sel, timeout)
+                pending[msgs[sent].id] = sent
+                sent += 1
+            wire = reader.next_frame(sel, timeout)
+            (mid,) = struct.unpack("!H", wire[:2])
+            i = pending.pop(mid, None)
+            if i is None:
+                raise UnexpectedAnswer(mid)
+            req = msgs[i]
+            resp = dns.message.from_wire(wire, keyring=keyring, request_mac=req.mac)
+            if not resp.flags & dns.flags.QR or resp.opcode() != dns.opcode.UPDATE:
+                raise UnexpectedAnswer(mid)
+            rcodes[i] = resp.rcode()
+    return [r for r in rcodes if r is not None]
+
+
+class UnexpectedAnswer(Exception):
+    def __init__(self, mid: int) -> None:
+        super().__init__(f"answer with unexpected message id {mid}")
+
+
+def _send_frame(sock: socket.socket, wire: bytes, sel: selectors.BaseSelector,
+                timeout: float) -> None:
+    data = memoryview(struct.pack("!H", len(wire)) + wire)
+    deadline = time.monotonic() + timeout
+    while data:
+        try:
+            n = sock.send(data)
+            data = data[n:]
+        except BlockingIOError:
+            # The server's window is full: wait until it reads (or until the deadline).
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("sending an update timed out") from None
+            _wait(sock, selectors.EVENT_WRITE, left)
+
+
+def _wait(sock: socket.socket, event: int, timeout: float) -> None:
+    with selectors.DefaultSelector() as s:
+        s.register(sock, event)
+        if not s.select(timeout):
+            raise TimeoutError("DNS server did not answer in time")
+
+
+class _FrameReader:
+    """Length-prefixed DNS messages from a non-blocking stream."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buf = sock, bytearray()
+
+    def next_frame(self, sel: selectors.BaseSelector, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.buf) >= 2:
+                (n,) = struct.unpack("!H", self.buf[:2])
+                if len(self.buf) >= 2 + n:
+                    frame = bytes(self.buf[2:2 + n])
+                    del self.buf[:2 + n]
+                    return frame
+            try:
+                chunk = self.sock.recv(65536)
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise TimeoutError("DNS server did not answer in time") from None
+                continue
+            if not chunk:
+                raise EOFError("DNS server closed the connection")
+            self.buf += chunk
+
+
+def alive(sock: socket.socket) -> bool:
+    """False if the server has closed this idle connection (reads as EOF), so a kept
+    connection can be replaced before anything is sent on it."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
