@@ -79,7 +79,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def summary(xs: list[float]) -> dict[str, float]:
-    return {"n": len(xs), "p50": pct(xs, 0.5), "p95": pct(xs, 0.95),
+    return {"n": len(xs), "p50": pct(xs, 0.5), "p95": pct(xs, 0.95), "p99": pct(xs, 0.99),
             "mean": statistics.fmean(xs) if xs else float("nan")}
 
 

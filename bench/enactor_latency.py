@@ -1,12 +1,15 @@
 """Plan-to-answer latency of planguard's enactors against a raw dnspython baseline.
 
-  .venv/bin/python bench/enactor_latency.py [--endpoints 1000] [--targets 4] [--plans 20]
+  .venv/bin/python bench/enactor_latency.py [--endpoints 1000] [--targets 4] [--plans 100]
 
 For 1 and 3 enactors: a first plan of N endpoints x T targets, then `--plans` successive
 plans each changing 10 % of endpoints, each created through the API; the time from the
-create call returning to the last changed answer served by BIND (its marker at the new
-generation and its new addresses). Baseline, same run, same changes: the simplest raw
-dnspython loop on one TCP connection, one UPDATE per changed endpoint, no reads, no checks.
+create call to the last changed answer served by BIND (its marker at the new generation
+and its new addresses). Two baselines in the same run, on the same changes:
+- DNS alone: the simplest raw dnspython loop on one TCP connection, one UPDATE per changed
+  endpoint, no reads, no checks;
+- the API server alone: from the create call to the ADDED event at a bare watch client.
+Their sum is the floor for any controller that reads plans from the API and writes DNS.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import argparse
 import random
 import socket
+import threading
 import time
 
 import dns.query
 import dns.update
 import kubernetes
+import kubernetes.watch
 
 from common import (
     Processes,
@@ -49,6 +54,38 @@ def raw_baseline(bind, dns_zone: str, plans: list[tuple[dict, list[str]]]) -> li
         times.append(time.monotonic() - t0)
     sock.close()
     return times
+
+
+def api_floor(cluster, plans) -> list[float]:  # type: ignore[no-untyped-def]
+    """Create -> ADDED event at a bare watch client, for the same plan bodies."""
+    ns = unique("floor-")
+    cluster.kubectl("create", "namespace", ns)
+    client = kubernetes.config.new_client_from_config(cluster.kubeconfig)
+    api = kubernetes.client.CustomObjectsApi(client)
+    seen: dict[str, float] = {}
+    ready = threading.Event()
+
+    def watch() -> None:
+        w = kubernetes.watch.Watch()
+        ready.set()
+        for ev in w.stream(api.list_namespaced_custom_object, "planguard.io", "v1alpha1", ns,
+                           "dnsplans", timeout_seconds=3600):
+            seen[ev["object"]["metadata"]["name"]] = time.monotonic()
+            if len(seen) == len(plans):
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    ready.wait()
+    time.sleep(1)
+    out = []
+    for g, (eps, _) in enumerate(plans, start=1):
+        t0 = time.monotonic()
+        api.create_namespaced_custom_object("planguard.io", "v1alpha1", ns, "dnsplans",
+                                            plan_body("f", g, eps))
+        wait_until(lambda g=g: f"f-{g}" in seen, timeout=60, interval=0.001)
+        out.append(seen[f"f-{g}"] - t0)
+    cluster.kubectl("delete", "namespace", ns, "--wait=false")
+    return out
 
 
 def served(bind, dns_zone: str, name: str, addrs: list[str], g: int) -> bool:  # type: ignore[no-untyped-def]
@@ -88,7 +125,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoints", type=int, default=1000)
     ap.add_argument("--targets", type=int, default=4)
-    ap.add_argument("--plans", type=int, default=20)
+    ap.add_argument("--plans", type=int, default=100)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     import tempfile
@@ -106,24 +143,37 @@ def main() -> None:
     base_zone = f"{unique('raw')}.test"
     bind.add_zone(base_zone)
     raw = raw_baseline(bind, base_zone, plans)
+    floor = api_floor(cluster, plans)
     result = {"endpoints": args.endpoints, "targets": args.targets, "plans": args.plans,
-              "raw_first_s": raw[0], "raw_change": summary(raw[1:])}
+              "raw_first_s": raw[0], "raw_change": summary(raw[1:]),
+              "api_first_s": floor[0], "api_change": summary(floor[1:]),
+              "floor_change": summary([a + b for a, b in zip(raw[1:], floor[1:], strict=True)])}
     for n in (1, 3):
         first, lat = run_enactors(cluster, bind, n, plans, tmp)
         result[f"enactors_{n}"] = {"first_s": first, "change": summary(lat),
                                    "first_ratio": first / raw[0],
                                    "p50_ratio": summary(lat)["p50"] / result["raw_change"]["p50"],
-                                   "p95_ratio": summary(lat)["p95"] / result["raw_change"]["p95"]}
+                                   "p95_ratio": summary(lat)["p95"] / result["raw_change"]["p95"],
+                                   "p99_ratio": summary(lat)["p99"] / result["raw_change"]["p99"],
+                                   "p50_floor_ratio":
+                                       summary(lat)["p50"] / result["floor_change"]["p50"],
+                                   "p99_floor_ratio":
+                                       summary(lat)["p99"] / result["floor_change"]["p99"]}
     path = write_result("enactor_latency", result)
     print(f"{args.endpoints} endpoints x {args.targets} targets, "
           f"{args.plans} plans of 10 % changes")
     print(f"raw dnspython (1 UPDATE per endpoint, no checks): first {raw[0]:.3f} s, "
-          f"change p50 {result['raw_change']['p50']:.3f} s p95 {result['raw_change']['p95']:.3f} s")
+          f"change p50 {result['raw_change']['p50']:.3f} s p99 {result['raw_change']['p99']:.3f} s")
+    print(f"API server alone (create -> watch event): first {floor[0]:.3f} s, change p50 "
+          f"{result['api_change']['p50']:.3f} s p99 {result['api_change']['p99']:.3f} s")
+    print(f"floor (DNS alone + API alone): change p50 {result['floor_change']['p50']:.3f} s "
+          f"p99 {result['floor_change']['p99']:.3f} s")
     for n in (1, 3):
         r = result[f"enactors_{n}"]
         print(f"planguard, {n} enactor(s): first {r['first_s']:.3f} s (x{r['first_ratio']:.2f}), "
               f"change p50 {r['change']['p50']:.3f} s (x{r['p50_ratio']:.2f}) "
-              f"p95 {r['change']['p95']:.3f} s (x{r['p95_ratio']:.2f})")
+              f"p99 {r['change']['p99']:.3f} s (x{r['p99_ratio']:.2f}); against the floor: "
+              f"p50 x{r['p50_floor_ratio']:.2f} p99 x{r['p99_floor_ratio']:.2f}")
     print(f"written to {path}")
 
 

@@ -25,6 +25,11 @@ DNS_ERRORS = Counter(
     "planguard_dns_errors_total", "DNS errors, by kind (state unknown: nothing written)",
     ["zone", "component", "kind"],
 )
+ZONE_READS = Counter(
+    "planguard_enactor_zone_reads_total",
+    "Zone state checks: a full transfer, or an SOA serial showing no change by anyone else",
+    ["zone", "enactor", "kind"],
+)
 APPLY_SECONDS = Histogram(
     "planguard_apply_duration_seconds",
     "Time from reading the zone to the last UPDATE of one reconcile",

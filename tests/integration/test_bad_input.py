@@ -53,7 +53,7 @@ ADMISSION = [
     ("empty-address", setp(f"{T0}.address", ""), "must be an IPv4 or IPv6 address"),
     ("ipv4-leading-zero", setp(f"{T0}.address", "10.0.0.01"), "must be an IPv4 or IPv6 address"),
     ("duplicate-endpoint", lambda p: p["spec"]["endpoints"].append(copy.deepcopy(ep(p))),
-     'Duplicate value: {"name":"api"}'),
+     "key api already exists evaluating rule: endpoint names must be unique"),
     ("duplicate-target", lambda p: ep(p)["targets"].append({"address": "10.0.0.1"}),
      'Duplicate value: {"address":"10.0.0.1"}'),
     ("negative-weight", setp(f"{T0}.weight", -1), "should be greater than or equal to 0"),

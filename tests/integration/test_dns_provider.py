@@ -145,3 +145,17 @@ def test_failures_are_classified_and_never_read_as_empty(bind: Bind, dns_zone: s
         p.write_steps([UpdateStep((w,), None, '"gen=1 by=a"')] * 2)
     assert write_err.value.kind in (want, DnsErrorKind.REFUSED), write_err.value
     assert dns.message is not None
+
+
+def test_each_applied_update_raises_the_serial_by_one(bind: Bind, dns_zone: str) -> None:
+    """What the enactor's SOA check relies on to skip a transfer: with nobody else
+    writing, the serial is the one read plus the UPDATEs this enactor had applied."""
+    p = provider(bind, dns_zone)
+    state = p.read_zone()
+    assert state.serial is not None and p.read_serial() == state.serial
+    d = decide(plan(1, {f"e{i}": (f"10.0.6.{i}",) for i in range(6)}), state, "a")
+    steps = update_steps(d, 2 * d.writes[0].record_count)
+    assert p.write_steps(steps) == [WriteOutcome.APPLIED] * 3
+    assert p.read_serial() == state.serial + 3
+    admin_update(bind, dns_zone, lambda u: u.replace("e1", 60, "A", "10.7.7.1"))
+    assert p.read_serial() == state.serial + 4  # someone else wrote: the check sees it

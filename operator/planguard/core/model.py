@@ -91,6 +91,7 @@ class ZoneState:
     fence: str | None = None  # raw TXT of the zone fence marker
     fence_generation: int | None = None
     endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
+    serial: int | None = None  # the zone's SOA serial when read, if the reader knows it
 
     def endpoint(self, name: str) -> EndpointState:
         return self.endpoints.get(name) or EndpointState(name=name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import socket
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import dns.exception
@@ -70,7 +71,21 @@ class Rfc2136Provider:
             raise _rcode_error(dns.rcode.Rcode(e.rcode), f"zone transfer of {self.zone}") from e
         except Exception as e:  # classified, never swallowed
             raise self._classify(e, f"zone transfer of {self.zone}") from e
-        return self._state(got.records, got.ttls)
+        return replace(self._state(got.records, got.ttls), serial=got.serial)
+
+    def read_serial(self) -> int:
+        """The zone's SOA serial from the primary: one small query instead of a transfer."""
+        q = dns.message.make_query(self.zone, dns.rdatatype.SOA)
+        try:
+            r = dns.query.tcp(q, self.server, port=self.port, timeout=self.timeout)
+        except Exception as e:  # classified, never swallowed
+            raise self._classify(e, f"SOA query for {self.zone}") from e
+        if r.rcode() != dns.rcode.NOERROR:
+            raise _rcode_error(r.rcode(), f"SOA query for {self.zone}")
+        for rrset in r.answer:
+            if rrset.rdtype == dns.rdatatype.SOA and rrset.name == self.zone:
+                return int(rrset[0].serial)
+        raise DnsError(DnsErrorKind.ZONE_MISSING, f"{self.zone}: no SOA in the answer")
 
     @staticmethod
     def _state(recs: dict[str, dict[int, list[str]]], ttls: dict[str, int]) -> ZoneState:

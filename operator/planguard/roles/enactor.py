@@ -39,7 +39,8 @@ _ERROR_FIELDS = ("lastError", "lastErrorKind", "lastErrorTime")
 class EnactorConfig:
     enactor_id: str
     key: TsigKey
-    drift_interval: float = 10.0  # how often DNS is re-read to repair hand edits
+    drift_interval: float = 10.0  # how often DNS is re-checked to repair hand edits
+    full_read_every: int = 6  # drift intervals between full zone transfers at the latest
     max_records_per_update: int = 400
     conflict_rounds: int = 50
     heartbeat: float = 30.0
@@ -57,7 +58,10 @@ class _ZoneMemo:
     reported: dict[str, Any] = field(default_factory=dict)
     reported_at: float = 0.0
     refused: set[str] = field(default_factory=set)
+    label: str = ""
     snapshot: tuple[ZoneState, float] | None = None  # last zone read (+ own writes), read time
+    serial: int | None = None  # the SOA serial the snapshot stands for, with our own writes
+    full_read_at: float = 0.0
     parts: PartCache = field(default_factory=PartCache)
     superseded: set[str] = field(default_factory=set)
 
@@ -79,7 +83,7 @@ class Enactor:
         if zone is None:
             return self.cfg.drift_interval
         label = f"{key[0]}/{key[1]}"
-        memo = self._memo.setdefault(key, _ZoneMemo())
+        memo = self._memo.setdefault(key, _ZoneMemo(label=label))
         spec = zone.get("spec") or {}
         paused = bool(spec.get("paused"))
         metrics.PAUSED.labels(label).set(1 if paused else 0)
@@ -161,6 +165,7 @@ class Enactor:
                     metrics.ENDPOINT_WRITES.labels(label, eid, w.kind).inc()
                 if memo.snapshot is not None:
                     memo.snapshot = (after(memo.snapshot[0], step), memo.snapshot[1])
+                    memo.serial = None if memo.serial is None else (memo.serial + 1) & 0xFFFFFFFF
             if conflicted:
                 log.info("%s: compare-and-swap conflict applying %s: DNS changed since it was "
                          "read; reading again", label, plan.name)
@@ -194,11 +199,24 @@ class Enactor:
                         "affected and the next newer plan applies as usual", label, plan)
 
     def _snapshot(self, provider: Rfc2136Provider, memo: _ZoneMemo) -> ZoneState:
+        """The zone as last read plus this enactor's own writes while it is young; once it
+        is older than the drift interval, a one-query SOA check stands in for a transfer
+        when the serial shows that nobody else has written (every UPDATE that changes the
+        zone raises it by one); a full transfer at least every `full_read_every`."""
         now = time.monotonic()
-        if memo.snapshot is not None and now - memo.snapshot[1] < self.cfg.drift_interval * 0.9:
-            return memo.snapshot[0]
+        if memo.snapshot is not None:
+            state, read_at = memo.snapshot
+            if now - read_at < self.cfg.drift_interval * 0.9:
+                return state
+            if (memo.serial is not None
+                    and now - memo.full_read_at < self.cfg.drift_interval * self.cfg.full_read_every
+                    and provider.read_serial() == memo.serial):
+                memo.snapshot = (state, now)
+                metrics.ZONE_READS.labels(memo.label, self.cfg.enactor_id, "serial").inc()
+                return state
         state = provider.read_zone()
-        memo.snapshot = (state, now)
+        metrics.ZONE_READS.labels(memo.label, self.cfg.enactor_id, "transfer").inc()
+        memo.snapshot, memo.serial, memo.full_read_at = (state, now), state.serial, now
         return state
 
     def _fault_stop_after_read(self, generation: int) -> None:
