@@ -32,7 +32,7 @@ def test_sample_objects_are_accepted(cluster: Cluster, bind: Bind, ns: str) -> N
                                                                     "weight": 0}),
      "set allowEmpty=true to empty it on purpose"),
     (lambda p: p["spec"]["endpoints"].append(dict(p["spec"]["endpoints"][0])),
-     'spec.endpoints[1]: Duplicate value: {"name":"api"}'),
+     'key api already exists evaluating rule: endpoint names must be unique'),
     (lambda p: p["spec"]["endpoints"][0].__setitem__("name", "Bad_Name"),
      "spec.endpoints[0].name in body should match"),
     (lambda p: p["spec"]["endpoints"][0].__setitem__("ttl", 0),

@@ -103,3 +103,22 @@ def test_batches_respect_the_record_budget():
     bs = batches(d.writes, 40)
     assert sum(len(b) for b in bs) == 50
     assert all(sum(w.record_count for w in b) <= 40 for b in bs)
+
+
+def test_rotated_steps_cover_every_write_once_and_the_first_raises_the_fence():
+    p = plan(1, **{f"e{i}": (f"10.0.0.{i}",) for i in range(10)})
+    d = decide(p, MemoryZone().snapshot(), "a")
+    for start in (0, 3, 9, 10, 123):
+        steps = update_steps(d, 2 * d.writes[0].record_count, start=start)
+        names = [w.name for s in steps for w in s.writes]
+        assert sorted(names) == sorted(w.name for w in d.writes)
+        assert names[0] == d.writes[start % 10].name
+        assert steps[0].fence_new == fence_text(1, "a")
+        assert all(s.fence_new is None and s.fence_expect == fence_text(1, "a")
+                   for s in steps[1:])
+        z = MemoryZone()
+        for s in reversed(steps[1:]):  # delivered before the fence: refused, nothing written
+            assert not z.write(s.writes, s.fence_expect, s.fence_new)
+        for s in steps:
+            assert z.write(s.writes, s.fence_expect, s.fence_new)
+        assert z.snapshot().endpoint("e7").a == {"10.0.0.7"}

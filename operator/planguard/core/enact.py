@@ -139,15 +139,21 @@ class UpdateStep:
     fence_new: str | None
 
 
-def update_steps(d: Decision, max_records: int) -> list[UpdateStep]:
+def update_steps(d: Decision, max_records: int, start: int = 0) -> list[UpdateStep]:
     """The UPDATEs that carry out `d`, in order. The first raises the fence when needed;
     every later one requires the fence the first left behind, so a newer plan started by
-    anyone in between makes them fail rather than write over it."""
+    anyone in between makes them fail rather than write over it.
+
+    `start` rotates the order of the writes: enactors racing on one plan that begin at
+    different points of it mostly write disjoint endpoints instead of colliding on the
+    same ones. Each UPDATE is its own compare-and-swap, so any order is equally safe."""
     if d.verdict is not Verdict.APPLY or (not d.writes and d.fence_new is None):
         return []
     steps = []
     expect, new = d.fence_expect, d.fence_new
-    for b in batches(d.writes, max_records) or [[]]:
+    k = start % len(d.writes) if d.writes else 0
+    writes = d.writes[k:] + d.writes[:k]
+    for b in batches(writes, max_records) or [[]]:
         steps.append(UpdateStep(tuple(b), expect, new))
         expect, new = d.fence_after, None
     return steps

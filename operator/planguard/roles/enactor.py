@@ -12,6 +12,7 @@ import random
 import signal
 import threading
 import time
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +77,8 @@ class Enactor:
         self._providers = ProviderPool(cfg.key, cfg.dns_via)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="finalizer")
         self._memo: dict[ZoneKey, _ZoneMemo] = {}
+        # Where in a plan this enactor starts writing: its own point, from its id.
+        self._offset = zlib.crc32(cfg.enactor_id.encode())
 
     # -- one reconcile of one zone (runs in a worker thread) ---------------------------
     def reconcile(self, key: ZoneKey) -> float:
@@ -137,7 +140,7 @@ class Enactor:
         prerequisites and is followed by a fresh read. Drift is caught by the full read the
         timer brings once the snapshot is older than the drift interval."""
         plan, eid = chosen.plan, self.cfg.enactor_id
-        for _ in range(self.cfg.conflict_rounds):
+        for attempt in range(self.cfg.conflict_rounds):
             state = self._snapshot(provider, memo)
             d = decide(plan, state, eid)
             if d.verdict is Verdict.SUPERSEDED:
@@ -152,7 +155,8 @@ class Enactor:
                 # patch it, and DNS does not depend on the plan object (see _hold_finalizer).
                 finalizing = self._pool.submit(self._hold_finalizer, chosen)
             self._fault_stop_after_read(plan.generation)
-            steps = update_steps(d, self.cfg.max_records_per_update)
+            steps = update_steps(d, self.cfg.max_records_per_update,
+                                 start=self._offset * len(d.writes) // 2**32)
             conflicted = False
             # All of a decision's UPDATEs go out pipelined; each is its own compare-and-swap.
             for step, outcome in zip(steps, provider.write_steps(steps), strict=True):
@@ -184,7 +188,9 @@ class Enactor:
                                               "enactor": eid, "endpoints": names[:20],
                                               "writes": kinds}})
                 return "applied"
-            time.sleep(self.rng.uniform(0, 0.05))  # RFC 2136 §7.20: retry after a random delay
+            # RFC 2136 §7.20: retry after a random delay; growing, so that enactors racing on
+            # one plan mostly let the first finish instead of re-reading the zone in a loop.
+            time.sleep(self.rng.uniform(0, min(1.0, 0.05 * 2**attempt)))
         return "contended"
 
     @staticmethod
