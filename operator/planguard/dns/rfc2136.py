@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -160,8 +160,9 @@ class Rfc2136Provider:
         flight together: a step that loses a race fails alone (and every later step that
         requires the fence an earlier one was to raise fails with it)."""
         base = random.getrandbits(16)  # then consecutive: answers are matched by ID
-        msgs = [self.build_update(s.writes, s.fence_expect, s.fence_new, (base + i) & 0xFFFF)
-                for i, s in enumerate(steps)]
+        # A generator: each message is built as the window opens, while BIND works.
+        msgs = (self.build_update(s.writes, s.fence_expect, s.fence_new, (base + i) & 0xFFFF)
+                for i, s in enumerate(steps))
         outcomes = []
         for rcode in self._exchange(msgs):
             if rcode == dns.rcode.NOERROR:
@@ -172,7 +173,7 @@ class Rfc2136Provider:
                 raise _rcode_error(rcode, f"update of {self.zone}")
         return outcomes
 
-    def _exchange(self, msgs: Sequence[wire.SignedUpdate]) -> list[dns.rcode.Rcode]:
+    def _exchange(self, msgs: Iterable[wire.SignedUpdate]) -> list[dns.rcode.Rcode]:
         """Pipelined on the kept TCP connection (RFC 2136 §7.8: TCP for accurate rcodes).
         A kept connection the server closed while idle is replaced before sending; after
         a failure part-way the zone is re-read before anything else is decided."""
