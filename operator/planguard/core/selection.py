@@ -105,11 +105,15 @@ def _assemble(generation: int, objs: list[Mapping[str, Any]], cache: PartCache) 
                                 f"parts disagree on part.count: {sorted(counts)}"))
     first = parts[0] if parts else None
     zone = first.zone if first else ""
-    plan = Plan(
-        name=f"{zone}-{generation}", zone=zone, generation=generation,
-        endpoints=tuple(e for p in parts for e in p.endpoints),
-        uid=first.uid if first and len(objs) == 1 else "",
-    )
+    if first is not None and len(parts) == 1 and len(objs) == 1 and \
+            first.name == f"{zone}-{generation}" and first.generation == generation:
+        plan = first  # the cached object itself, so its identity holds across reconciles
+    else:
+        plan = Plan(
+            name=f"{zone}-{generation}", zone=zone, generation=generation,
+            endpoints=tuple(e for p in parts for e in p.endpoints),
+            uid=first.uid if first and len(objs) == 1 else "",
+        )
     if not plan.endpoints:
         problems.append(Problem("NoEndpoints", "the plan lists no endpoints"))
     if len(parts) > 1:

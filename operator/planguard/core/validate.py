@@ -7,11 +7,10 @@ is still refused before a single record is written.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 
-from planguard.core.model import Endpoint, Plan
+from planguard.core.model import Endpoint, Plan, canonical_address
 
 TTL_MIN, TTL_MAX = 1, 86400
 MAX_ADDRESSES_PER_RRSET = 100  # BIND 9.18's default max-records-per-type
@@ -35,7 +34,7 @@ def endpoint_problems(e: Endpoint) -> list[Problem]:
     seen: set[str] = set()
     for t in e.targets:
         try:
-            addr = str(ipaddress.ip_address(t.address))
+            addr = canonical_address(t.address)
         except ValueError:
             out.append(Problem("InvalidAddress", f"{where}: {t.address!r} is not an IP address"))
             continue

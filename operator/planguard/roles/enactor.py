@@ -24,7 +24,7 @@ from planguard import metrics
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.enact import Verdict, after, decide, update_steps
-from planguard.core.model import ZoneState
+from planguard.core.model import Plan, ZoneState
 from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.dns.provider import DnsError, WriteOutcome
 from planguard.dns.rfc2136 import ProviderPool, Rfc2136Provider
@@ -63,6 +63,7 @@ class _ZoneMemo:
     snapshot: tuple[ZoneState, float] | None = None  # last zone read (+ own writes), read time
     serial: int | None = None  # the SOA serial the snapshot stands for, with our own writes
     full_read_at: float = 0.0
+    converged: tuple[Plan, ZoneState] | None = None  # (plan, snapshot) last found converged
     parts: PartCache = field(default_factory=PartCache)
     superseded: set[str] = field(default_factory=set)
 
@@ -142,10 +143,14 @@ class Enactor:
         plan, eid = chosen.plan, self.cfg.enactor_id
         for attempt in range(self.cfg.conflict_rounds):
             state = self._snapshot(provider, memo)
+            if memo.converged is not None and memo.converged[0] is plan \
+                    and memo.converged[1] is state:
+                return "converged"  # same plan, same zone state: decide would say so again
             d = decide(plan, state, eid)
             if d.verdict is Verdict.SUPERSEDED:
                 return "superseded"
             if not d.writes and d.fence_new is None:
+                memo.converged = (plan, state)
                 return "converged"
             finalizing = None
             if d.fence_new is not None:
@@ -175,7 +180,10 @@ class Enactor:
                          "read; reading again", label, plan.name)
                 memo.snapshot = None
             if finalizing is not None:
-                self._finalized(finalizing, label, plan.name)
+                # Not awaited: the answer is served already, and the next plan must not
+                # wait for the API server to patch this one.
+                finalizing.add_done_callback(
+                    lambda f, name=plan.name: self._finalized(f, label, name))
             if not conflicted:
                 kinds: dict[str, int] = {}
                 for w in d.writes:
@@ -196,7 +204,7 @@ class Enactor:
     @staticmethod
     def _finalized(done: Future[bool], label: str, plan: str) -> None:
         try:
-            held = done.result(timeout=60)
+            held = done.result()
         except Exception as e:  # the API server is down or slow: clean-up adds it later
             log.warning("%s: could not add the live-plan finalizer to %s: %s", label, plan, e)
             return
