@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import statistics
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,39 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     path = out / f"{name}.json"
     path.write_text(json.dumps(result, indent=2))
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_stats(pid: int) -> tuple[float, int]:
+    """(CPU seconds, peak RSS bytes) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / 100.0
+    peak = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) * 1024
+    return cpu, peak
+
+
+def start_fleet(procs: Processes, nodes: int, prefix: str, timeout: float) -> int:
+    """Starts `planguard fleet` (N simulated node agents and their Node objects) and waits
+    until its check-in server answers; returns that server's port."""
+    port = free_port()
+    procs.start("fleet", "fleet", "--nodes", str(nodes), "--zones", "3", "--prefix", prefix,
+                "--listen", f"127.0.0.1:{port}", metrics_port=None)
+
+    def up() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/nodes/x/checkin", timeout=1)
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer: the server is up
+        except OSError:
+            return False
+        return True
+    wait_until(up, timeout=timeout, interval=0.5)
+    return port

@@ -33,6 +33,7 @@ from common import (
     changed,
     initial_endpoints,
     plan_body,
+    proc_stats,
     real_parts,
     unique,
     wait_until,
@@ -43,17 +44,6 @@ from dns_raw_limit import raw_messages, raw_push
 from planguard.dns.tsig import load_key
 
 Endpoints = dict[str, list[str]]
-
-
-def proc_stats(pid: int) -> tuple[float, int]:
-    """(CPU seconds, peak RSS bytes) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / 100.0
-    peak = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) * 1024
-    return cpu, peak
 
 
 def parts(zone: str, g: int, eps: Endpoints, size: int) -> list[dict[str, Any]]:

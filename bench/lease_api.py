@@ -13,23 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 from kubernetes import client as k8s
 from kubernetes.config import new_client_from_config
 
-from common import Processes, real_parts, unique, wait_until, write_result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from common import Processes, real_parts, start_fleet, unique, wait_until, write_result
 
 
 def lease_ages(coord: k8s.CoordinationV1Api, ns: str) -> list[float]:
@@ -43,22 +35,10 @@ def run(cluster, n: int, seconds: float) -> dict:  # type: ignore[no-untyped-def
     ns = unique("lbench-")
     cluster.kubectl("create", "namespace", ns)
     prefix = unique("lb") + "-"
-    port = free_port()
     procs = Processes(cluster, Path(tempfile.mkdtemp(prefix="pg-lbench-")))
-    procs.start("fleet", "fleet", "--nodes", str(n), "--zones", "3", "--prefix", prefix,
-                "--listen", f"127.0.0.1:{port}", metrics_port=None)
+    start_fleet(procs, n, prefix, timeout=300)
     api = new_client_from_config(cluster.kubeconfig)
     coord = k8s.CoordinationV1Api(api)
-
-    def fleet_up() -> bool:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/nodes/x/checkin", timeout=1)
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-        return True
-    wait_until(fleet_up, timeout=300, interval=0.5)
     procs.start("leases", "leases", "--id", "bench", "--lease-namespace", ns, "--selector",
                 f"planguard.io/fleet={prefix[:-1]}", "--lease-duration", "40",
                 "--renew-interval", "10", "--workers", "32", "--rate", "2000")

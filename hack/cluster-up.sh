@@ -2,7 +2,9 @@
 # Starts a real etcd + kube-apiserver on loopback (the envtest way: no Docker, no kubelet),
 # with generated certificates, RBAC on, and writes an admin kubeconfig.
 # Builds the binaries first if they are not cached. Idempotent: a running pair is reused.
-#   env: PLANGUARD_STATE (state dir), PLANGUARD_APISERVER_PORT (16443), PLANGUARD_ETCD_PORT (12379)
+#   env: PLANGUARD_STATE (state dir), PLANGUARD_APISERVER_PORT (16443), PLANGUARD_ETCD_PORT (12379),
+#        PLANGUARD_AUDIT_LOG (unset: no audit; a path: every request logged there at level
+#        Metadata, one JSON line each, for counting requests per user agent, see bench/api_load.py)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib/versions.sh"
@@ -17,6 +19,9 @@ alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
 if alive etcd && alive kube-apiserver && \
    curl -sk --max-time 2 "https://127.0.0.1:$api_port/readyz" 2>/dev/null | grep -q ok; then
   echo "control plane already running: KUBECONFIG=$kubeconfig"
+  if [ -n "${PLANGUARD_AUDIT_LOG:-}" ] && ! grep -qF -- "$PLANGUARD_AUDIT_LOG" "$dir/kube-apiserver.cmd"; then
+    echo "warning: it was started without --audit-log-path $PLANGUARD_AUDIT_LOG (cluster-down.sh first)" >&2
+  fi
   exit 0
 fi
 "$here/cluster-down.sh" >/dev/null 2>&1 || true
@@ -64,6 +69,21 @@ for _ in $(seq 1 200); do
   sleep 0.05
 done
 
+audit_flags=""
+if [ -n "${PLANGUARD_AUDIT_LOG:-}" ]; then
+  # Metadata: who, verb, object, code and timestamps, no bodies; one event per request
+  # (RequestReceived omitted; a watch also logs ResponseStarted before ResponseComplete).
+  cat > "$dir/audit-policy.yaml" <<POLICY
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+POLICY
+  mkdir -p "$(dirname "$PLANGUARD_AUDIT_LOG")"
+  audit_flags="--audit-policy-file \"$dir/audit-policy.yaml\" --audit-log-path \"$PLANGUARD_AUDIT_LOG\" --audit-log-maxsize 8192 --audit-log-maxbackup 1"
+  echo "audit log: $PLANGUARD_AUDIT_LOG"
+fi
 echo "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$api_port"
 # Saved so apiserver-restart.sh can restart it alone, with etcd's data intact.
 cat > "$dir/kube-apiserver.cmd" <<CMD
@@ -76,7 +96,7 @@ exec "$CP_BIN_DIR/kube-apiserver" \\
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \\
   --service-cluster-ip-range 10.0.0.0/24 --allow-privileged=true \\
   --authorization-mode RBAC --disable-admission-plugins ServiceAccount \\
-  --enable-priority-and-fairness=false
+  --enable-priority-and-fairness=false${audit_flags:+ $audit_flags}
 CMD
 setsid bash "$dir/kube-apiserver.cmd" >>"$dir/kube-apiserver.log" 2>&1 &
 echo $! > "$dir/kube-apiserver.pid"

@@ -178,7 +178,8 @@ def _leases(args: argparse.Namespace) -> int:
     from planguard.roles.leases import LeaseConfig, LeaseManager
 
     metrics.serve(args.metrics_port)
-    client = connect(args.kubeconfig)
+    # One connection per worker (and the loop): a smaller pool closes the extra ones.
+    client = connect(args.kubeconfig, pool_size=args.workers + 2)
     elector = LeaderElector(client, args.lease_namespace, "planguard-leases", args.id)
     cfg = LeaseConfig(namespace=args.lease_namespace, selector=args.selector,
                       lease_duration=args.lease_duration, renew_interval=args.renew_interval,
@@ -193,14 +194,20 @@ def _leases(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("status", "diff", "rollback", "pause", "resume"):
-        from planguard import ctl
-
-        return ctl.run(args)
     if args.command == "replay":
         return _replay(args)
     if args.command == "check":
         return _check(args)
+    from planguard.kube.api import identify
+
+    # One User-Agent per process, e.g. planguard-enactor-use1-az1/0.1.0 (audit logs).
+    ctl_commands = ("status", "diff", "rollback", "pause", "resume")
+    identify("ctl" if args.command in ctl_commands else "-".join(
+        [args.command, *([args.id] if getattr(args, "id", None) else [])]))
+    if args.command in ctl_commands:
+        from planguard import ctl
+
+        return ctl.run(args)
     if args.command in ("agent", "fleet"):
         from planguard import fleet
 

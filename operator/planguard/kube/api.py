@@ -17,19 +17,46 @@ import kubernetes
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
+from planguard import __version__
+
 GROUP, VERSION = "planguard.io", "v1alpha1"
 LIVE_PLAN_FINALIZER = "planguard.io/live-plan"
 log = logging.getLogger(__name__)
+# How this process names itself to the API server (audit log, request metrics, flow
+# control). The libraries' own agents (kopf/1.x, OpenAPI-Generator/x/python) are the same
+# for every role, so without this no one can tell which process sends what.
+user_agent = f"planguard/{__version__}"
 
 
-def connect(kubeconfig: str | None = None) -> ApiClient:
-    """In-cluster config when running in a Pod, the kubeconfig otherwise."""
+def identify(role: str) -> None:
+    """Names every API client this process creates afterwards: planguard-<role>/<version>."""
+    global user_agent
+    user_agent = f"planguard-{role}/{__version__}"
+
+
+def connect(kubeconfig: str | None = None, pool_size: int | None = None) -> ApiClient:
+    """In-cluster config when running in a Pod, the kubeconfig otherwise. `pool_size`: the
+    connections kept open; at least the number of threads calling at once, or urllib3
+    (10 by default) closes the extra ones and their next requests pay a new TLS handshake."""
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
         kubernetes.config.load_incluster_config()
-        return ApiClient()
-    cfg = kubernetes.client.Configuration()
-    kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-    return ApiClient(cfg)
+        cfg = kubernetes.client.Configuration.get_default_copy()
+    else:
+        cfg = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    if pool_size:
+        cfg.connection_pool_maxsize = pool_size
+    client = ApiClient(cfg)
+    client.user_agent = user_agent
+    return client
+
+
+def discard(resp: Any) -> None:
+    """Ends a response whose body is not wanted (`_preload_content=False`). Released
+    unread, its connection is dropped by urllib3 (a new TLS handshake later) or, if the
+    body is still arriving, read by the next request as its answer (BadStatusLine)."""
+    resp.drain_conn()
+    resp.release_conn()
 
 
 class PlanguardApi:
@@ -64,9 +91,9 @@ class PlanguardApi:
         body = {"metadata": {"finalizers": fins, "resourceVersion": meta["resourceVersion"]}}
         try:
             # The answer is the whole plan (maybe megabytes): not parsed, it is not needed.
-            self.custom.patch_namespaced_custom_object(
+            discard(self.custom.patch_namespaced_custom_object(
                 GROUP, VERSION, ns, "dnsplans", meta["name"], body, _preload_content=False
-            ).release_conn()
+            ))
         except ApiException as e:
             if e.status in (404, 409, 422):
                 return False

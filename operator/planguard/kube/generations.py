@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from planguard.kube.api import GROUP, VERSION, PlanguardApi
+from planguard.kube.api import GROUP, VERSION, PlanguardApi, discard
 
 HIGHEST = "planguard.io/highest-generation"
 
@@ -50,9 +50,9 @@ def create_plan(
     for _ in range(20):
         gen = allocate(api, ns, zone, at_least)
         try:
-            api.custom.create_namespaced_custom_object(
+            discard(api.custom.create_namespaced_custom_object(
                 GROUP, VERSION, ns, "dnsplans", body_for(gen), _preload_content=False
-            ).release_conn()
+            ))
         except ApiException as e:
             if e.status == 409:
                 at_least = gen

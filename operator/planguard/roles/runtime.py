@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import importlib.metadata
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import kopf
 
+from planguard.kube import api
 from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
@@ -46,13 +49,29 @@ class ZoneWorkers:
         self.tasks.pop(key, None)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Named(kopf.ConnectionInfo):
+    """kopf's connection with our User-Agent: kopf has no setting for it and sends
+    kopf/<version> from every role; it keeps a User-Agent given in these headers."""
+
+    user_agent: str = ""
+
+    def as_http_headers(self) -> dict[str, str]:
+        return {**super().as_http_headers(), "User-Agent": self.user_agent}
+
+
 def build_registry(cache: ObjectCache) -> kopf.OperatorRegistry:
     """kopf handlers that only feed the cache: no annotations, no finalizers, no status."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        if info is None:
+            return None
+        fields = {f.name: getattr(info, f.name) for f in dataclasses.fields(info)}
+        agent = f"{api.user_agent} kopf/{importlib.metadata.version('kopf')}"
+        return _Named(**fields, user_agent=agent)
 
     @kopf.on.event("planguard.io", "v1alpha1", "dnszones", registry=registry)
     async def zone_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
