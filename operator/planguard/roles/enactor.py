@@ -152,23 +152,25 @@ class Enactor:
             if not d.writes and d.fence_new is None:
                 memo.converged = (plan, state)
                 return "converged"
-            finalizing = None
-            if d.fence_new is not None:
-                if self._withdrawn(chosen):
-                    return "withdrawn"
-                # Runs beside the DNS writes: on a large plan the API server takes ~1 s to
-                # patch it, and DNS does not depend on the plan object (see _hold_finalizer).
-                finalizing = self._pool.submit(self._hold_finalizer, chosen)
+            if d.fence_new is not None and self._withdrawn(chosen):
+                return "withdrawn"
             self._fault_stop_after_read(plan.generation)
             steps = update_steps(d, self.cfg.max_records_per_update,
                                  start=self._offset * len(d.writes) // 2**32)
-            conflicted = False
+            conflicted, finalizing = False, None
             # All of a decision's UPDATEs go out pipelined; each is its own compare-and-swap.
-            for step, outcome in zip(steps, provider.write_steps(steps), strict=True):
+            for i, (step, outcome) in enumerate(
+                    zip(steps, provider.write_steps(steps), strict=True)):
                 if outcome is WriteOutcome.CONFLICT:
                     metrics.CAS_OUTCOMES.labels(label, eid, "conflict").inc()
                     conflicted = True
                     continue
+                if i == 0 and step.fence_new is not None:
+                    # This enactor's fence is in: its generation entered DNS, so it holds
+                    # the plan. Enactors that lost the race never patch it (each such patch
+                    # of a large plan costs the API server about as much as its create).
+                    # After the writes, not before: DNS does not depend on the plan object.
+                    finalizing = self._pool.submit(self._hold_finalizer, chosen)
                 metrics.CAS_OUTCOMES.labels(label, eid, "applied").inc()
                 for w in step.writes:
                     metrics.ENDPOINT_WRITES.labels(label, eid, w.kind).inc()
@@ -257,10 +259,11 @@ class Enactor:
 
     def _hold_finalizer(self, chosen: Candidate) -> bool:
         """Every part of a plan whose generation enters DNS gets the live-plan finalizer,
-        so `kubectl delete` of the live plan waits until it is superseded. Added as the
-        first UPDATE goes out, not before it: a delete racing that second is the one
-        window, and it cannot affect DNS (no enactor needs the plan object; clean-up never
-        deletes a plan DNS depends on). False if the plan was deleted meanwhile."""
+        so `kubectl delete` of the live plan waits until it is superseded. Added by the
+        enactor whose fence-raising UPDATE was applied, right after its writes: a delete
+        in that moment is the one window, and it cannot affect DNS (no enactor needs the plan
+        object; clean-up never deletes a plan DNS depends on). False if the plan was
+        deleted meanwhile."""
         for obj in chosen.objs:
             meta = obj["metadata"]
             if LIVE_PLAN_FINALIZER in (meta.get("finalizers") or []):
