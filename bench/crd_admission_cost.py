@@ -1,0 +1,113 @@
+"""What the API server's admission of a DNSPlan costs, by part of the CRD.
+
+  .venv/bin/python bench/crd_admission_cost.py [--endpoints 1000] [--rounds 8]
+
+Installs copies of the DNSPlan CRD under throw-away groups (<variant>.planguard.io), each
+with one thing removed, and times creates of the same plan against each, interleaved round
+by round so drift hits all alike; medians (the first round is dropped as warm-up).
+Variants: the CRD as shipped; isIP replaced by a regex; the per-endpoint CEL rules removed;
+every CEL rule removed; targets an atomic list instead of a list-map. Baseline: the CRD as
+shipped, in the same run. The copies are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kubernetes
+import yaml
+
+from common import REPO, initial_endpoints, plan_body, real_parts, unique, write_result
+
+Schema = dict[str, Any]
+IP_REGEX = (r"^(((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+            r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$")
+
+
+def ip_regex(ep: Schema) -> None:
+    a = ep["items"]["properties"]["targets"]["items"]["properties"]["address"]
+    del a["x-kubernetes-validations"]
+    a["pattern"] = IP_REGEX
+
+
+def no_endpoint_rules(ep: Schema) -> None:
+    del ep["items"]["x-kubernetes-validations"]
+
+
+def no_cel(ep: Schema) -> None:
+    ip_regex(ep)
+    no_endpoint_rules(ep)
+    del ep["x-kubernetes-validations"]
+
+
+def atomic_targets(ep: Schema) -> None:
+    t = ep["items"]["properties"]["targets"]
+    t["x-kubernetes-list-type"] = "atomic"
+    del t["x-kubernetes-list-map-keys"]
+
+
+VARIANTS: dict[str, Callable[[Schema], None]] = {
+    "shipped": lambda ep: None, "ipregex": ip_regex, "noeprules": no_endpoint_rules,
+    "nocel": no_cel, "atomictargets": atomic_targets,
+}
+
+
+def crd(variant: str) -> dict[str, Any]:
+    c = copy.deepcopy(yaml.safe_load((REPO / "crds" / "dnsplans.planguard.io.yaml").read_text()))
+    group = f"{variant}.planguard.io"
+    c["metadata"]["name"], c["spec"]["group"] = f"dnsplans.{group}", group
+    spec = c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    VARIANTS[variant](spec["properties"]["endpoints"])
+    return c
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--endpoints", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=8)
+    args = ap.parse_args()
+    cluster, _ = real_parts()
+    api = kubernetes.client.CustomObjectsApi(
+        kubernetes.config.new_client_from_config(cluster.kubeconfig))
+    ns = unique("crdcost-")
+    cluster.kubectl("create", "namespace", ns)
+    try:
+        for v in VARIANTS:
+            cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
+                            input=yaml.safe_dump(crd(v)))
+        cluster.kubectl("wait", "--for=condition=Established",
+                        *[f"crd/dnsplans.{v}.planguard.io" for v in VARIANTS])
+        time.sleep(3)  # a just-established CRD may still answer 429 for a moment
+        eps = initial_endpoints(args.endpoints, 4)
+        times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        for r in range(args.rounds):
+            for v in VARIANTS:
+                body = plan_body("z", r + 1, eps)
+                body["apiVersion"] = f"{v}.planguard.io/v1alpha1"
+                t = time.monotonic()
+                api.create_namespaced_custom_object(
+                    f"{v}.planguard.io", "v1alpha1", ns, "dnsplans", body,
+                    _preload_content=False).release_conn()
+                times[v].append(time.monotonic() - t)
+    finally:
+        for v in VARIANTS:
+            cluster.kubectl("delete", "crd", f"dnsplans.{v}.planguard.io", "--wait=false",
+                            check=False)
+    base = statistics.median(times["shipped"][1:])
+    print(f"create of one plan of {args.endpoints} endpoints x 4 targets; medians of "
+          f"{args.rounds - 1} rounds; ratio = variant / shipped")
+    result = {}
+    for v, ts in times.items():
+        med = statistics.median(ts[1:])
+        result[v] = {"median_s": med, "ratio": med / base, "all_s": ts}
+        print(f"  {v:14s} {med:.3f} s  x{med / base:.2f}")
+    write_result("crd_admission_cost", {"endpoints": args.endpoints, "variants": result})
+
+
+if __name__ == "__main__":
+    main()
