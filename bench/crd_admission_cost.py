@@ -5,9 +5,9 @@
 Installs copies of the DNSPlan CRD under throw-away groups (<variant>.planguard.io), each
 with one thing removed, and times creates of the same plan against each, interleaved round
 by round so drift hits all alike; medians (the first round is dropped as warm-up).
-Variants: the CRD as shipped; isIP replaced by a regex; the per-endpoint CEL rules removed;
-every CEL rule removed; targets an atomic list instead of a list-map. Baseline: the CRD as
-shipped, in the same run. The copies are deleted at the end.
+Variants: the CRD as shipped; isIP replaced by a regex; the per-endpoint CEL rules removed,
+or merged into one; every CEL rule removed; targets an atomic list instead of a list-map.
+Baseline: the CRD as shipped, in the same run. The copies are deleted at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +45,17 @@ def no_cel(ep: Schema) -> None:
     del ep["x-kubernetes-validations"]
 
 
+def one_endpoint_rule(ep: Schema) -> None:
+    """The two per-endpoint rules as one, its message chosen by messageExpression."""
+    remove = "(has(self.remove) && self.remove)"
+    ep["items"]["x-kubernetes-validations"] = [{
+        "rule": f"{remove} ? (!has(self.targets) || size(self.targets) == 0) : "
+                "((has(self.allowEmpty) && self.allowEmpty) || (has(self.targets) && "
+                "self.targets.exists(t, !has(t.weight) || t.weight > 0)))",
+        "messageExpression": f"{remove} ? 'an endpoint with remove=true must list no targets'"
+                             " : 'the endpoint would answer with no address'"}]
+
+
 def atomic_targets(ep: Schema) -> None:
     t = ep["items"]["properties"]["targets"]
     t["x-kubernetes-list-type"] = "atomic"
@@ -53,7 +64,7 @@ def atomic_targets(ep: Schema) -> None:
 
 VARIANTS: dict[str, Callable[[Schema], None]] = {
     "shipped": lambda ep: None, "ipregex": ip_regex, "noeprules": no_endpoint_rules,
-    "nocel": no_cel, "atomictargets": atomic_targets,
+    "nocel": no_cel, "atomictargets": atomic_targets, "oneeprule": one_endpoint_rule,
 }
 
 
