@@ -34,7 +34,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -533,26 +533,44 @@ def probe_names(zone: str, eps: Endpoints, k: int = 5) -> list[str]:
     return [f"{names[i * (len(names) - 1) // (k - 1)]}.{zone}" for i in range(k)]
 
 
-def edns_empty_source(tool: ExternalDNS, eps: Endpoints, hold: float) -> dict[str, Any]:
-    """Deletes every DNSEndpoint for `hold` seconds, restores them; what the prober saw."""
+def served_once(port: int, zone: str, want: Endpoints, timeout: float) -> float:
+    """wait_served on a socket of its own."""
+    ans = Answers(port)
+    try:
+        return wait_served(ans, zone, want, timeout=timeout)
+    finally:
+        ans.close()
+
+
+@contextlib.contextmanager
+def probing(tool: ExternalDNS | Planguard, eps: Endpoints) -> Iterator[dict[str, Any]]:
+    """A prober on a few of `eps` for the duration; yields the result dict, which gets the
+    prober's report from the moment the body starts, and whether a shared part (BIND, the
+    API server) was restarted meanwhile."""
     pids = shared_parts()["pids"]
     prober = Prober(tool.bind.port, probe_names(tool.zone, eps))
     prober.start()
     time.sleep(1)
-    t_del = time.monotonic()
-    tool.delete_all()
-    time.sleep(hold)
-    t_restore = time.monotonic()
-    tool.publish(eps)
-    ans = Answers(tool.bind.port)
-    t_back = wait_served(ans, tool.zone, eps, timeout=3600)
-    ans.close()
-    time.sleep(1)
-    prober.stop()
+    t0 = time.monotonic()
+    out: dict[str, Any] = {}
+    try:
+        yield out
+    finally:
+        prober.stop()
+    out.update(prober.report(t0), disturbed=shared_parts()["pids"] != pids)
+
+
+def edns_empty_source(tool: ExternalDNS, eps: Endpoints, hold: float) -> dict[str, Any]:
+    """Deletes every DNSEndpoint for `hold` seconds, restores them; what the prober saw."""
+    with probing(tool, eps) as out:
+        tool.delete_all()
+        time.sleep(hold)
+        t_restore = time.monotonic()
+        tool.publish(eps)
+        t_back = served_once(tool.bind.port, tool.zone, eps, timeout=3600)
+        time.sleep(1)
     return {"action": f"deleted every DNSEndpoint for {hold:.0f} s, then recreated them",
-            "hold_s": hold, **prober.report(t_del),
-            "disturbed": shared_parts()["pids"] != pids,
-            "all_served_again_after_restore_s": t_back - t_restore}
+            "hold_s": hold, **out, "all_served_again_after_restore_s": t_back - t_restore}
 
 
 def kubectl_refusal(cluster: Cluster, ns: str, body: dict[str, Any]) -> str:
@@ -564,35 +582,27 @@ def kubectl_refusal(cluster: Cluster, ns: str, body: dict[str, Any]) -> str:
 
 def planguard_empty_source(tool: Planguard, eps: Endpoints, hold: float) -> dict[str, Any]:
     """The equivalents for planguard; the prober must see no empty answer."""
-    pids = shared_parts()["pids"]
-    prober = Prober(tool.bind.port, probe_names(tool.zone, eps))
-    prober.start()
-    time.sleep(1)
-    t0 = time.monotonic()
-    g = tool.generation + 1
-    empty_plan = plan_body("p", g, {}, ttl=TTL)
-    no_targets = plan_body("p", g, {"e0": []}, ttl=TTL)
-    refusals = {"plan with endpoints: []": kubectl_refusal(tool.cluster, tool.ns, empty_plan),
-                "plan with an endpoint with targets: []":
-                    kubectl_refusal(tool.cluster, tool.ns, no_targets)}
-    # A plan that lacks every endpoint but one: the others are left alone (orphaned).
     names = list(eps)
     keep = names[len(names) // 2 + 1]
-    moved = {keep: sorted([*eps[keep][1:], "192.0.2.77"])}
-    tool.publish(moved)
-    ans = Answers(tool.bind.port)
-    wait_served(ans, tool.zone, moved, timeout=600)
-    ans.close()
-    time.sleep(hold)
-    # Every DNSPlan object deleted (the live ones wait on their finalizer): DNS unchanged.
-    deleted = tool.cluster.kubectl("delete", "dnsplans", "--all", "-n", tool.ns,
-                                   "--wait=false").stdout.count("deleted")
-    time.sleep(hold)
-    prober.stop()
+    with probing(tool, eps) as out:
+        g = tool.generation + 1
+        empty_plan = plan_body("p", g, {}, ttl=TTL)
+        no_targets = plan_body("p", g, {"e0": []}, ttl=TTL)
+        refusals = {"plan with endpoints: []": kubectl_refusal(tool.cluster, tool.ns, empty_plan),
+                    "plan with an endpoint with targets: []":
+                        kubectl_refusal(tool.cluster, tool.ns, no_targets)}
+        # A plan that lacks every endpoint but one: the others are left alone (orphaned).
+        moved = {keep: sorted([*eps[keep][1:], "192.0.2.77"])}
+        tool.publish(moved)
+        served_once(tool.bind.port, tool.zone, moved, timeout=600)
+        time.sleep(hold)
+        # Every DNSPlan object deleted (the live ones wait on their finalizer): DNS unchanged.
+        deleted = tool.cluster.kubectl("delete", "dnsplans", "--all", "-n", tool.ns,
+                                       "--wait=false").stdout.count("deleted")
+        time.sleep(hold)
     return {"refused": refusals,
             "action": f"a plan listing 1 of {len(names)} endpoints ({keep}), held {hold:.0f} s; "
-                      f"then all {deleted} DNSPlan objects deleted, held {hold:.0f} s",
-            "disturbed": shared_parts()["pids"] != pids, **prober.report(t0)}
+                      f"then all {deleted} DNSPlan objects deleted, held {hold:.0f} s", **out}
 
 
 # ---------------------------------------------------------------- main

@@ -159,13 +159,12 @@ class Enactor:
                                  start=self._offset * len(d.writes) // 2**32)
             conflicted, finalizing = False, None
             # All of a decision's UPDATEs go out pipelined; each is its own compare-and-swap.
-            for i, (step, outcome) in enumerate(
-                    zip(steps, provider.write_steps(steps), strict=True)):
+            for step, outcome in zip(steps, provider.write_steps(steps), strict=True):
                 if outcome is WriteOutcome.CONFLICT:
                     metrics.CAS_OUTCOMES.labels(label, eid, "conflict").inc()
                     conflicted = True
                     continue
-                if i == 0 and step.fence_new is not None:
+                if step.fence_new is not None:  # only the first step raises the fence
                     # This enactor's fence is in: its generation entered DNS, so it holds
                     # the plan. Enactors that lost the race never patch it (each such patch
                     # of a large plan costs the API server about as much as its create).
