@@ -1,14 +1,28 @@
-# planguard's image: one Python process per role (enactor, cleanup, planner), non-root.
-# The install steps are the ones tests/integration/test_image.py runs in a fresh venv.
-FROM python:3.11.11-slim-bookworm AS build
+# planguard's image: one Python process per role (enactor, cleanup, planner, leases),
+# non-root, ready for a read-only root filesystem (nothing is written at run time).
+# BASE_IMAGE is the public python image by default; hack/kind/build-images.sh passes a
+# Debian base made here with debootstrap (no registry), whose Python comes from Debian.
+# A CA bundle for PyPI may be given as the build secret "ca" (used only when present).
+ARG BASE_IMAGE=python:3.11.11-slim-bookworm
+FROM ${BASE_IMAGE} AS build
+RUN command -v python3 >/dev/null || { apt-get update -q \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+         python3 python3-venv && rm -rf /var/lib/apt/lists/*; }
+RUN python3 -m venv /opt/planguard
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN pip install --no-cache-dir --prefix=/install .
+RUN --mount=type=secret,id=ca \
+    if [ -f /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    /opt/planguard/bin/pip install --no-cache-dir --disable-pip-version-check . \
+    && /opt/planguard/bin/python -m compileall -q /opt/planguard/lib >/dev/null
 
-FROM python:3.11.11-slim-bookworm
-COPY --from=build /install /usr/local
+FROM ${BASE_IMAGE}
+RUN command -v python3 >/dev/null || { apt-get update -q \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+         python3 && rm -rf /var/lib/apt/lists/*; }
+COPY --from=build /opt/planguard /opt/planguard
+ENV PATH=/opt/planguard/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 65532:65532
-ENV PYTHONUNBUFFERED=1
 ENTRYPOINT ["planguard"]
 CMD ["--help"]

@@ -1,24 +1,81 @@
 #!/usr/bin/env bash
-# For users with Docker: a kind cluster whose three workers sit in three zones, BIND in the
-# cluster, planguard's image built and loaded, the chart installed, a sample zone applied.
-#   hack/kind-up.sh [--with-monitoring]    (kube-prometheus-stack from its Helm repository)
-# Needs docker, kind, kubectl, helm and tsig-keygen (bind9-utils) on the PATH, and network
-# access for the kindest/node and BIND images. NOT exercised on planguard's CI machines,
-# which have no container engine: there the same chart is linted, rendered and dry-run
-# against a real kube-apiserver instead.
+# planguard on a kind cluster: one control plane and three workers in zones zone-a/b/c,
+# BIND in the cluster with one TSIG key Secret per writer, planguard's image loaded, the
+# chart installed with helm, a sample zone and plan applied with kubectl, and the answer
+# checked from the host with dig through BIND's NodePort.
+#   hack/kind-up.sh [--images local|public] [--with-monitoring]
+# --images local (the default where this script started the Docker engine itself, i.e. a
+# machine with no container registry): every image is built here, kind's node image from
+# sources (hack/kind/build-node-image.sh; first build ~15 min on 2 cores, then cached).
+# --images public (the default with an ordinary Docker): kind's public node image, the
+# public python and BIND images. kind, kubectl and helm are built into the cache if absent.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/hack/lib/versions.sh"
 cluster=${KIND_CLUSTER:-planguard}
 ns=planguard-system
-for tool in docker kind kubectl helm tsig-keygen; do
-  command -v "$tool" >/dev/null || { echo "kind-up: $tool is needed" >&2; exit 1; }
+nodeport=${PLANGUARD_KIND_DNS_PORT:-30053}
+images=""
+monitoring=false
+while [ $# -gt 0 ]; do
+  case $1 in
+    --images) images=$2; shift 2 ;;
+    --with-monitoring) monitoring=true; shift ;;
+    *) echo "usage: $0 [--images local|public] [--with-monitoring]" >&2; exit 2 ;;
+  esac
 done
+t_start=$(date +%s)
+step() { echo "==> [$1/9] $2 (at $(( $(date +%s) - t_start )) s)"; }
 
-echo "==> [1/6] kind cluster $cluster (1 control plane, 3 workers in zone-a/b/c)"
-if ! kind get clusters | grep -qx "$cluster"; then
-  kind create cluster --name "$cluster" --config - <<KIND
+step 1 "Docker engine"
+"$repo/hack/kind/docker-up.sh"
+if [ -z "$images" ]; then
+  images=public
+  if [ -f "$PLANGUARD_CACHE/docker/dockerd.pid" ] && kill -0 "$(cat "$PLANGUARD_CACHE/docker/dockerd.pid")" 2>/dev/null; then
+    images=local
+  fi
+fi
+echo "    images: $images"
+
+step 2 "kind $KIND_VERSION, kubectl, helm (cached by version)"
+if [ ! -x "$KIND_BIN_DIR/kind" ]; then
+  echo "    building kind from the Go module proxy..."
+  mkdir -p "$KIND_BIN_DIR"
+  (cd "$repo/hack/tools/kind" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+     go build -trimpath -ldflags "-s -w" -o "$KIND_BIN_DIR/kind" sigs.k8s.io/kind)
+fi
+"$repo/hack/build-control-plane.sh" >/dev/null
+helm=$("$repo/hack/build-helm.sh")
+export PATH="$KIND_BIN_DIR:$CP_BIN_DIR:$(dirname "$helm"):$PATH"
+
+step 3 "images ($images)"
+mapfile -t built < <("$repo/hack/kind/build-images.sh" "$images")
+pg_image=${built[0]} bind_image=${built[1]}
+node_args=()
+if [ "$images" = local ]; then
+  node_args=(--image "$("$repo/hack/kind/build-node-image.sh")")
+  docker image inspect -f '    {{index .RepoTags 0}}: {{.Size}} bytes' "${node_args[1]}"
+fi
+
+step 4 "kind cluster $cluster (1 control plane, 3 workers in zone-a/b/c)"
+kubeconfig=$PLANGUARD_CACHE/state/kind-$cluster.kubeconfig
+mkdir -p "$(dirname "$kubeconfig")"
+export KUBECONFIG=$kubeconfig
+if ! kind get clusters 2>/dev/null | grep -qx "$cluster"; then
+  patches=""
+  # Where the capability bounding set lacks CAP_SYS_RESOURCE (hack/kind/docker-up.sh),
+  # nothing in a node may lower an oom_score_adj: containerd must not try.
+  last=$(cat /proc/sys/kernel/cap_last_cap)
+  if [ $(( 16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status) >> 24 & 1 )) -eq 0 ] && [ "$last" -ge 24 ]; then
+    patches='containerdConfigPatches:
+- |-
+  [plugins."io.containerd.grpc.v1.cri"]
+    restrict_oom_score_adj = true'
+  fi
+  kind create cluster --name "$cluster" --kubeconfig "$kubeconfig" "${node_args[@]}" --wait 5m --config - <<KIND
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
+$patches
 nodes:
 - role: control-plane
 - role: worker
@@ -28,28 +85,34 @@ nodes:
 - role: worker
   labels: {topology.kubernetes.io/zone: zone-c}
 KIND
+else
+  kind export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig"
 fi
-kubectl config use-context "kind-$cluster" >/dev/null
+kubectl wait --for=condition=Ready nodes --all --timeout=300s >/dev/null
+kubectl get nodes -L topology.kubernetes.io/zone
 
-echo "==> [2/6] image planguard:dev"
-docker build -t planguard:dev "$repo"
-kind load docker-image planguard:dev --name "$cluster"
+step 5 "load $pg_image${images/public/}${images/local/ and $bind_image} into the nodes"
+load=("$pg_image")
+[ "$images" = local ] && load+=("$bind_image")
+kind load docker-image --name "$cluster" "${load[@]}"
 
-echo "==> [3/6] TSIG keys (one per writer) as Secrets"
+step 6 "TSIG keys (one Secret per writer) and BIND 9 in the cluster (NodePort $nodeport)"
 kubectl get ns "$ns" >/dev/null 2>&1 || kubectl create ns "$ns"
-keys=$(mktemp -d)
+keys=$(mktemp -d); trap 'rm -rf "$keys"' EXIT
 for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do
-  tsig-keygen -a hmac-sha256 "planguard-$k" > "$keys/$k.key"
-  kubectl -n "$ns" create secret generic "planguard-$k" --from-file=tsig.key="$keys/$k.key" \
-    --dry-run=client -o yaml | kubectl apply -f -
+  # A secret already in the cluster is kept: BIND and planguard must agree on it.
+  if ! kubectl -n "$ns" get secret "planguard-$k" -o jsonpath='{.data.tsig\.key}' 2>/dev/null \
+       | base64 -d > "$keys/$k.key" || [ ! -s "$keys/$k.key" ]; then
+    printf 'key "planguard-%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+      "$k" "$(head -c 32 /dev/urandom | base64)" > "$keys/$k.key"
+    kubectl -n "$ns" create secret generic "planguard-$k" --from-file=tsig.key="$keys/$k.key" >/dev/null
+  fi
 done
-
-echo "==> [4/6] BIND 9 in the cluster (zone example.test, update-policy per key)"
 {
   cat "$keys"/*.key
   cat <<'CONF'
 options { directory "/var/cache/bind"; listen-on { any; }; listen-on-v6 { none; };
-  recursion no; allow-new-zones yes; };
+  recursion no; allow-new-zones yes; pid-file none; };
 zone "example.test" {
   type primary; file "/var/cache/bind/db.example.test";
   update-policy {
@@ -64,8 +127,9 @@ CONF
 } > "$keys/named.conf"
 printf '$TTL 60\n@ IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 60\n@ IN NS ns.example.test.\nns IN A 127.0.0.1\n' > "$keys/db.example.test"
 kubectl -n "$ns" create configmap bind --from-file="$keys/named.conf" \
-  --from-file="$keys/db.example.test" --dry-run=client -o yaml | kubectl apply -f -
-kubectl -n "$ns" apply -f - <<'BIND'
+  --from-file="$keys/db.example.test" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+if [ "$images" = local ]; then named=(/usr/sbin/named -g); else named=(named -g); fi
+kubectl -n "$ns" apply -f - <<BIND
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: bind}
@@ -77,14 +141,18 @@ spec:
     spec:
       initContainers:
       - name: zone
-        image: busybox:1.36
-        command: [sh, -c, "cp /config/db.example.test /var/cache/bind/ && chmod 666 /var/cache/bind/*"]
+        image: $bind_image
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, "cp /config/db.example.test /var/cache/bind/ && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind"]
         volumeMounts: [{name: config, mountPath: /config}, {name: data, mountPath: /var/cache/bind}]
       containers:
       - name: named
-        image: internetsystemsconsortium/bind9:9.18
-        args: [-g, -c, /config/named.conf, -u, bind]
+        image: $bind_image
+        imagePullPolicy: IfNotPresent
+        command: [${named[0]}]
+        args: [${named[1]}, -c, /config/named.conf, -u, bind]
         ports: [{containerPort: 53, protocol: TCP}, {containerPort: 53, protocol: UDP}]
+        readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 2}
         volumeMounts: [{name: config, mountPath: /config}, {name: data, mountPath: /var/cache/bind}]
       volumes:
       - {name: config, configMap: {name: bind}}
@@ -94,37 +162,57 @@ apiVersion: v1
 kind: Service
 metadata: {name: bind}
 spec:
+  type: NodePort
   selector: {app: bind}
-  ports: [{name: dns-tcp, port: 53, protocol: TCP}, {name: dns-udp, port: 53, protocol: UDP}]
+  ports:
+  - {name: dns-tcp, port: 53, protocol: TCP, nodePort: $nodeport}
+  - {name: dns-udp, port: 53, protocol: UDP, nodePort: $nodeport}
 BIND
 kubectl -n "$ns" rollout status deploy/bind --timeout=180s
 
-monitoring=()
-if [ "${1:-}" = "--with-monitoring" ]; then
-  echo "==> [5/6] kube-prometheus-stack"
+chart_args=()
+if $monitoring; then
+  step 7 "kube-prometheus-stack (from its Helm repository)"
   helm repo add prometheus-community https://prometheus-community.github.io/helm-charts >/dev/null
   helm upgrade --install kps prometheus-community/kube-prometheus-stack -n monitoring \
     --create-namespace --wait
-  monitoring=(--set metrics.serviceMonitor.enabled=true
+  chart_args=(--set metrics.serviceMonitor.enabled=true
               --set metrics.serviceMonitor.labels.release=kps
               --set prometheusRule.enabled=true --set prometheusRule.labels.release=kps)
 else
-  echo "==> [5/6] monitoring skipped (--with-monitoring installs kube-prometheus-stack)"
+  step 7 "monitoring skipped (--with-monitoring installs kube-prometheus-stack)"
 fi
 
-echo "==> [6/6] planguard chart and a sample zone"
+step 8 "planguard chart (helm install, waiting for every pod to be Ready)"
 helm upgrade --install planguard "$repo/charts/planguard" -n "$ns" \
-  --set image.repository=planguard --set image.tag=dev --set image.pullPolicy=Never \
-  --set enactors[0].tsigSecret=planguard-enactor-az1 \
-  --set enactors[1].tsigSecret=planguard-enactor-az2 \
-  --set enactors[2].tsigSecret=planguard-enactor-az3 \
-  --set cleanup.tsigSecret=planguard-cleanup "${monitoring[@]}" --wait
+  --set image.repository="${pg_image%:*}" --set image.tag="${pg_image##*:}" \
+  --set image.pullPolicy=Never "${chart_args[@]}" --wait --timeout 5m
+kubectl -n "$ns" get pods -o wide
+
+step 9 "sample zone and plan (kubectl apply), answer checked from the host with dig"
 ip=$(kubectl -n "$ns" get svc bind -o jsonpath='{.spec.clusterIP}')
 kubectl apply -f - <<ZONE
 apiVersion: planguard.io/v1alpha1
 kind: DNSZone
 metadata: {name: dynamo, namespace: default}
-spec: {zone: example.test, server: {address: "$ip", port: 53}}
+spec: {zone: example.test, server: {address: "$ip", port: 53}, keep: 3}
 ZONE
 kubectl apply -n default -f "$repo/hack/demo/plan-1.yaml"
-echo "done: kubectl get dnsplans,dnszones -A; BIND answers at $ip inside the cluster"
+node_ip=$(kubectl get node "$cluster-worker" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+want="10.0.1.10 10.0.2.10 10.0.3.10"
+for _ in $(seq 1 60); do
+  got=$(dig +short +tcp +time=2 +tries=1 @"$node_ip" -p "$nodeport" dynamodb.example.test A | sort | xargs || true)
+  [ "$got" = "$want" ] && break
+  sleep 2
+done
+if [ "$got" != "$want" ]; then
+  echo "kind-up: dig @$node_ip -p $nodeport dynamodb.example.test gave '$got', want '$want'" >&2
+  kubectl get dnsplans,dnszones -A >&2 || true
+  exit 1
+fi
+echo "    dig @$node_ip -p $nodeport dynamodb.example.test A -> $got"
+kubectl get dnsplans,dnszones -n default
+echo "==> done in $(( $(date +%s) - t_start )) s"
+echo "    export KUBECONFIG=$kubeconfig   # kubectl get dnsplans,dnszones -A"
+echo "    dig @$node_ip -p $nodeport dynamodb.example.test   # BIND, through its NodePort"
+echo "    hack/kind-down.sh removes it all"

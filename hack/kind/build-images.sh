@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# planguard's and BIND's images for the kind path, built here from the local Debian base
+# (hack/kind/build-base.sh), PyPI reached with the host's CA bundle. Prints two lines:
+# the planguard image and the BIND image. Docker's layer cache makes a rebuild with no
+# change a few seconds.
+#   hack/kind/build-images.sh [local|public]
+# public: planguard's image FROM the public python image, BIND's public image (no build).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+mode=${1:-local}
+cli=$("$here/docker-cli.sh")
+build=(env DOCKER_BUILDKIT=1 "$cli" build -q)
+# The CA bundle pip trusts here (a TLS-inspecting proxy's CA among them, on some machines).
+ca=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
+secret=()
+[ -f "$ca" ] && secret=(--secret "id=ca,src=$ca")
+t0=$(date +%s)
+if [ "$mode" = local ]; then
+  base=$("$here/build-base.sh")
+  "${build[@]}" "${secret[@]}" --build-arg BASE_IMAGE="$base" -t planguard:dev "$repo" >/dev/null
+  echo "    planguard:dev built in $(( $(date +%s) - t0 )) s" >&2
+  t0=$(date +%s)
+  "${build[@]}" --build-arg BASE_IMAGE="$base" -t planguard/bind9:bookworm -f "$here/bind.Dockerfile" "$here" >/dev/null
+  echo "    planguard/bind9:bookworm built in $(( $(date +%s) - t0 )) s" >&2
+  echo planguard:dev; echo planguard/bind9:bookworm
+else
+  "${build[@]}" "${secret[@]}" -t planguard:dev "$repo" >/dev/null
+  echo "    planguard:dev built in $(( $(date +%s) - t0 )) s" >&2
+  echo planguard:dev; echo internetsystemsconsortium/bind9:9.18
+fi
