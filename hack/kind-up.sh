@@ -88,6 +88,15 @@ KIND
 else
   kind export kubeconfig --name "$cluster" --kubeconfig "$kubeconfig"
 fi
+if [ "$images" = local ]; then
+  # Nothing on this machine may reach past the containers it started: the nodes need no
+  # registry (every image is preloaded), so traffic from the kind network may go only back
+  # into it (the host itself, e.g. dig on the NodePort, is not forwarded traffic).
+  bridge=br-$(docker network inspect kind -f '{{.Id}}' | cut -c1-12)
+  iptables -C DOCKER-USER -i "$bridge" ! -o "$bridge" -j REJECT 2>/dev/null \
+    || iptables -I DOCKER-USER -i "$bridge" ! -o "$bridge" -j REJECT
+  echo "    forwarded traffic from $bridge confined to the kind network"
+fi
 kubectl wait --for=condition=Ready nodes --all --timeout=300s >/dev/null
 kubectl get nodes -L topology.kubernetes.io/zone
 

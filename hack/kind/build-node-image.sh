@@ -20,7 +20,9 @@ log() { echo "    $*" >&2; }
 if docker image inspect "$node_tag" >/dev/null 2>&1; then log "node image $node_tag: cached"; echo "$node_tag"; exit 0; fi
 t_all=$(date +%s)
 base=$("$here/build-base.sh")
-dbuild() { DOCKER_BUILDKIT=1 "$("$here/docker-cli.sh")" build -q "$@" >/dev/null; }
+dbuild() { DOCKER_BUILDKIT=1 "$("$here/docker-cli.sh")" build -q --label "planguard.recipe=$recipe" "$@" >/dev/null; }
+# An image is reused only when this recipe built it (a changed script rebuilds it).
+have() { [ "$(docker image inspect -f '{{index .Config.Labels "planguard.recipe"}}' "$1" 2>/dev/null)" = "$recipe" ]; }
 
 # 1. binaries
 minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
@@ -65,7 +67,7 @@ cp "$here"/images/* "$ctx/"
 images=()
 for ref in "${wanted[@]}"; do
   name=${ref##*/}; name=${name%%:*}
-  if docker image inspect "$ref" >/dev/null 2>&1; then log "image $ref: cached"; images+=("$ref"); continue; fi
+  if have "$ref"; then log "image $ref: cached"; images+=("$ref"); continue; fi
   t0=$(date +%s)
   case $name in
     kube-proxy) cp "$bins/kube-proxy" "$ctx/"
@@ -84,7 +86,7 @@ for ref in "${wanted[@]}"; do
   images+=("$ref")
 done
 kindnet=planguard/kindnet:$recipe
-if ! docker image inspect "$kindnet" >/dev/null 2>&1; then
+if ! have "$kindnet"; then
   cp "$here/images/kindnet.sh" "$ctx/kindnet"
   dbuild -f "$ctx/tools.Dockerfile" --build-arg BASE_IMAGE="$base" --build-arg BIN=kindnet -t "$kindnet" "$ctx"
   log "image $kindnet built"
@@ -93,7 +95,7 @@ images+=("$kindnet")
 
 # 3. kind's base image, from kind's recipe files
 node_base=planguard/kind-base:$KIND_VERSION-$recipe
-if ! docker image inspect "$node_base" >/dev/null 2>&1; then
+if ! have "$node_base"; then
   log "kind base image (kind $KIND_VERSION recipe files, Debian's containerd/runc/CNI; ~2 min)..."
   t0=$(date +%s)
   bctx=$(mktemp -d)
@@ -117,6 +119,8 @@ docker exec "$id" sh -c "chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/k
 # kind's default CNI manifest with the kindnet stand-in's image and command.
 sed -n '/^const defaultCNIManifest = `/,/^`/p' "$kind_src/pkg/build/nodeimage/const_cni.go" | sed '1d;$d' \
   | sed "s#image: \` + kindnetdImage + \`#image: $kindnet\n        command: [/usr/local/bin/kindnet]#" \
+  | sed 's#^        volumeMounts:$#        volumeMounts:\n        - {name: kubelet-conf, mountPath: /etc/kubernetes/kubelet.conf, readOnly: true}#' \
+  | sed 's#^      volumes:$#      volumes:\n      - {name: kubelet-conf, hostPath: {path: /etc/kubernetes/kubelet.conf, type: File}}#' \
   | docker exec -i "$id" sh -c 'cat > /kind/manifests/default-cni.yaml'
 # No storage provisioner image can be built here (its source is not on the proxy); kind then
 # installs its own fallback StorageClass. planguard needs no volumes.

@@ -55,6 +55,15 @@ ZONE_EMPTY_ENDPOINTS = Gauge(
 CLEANUP_DELETIONS = Counter(
     "planguard_cleanup_deleted_plans_total", "Plans deleted by clean-up", ["zone"],
 )
+CLEANUP_DELETE_REFUSED = Counter(
+    "planguard_cleanup_delete_refused_total",
+    "Plan deletions the API server refused (the object was replaced: uid precondition)",
+    ["zone"],
+)
+CLEANUP_CYCLE_SECONDS = Histogram(
+    "planguard_cleanup_cycle_seconds", "Time of one clean-up reconcile of a zone", ["zone"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 PLANNER_LEADER = Gauge("planguard_planner_leader", "1 while this planner is the active one")
 PLANNER_TARGETS = Gauge(

@@ -31,4 +31,20 @@ def test_bad_values_are_named():
                    Endpoint("a", 60, (Target("10.0.0.1"),))) == ["DuplicateEndpoint"]
     assert "InvalidGeneration" in reasons(Endpoint("a", 60, (Target("10.0.0.1"),)), g=0)
     assert reasons(Endpoint("a", 60, tuple(Target(f"10.0.{i // 250}.{i % 250}")
-                                           for i in range(101)))) == ["TooManyTargets"]
+                                           for i in range(33)))) == ["TooManyTargets"]
+
+
+def test_addresses_no_load_balancer_has_are_refused():
+    for addr in ("0.0.0.0", "::", "255.255.255.255", "224.0.0.1", "239.255.255.250",
+                 "ff02::1", "169.254.169.254", "fe80::1"):
+        assert reasons(Endpoint("api", 60, (Target(addr),))) == ["UnservableAddress"], addr
+    # Loopback stays allowed (the demo and local tests), as do private and documentation
+    # ranges a real load balancer can have.
+    for addr in ("127.0.0.41", "::1", "10.0.0.1", "192.0.2.7", "2001:db8::1", "fd00::1"):
+        assert reasons(Endpoint("api", 60, (Target(addr),))) == [], addr
+
+
+def test_unservable_message_names_the_address_and_why():
+    (p,) = plan_problems(Plan("z-1", "z", 1, (Endpoint("api", 60, (Target("0.0.0.0"),)),)))
+    assert p.message == ("endpoint 'api': 0.0.0.0 is the unspecified address, "
+                         "which no load balancer has")

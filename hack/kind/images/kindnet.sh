@@ -4,10 +4,13 @@
 # Nodes, writes this node's CNI config (ptp + host-local over the node's podCIDR, portmap),
 # routes every other node's podCIDR via that node's InternalIP, and masquerades pod traffic
 # leaving the pod network. Runs as kind's kindnet DaemonSet (hostNetwork, HOST_IP and
-# POD_SUBNET from the manifest kind templates).
+# POD_SUBNET from the manifest kind templates, the node's kubelet.conf mounted).
 set -u
 sa=/var/run/secrets/kubernetes.io/serviceaccount
-api="https://${KUBERNETES_SERVICE_HOST}:${KUBERNETES_SERVICE_PORT}"
+# The API server as this node's kubelet reaches it, not through the Service address: until
+# kube-proxy has programmed the node, 10.96.0.1 would follow the default route off the node.
+api=$(sed -n 's/^ *server: *//p' /etc/kubernetes/kubelet.conf 2>/dev/null | head -1)
+if [ -z "$api" ]; then echo "no server in /etc/kubernetes/kubelet.conf" >&2; exit 1; fi
 conf=/etc/cni/net.d/10-kindnet.conflist
 interval=${KINDNET_INTERVAL:-5}
 cni_config() {

@@ -7,15 +7,37 @@ is still refused before a single record is written.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
 from planguard.core.model import Endpoint, Plan, canonical_address
 
 TTL_MIN, TTL_MAX = 1, 86400
-MAX_ADDRESSES_PER_RRSET = 100  # BIND 9.18's default max-records-per-type
+# The CRD's targets maxItems: with 5,000 endpoints per plan it keeps the address rule's CEL
+# cost within the API server's budget (and well under BIND's max-records-per-type, 100).
+MAX_TARGETS = 32
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 NAME_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
+
+
+def unservable(address: str) -> str | None:
+    """Why no load balancer can have this address (an answer with it black-holes clients
+    without ever looking empty), or None. Loopback is allowed: local tests and the demo
+    serve on 127.0.0.0/8. The CRDs' CEL rule is the same: isGlobalUnicast() || isLoopback().
+    """
+    ip = ipaddress.ip_address(address)
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return None
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    return None
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,9 @@ def endpoint_problems(e: Endpoint) -> list[Problem]:
         except ValueError:
             out.append(Problem("InvalidAddress", f"{where}: {t.address!r} is not an IP address"))
             continue
+        if (why := unservable(addr)) is not None:
+            out.append(Problem("UnservableAddress",
+                               f"{where}: {addr} is {why}, which no load balancer has"))
         if addr in seen:
             out.append(Problem("DuplicateTarget", f"{where}: target {addr} listed twice"))
         seen.add(addr)
@@ -54,11 +79,8 @@ def endpoint_problems(e: Endpoint) -> list[Problem]:
             f"{where}: no target with weight > 0 would be served; "
             "set allowEmpty: true on the endpoint if emptying it is intended",
         ))
-    if max(len(v4), len(v6)) > MAX_ADDRESSES_PER_RRSET:
-        out.append(Problem(
-            "TooManyTargets",
-            f"{where}: more than {MAX_ADDRESSES_PER_RRSET} addresses of one family",
-        ))
+    if len(e.targets) > MAX_TARGETS:
+        out.append(Problem("TooManyTargets", f"{where}: more than {MAX_TARGETS} targets"))
     return out
 
 

@@ -7,6 +7,7 @@ by resourceVersion (finalizers, deletes) so it cannot clobber another writer.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import os
@@ -59,6 +60,12 @@ def discard(resp: Any) -> None:
     resp.release_conn()
 
 
+class DeleteOutcome(enum.Enum):
+    DELETED = "deleted"
+    GONE = "gone"  # already deleted by someone else
+    REFUSED = "refused"  # the precondition failed: another object holds the name now
+
+
 class PlanguardApi:
     def __init__(self, client: ApiClient, component: str) -> None:
         self.custom = CustomObjectsApi(client)
@@ -100,22 +107,27 @@ class PlanguardApi:
             raise
         return True
 
-    def delete_plan(self, ns: str, plan: dict[str, Any]) -> bool:
+    def delete_plan(self, ns: str, plan: dict[str, Any]) -> DeleteOutcome:
+        """Deletes this very plan object, guarded by its uid only: a plan's spec is
+        immutable and its deletion is decided from DNS, so a newer resourceVersion (a status
+        or finalizer write) changes nothing about the decision, while a uid precondition
+        still never deletes a different object created under the same name."""
         meta = plan["metadata"]
         try:
-            self.custom.delete_namespaced_custom_object(
+            discard(self.custom.delete_namespaced_custom_object(
                 GROUP, VERSION, ns, "dnsplans", meta["name"],
                 body=kubernetes.client.V1DeleteOptions(
-                    preconditions=kubernetes.client.V1Preconditions(
-                        uid=meta["uid"], resource_version=meta["resourceVersion"]
-                    )
+                    preconditions=kubernetes.client.V1Preconditions(uid=meta["uid"])
                 ),
-            )
+                _preload_content=False,
+            ))
         except ApiException as e:
-            if e.status in (404, 409):
-                return False
+            if e.status == 404:
+                return DeleteOutcome.GONE
+            if e.status == 409:
+                return DeleteOutcome.REFUSED
             raise
-        return True
+        return DeleteOutcome.DELETED
 
     def event(
         self, obj: dict[str, Any], kind: str, type_: str, reason: str, message: str

@@ -3,11 +3,17 @@ people read (`kubectl get dnsplans,dnszones`).
 
 Every decision that could remove a plan reads the live generations from the DNS server
 at decision time. If DNS cannot be read, nothing is deleted and no finalizer is removed.
+
+A cycle's cost must not grow with the history (a planner can outrun any enactor): it
+deletes first, then writes the zone's status, and writes a plan's status only when its
+phase changes. Nothing that moves with every new generation (the fence, counts of
+endpoints) goes into a plan's status; the zone's status carries it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +28,7 @@ from planguard.core.selection import Candidate, PartCache, candidates, newest_va
 from planguard.dns.provider import DnsError
 from planguard.dns.rfc2136 import ProviderPool
 from planguard.dns.tsig import TsigKey
-from planguard.kube.api import PlanguardApi
+from planguard.kube.api import DeleteOutcome, PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
@@ -50,17 +56,22 @@ class Cleanup:
         spec = zone.get("spec") or {}
         cands = candidates(self.cache.plans(key), self._parts.setdefault(key, PartCache()))
         newest = newest_valid(cands)
+        t0 = time.monotonic()
         try:
             state: ZoneState | None = self._providers.get(key, spec).read_zone()
             dns_error = None
         except DnsError as e:
             state, dns_error = None, e
             metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
-        for c in cands:
-            self._plan_status(c, state)
+        deleted: set[str] = set()
         if state is not None and not spec.get("paused"):
-            self._finalizers_and_deletions(zone, label, cands, state, int(spec.get("keep", 10)))
+            deleted = self._finalizers_and_deletions(zone, label, cands, state,
+                                                     int(spec.get("keep", 10)))
         self._zone_status(zone, label, cands, newest, state, dns_error)
+        for c in cands:
+            if c.plan.name not in deleted:
+                self._plan_status(c, state)
+        metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return self.cfg.interval
 
     # -- plans -------------------------------------------------------------------------
@@ -92,17 +103,20 @@ class Cleanup:
             Condition("Refused", bool(c.problems), reason, problems),
         ]
         if state is not None and c.valid:
+            # Phase only: these messages stay the same while newer plans come and go, so a
+            # plan's status is written when it becomes Live or Superseded, not every cycle.
             g, live, fence = c.plan.generation, state.live_generations, state.fence_generation
-            endpoints_at_g = sum(1 for e in state.endpoints.values() if e.generation == g)
-            is_live = g in live or g == fence
+            in_dns, fenced = g in live, g == fence
             conds.append(Condition(
-                "Live", is_live, "InDNS" if is_live else "NotInDNS",
-                f"zone fence at {fence}; {endpoints_at_g} endpoint(s) last written by this plan",
+                "Live", in_dns or fenced, "InDNS" if in_dns or fenced else "NotInDNS",
+                "endpoints in DNS were written by this plan" if in_dns else
+                "the zone's active (fenced) generation" if fenced else
+                "no endpoint in DNS was last written by this plan",
             ))
             sup = superseded(g, live, fence)
             conds.append(Condition(
                 "Superseded", sup, "NewerPlanLive" if sup else "NotSuperseded",
-                f"generation {fence} is active and no endpoint serves {g}" if sup else "",
+                "a newer generation is active and no endpoint serves this one" if sup else "",
             ))
         for obj in c.objs:
             status = obj.get("status") or {}
@@ -122,26 +136,44 @@ class Cleanup:
     def _finalizers_and_deletions(
         self, zone: dict[str, Any], label: str, cands: list[Candidate], state: ZoneState,
         keep: int,
-    ) -> None:
+    ) -> set[str]:
+        """Deletes what DNS no longer depends on, first, then puts the live-plan finalizer
+        where DNS may depend on a plan and takes it off where it cannot. Returns the names
+        of the plans deleted (or being deleted) this cycle."""
         live, fence = state.live_generations, state.fence_generation
         ns = zone["metadata"]["namespace"]
         refs = {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
                                      bool(c.problems)) for c in cands}
+        by_name = {c.plan.name: c for c in cands}
+        gone: set[str] = set()
+        for ref in select_deletions(refs.values(), live, fence, keep):
+            outcomes = [self.api.delete_plan(ns, dict(o)) for o in by_name[ref.name].objs
+                        if not o["metadata"].get("deletionTimestamp")]
+            gone.add(ref.name)
+            if DeleteOutcome.DELETED in outcomes:
+                metrics.CLEANUP_DELETIONS.labels(label).inc()
+                self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
+                               f"deleted superseded plan {ref.name} (generation {ref.generation}; "
+                               f"active {fence}, oldest live {min(live) if live else '-'})")
+            if DeleteOutcome.REFUSED in outcomes:
+                metrics.CLEANUP_DELETE_REFUSED.labels(label).inc()
+                log.warning("delete of plan %s refused: another object holds its name now; "
+                            "deciding again next cycle", ref.name)
         for c in cands:
             want = needs_finalizer(refs[c.plan.name], live, fence)
             for obj in c.objs:
                 if obj["metadata"].get("deletionTimestamp") and want:
                     continue  # a deleted plan DNS may depend on waits, holding its finalizer
-                self.api.set_finalizer(ns, dict(obj), want)
-        by_name = {c.plan.name: c for c in cands}
-        for ref in select_deletions(refs.values(), live, fence, keep):
-            deleted = [self.api.delete_plan(ns, dict(o)) for o in by_name[ref.name].objs
-                       if not o["metadata"].get("deletionTimestamp")]
-            if any(deleted):
-                metrics.CLEANUP_DELETIONS.labels(label).inc()
-                self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
-                               f"deleted superseded plan {ref.name} (generation {ref.generation}; "
-                               f"active {fence}, oldest live {min(live) if live else '-'})")
+                if not self.api.set_finalizer(ns, dict(obj), want) and not want:
+                    # The cached object is older than the API server's (409): take the
+                    # finalizer off the fresh one, so a deleted plan never lingers a cycle.
+                    try:
+                        fresh = self.api.get("dnsplans", ns, obj["metadata"]["name"])
+                    except Exception:
+                        continue
+                    if fresh["metadata"].get("uid") == obj["metadata"].get("uid"):
+                        self.api.set_finalizer(ns, fresh, False)
+        return gone
 
     # -- zone --------------------------------------------------------------------------
     def _zone_status(

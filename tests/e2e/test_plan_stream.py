@@ -1,0 +1,82 @@
+"""Clean-up under a plan stream (the post-mortem's planner kept producing plans while an
+enactor lagged): the history stays bounded at `keep` plus the plans in flight, and the
+zone's status follows DNS within seconds, while plans arrive faster than a clean-up whose
+cost grew with the history could follow."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from harness import Bind, Cluster, Processes, eventually, plan_obj
+
+pytestmark = pytest.mark.e2e
+
+KEEP = 3
+PLANS = 40
+ENDPOINTS = 300  # x 4 targets: each plan object is tens of KB, as the API server sees it
+
+
+def _plan(zone: str, g: int) -> dict[str, Any]:
+    return plan_obj(zone, g, {f"ep{i}": [f"10.{g % 200}.{i // 250}.{i % 250 + 1}",
+                                         f"10.{g % 200}.{i // 250}.{i % 250 + 2}",
+                                         f"10.{g % 200 + 1}.{i // 250}.{i % 250 + 1}",
+                                         f"2001:db8:{g:x}::{i + 1:x}"]
+                                 for i in range(ENDPOINTS)}, ttl=5)
+
+
+def _plans(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
+    out = cluster.kubectl("get", "dnsplans", "-n", ns, "-o",
+                          "jsonpath={range .items[*]}{.spec.generation} {.metadata.deletionTimestamp}"
+                          "{'\\n'}{end}").stdout
+    return [{"generation": int(line.split()[0]), "deleting": len(line.split()) > 1}
+            for line in out.splitlines() if line.strip()]
+
+
+def _zone_status(cluster: Cluster, ns: str) -> dict[str, Any]:
+    out = cluster.kubectl("get", "dnszones", "web", "-n", ns, "-o", "json").stdout
+    status: dict[str, Any] = json.loads(out).get("status") or {}
+    return status
+
+
+def test_history_stays_bounded_and_status_current_under_a_plan_stream(
+        cluster: Cluster, bind: Bind, ns: str, zone: str, dns_zone: str,
+        procs: Processes) -> None:
+    cluster.kubectl("patch", "dnszones", "web", "-n", ns, "--type=merge",
+                    "-p", json.dumps({"spec": {"keep": KEEP}}))
+    for e in "abc":
+        procs.enactor(e, ns, bind.key(f"enactor-{e}"))
+    procs.cleanup(ns, bind.key("planguard-cleanup"), interval=1.0)
+    counts: list[int] = []
+    lags: list[int] = []
+    t0 = time.monotonic()
+    for g in range(1, PLANS + 1):
+        cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(_plan(zone, g)))
+        if g % 2 == 0:  # one sample every two plans: history size and status lag behind DNS
+            live = [p for p in _plans(cluster, ns) if not p["deleting"]]
+            counts.append(len(live))
+            fence = bind.generation(dns_zone) or 0
+            lags.append(fence - int(_zone_status(cluster, ns).get("activeGeneration") or 0))
+    stream = time.monotonic() - t0
+    print(f"{PLANS} plans in {stream:.1f} s; plan count samples {counts}; "
+          f"status lag (generations behind DNS) {lags}")
+    # In flight: the plans created since clean-up's last cycle, and those enactors have not
+    # fenced yet. Anything that grows with the stream fails this.
+    assert max(counts) <= KEEP + 8, counts
+    assert max(counts[len(counts) // 2:]) <= KEEP + 8, counts
+    assert sorted(lags)[int(len(lags) * 0.9)] <= 4, lags
+
+    def settled() -> bool:
+        plans = _plans(cluster, ns)
+        st = _zone_status(cluster, ns)
+        return (sorted(p["generation"] for p in plans) == list(range(PLANS - KEEP + 1, PLANS + 1))
+                and st.get("activeGeneration") == PLANS and st.get("newestPlan") == PLANS
+                and any(c["type"] == "Converged" and c["status"] == "True"
+                        for c in st.get("conditions") or []))
+    eventually(settled, timeout=20, interval=0.5,
+               what=f"history at the newest {KEEP} and the zone status at plan {PLANS}")
+    assert bind.query(f"ep0.{dns_zone}") == sorted(
+        [f"10.{PLANS % 200}.0.1", f"10.{PLANS % 200}.0.2", f"10.{PLANS % 200 + 1}.0.1"])
