@@ -22,6 +22,10 @@ RUN command -v python3 >/dev/null || { apt-get update -q \
       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
          python3 && rm -rf /var/lib/apt/lists/*; }
 COPY --from=build /opt/planguard /opt/planguard
+# A named user for uid 65532: kopf asks for its own user name (getpass.getuser()), which
+# fails for a uid with no passwd entry.
+RUN echo 'planguard:x:65532:65532:planguard:/nonexistent:/usr/sbin/nologin' >> /etc/passwd \
+    && echo 'planguard:x:65532:' >> /etc/group
 ENV PATH=/opt/planguard/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 65532:65532
 ENTRYPOINT ["planguard"]

@@ -50,7 +50,10 @@ export PATH="$KIND_BIN_DIR:$CP_BIN_DIR:$(dirname "$helm"):$PATH"
 
 step 3 "images ($images)"
 mapfile -t built < <("$repo/hack/kind/build-images.sh" "$images")
-pg_image=${built[0]} bind_image=${built[1]}
+bind_image=${built[1]}
+# Tagged by content, so a rebuilt image rolls the pods (pullPolicy Never, nothing to pull).
+pg_image=planguard:dev-$(docker image inspect -f '{{.Id}}' "${built[0]}" | cut -c8-19)
+docker tag "${built[0]}" "$pg_image"
 node_args=()
 if [ "$images" = local ]; then
   node_args=(--image "$("$repo/hack/kind/build-node-image.sh")")
@@ -100,9 +103,9 @@ fi
 kubectl wait --for=condition=Ready nodes --all --timeout=300s >/dev/null
 kubectl get nodes -L topology.kubernetes.io/zone
 
-step 5 "load $pg_image${images/public/}${images/local/ and $bind_image} into the nodes"
 load=("$pg_image")
 [ "$images" = local ] && load+=("$bind_image")
+step 5 "load ${load[*]} into the nodes"
 kind load docker-image --name "$cluster" "${load[@]}"
 
 step 6 "TSIG keys (one Secret per writer) and BIND 9 in the cluster (NodePort $nodeport)"
@@ -193,6 +196,11 @@ else
 fi
 
 step 8 "planguard chart (helm install, waiting for every pod to be Ready)"
+# A release left pending by an interrupted run would refuse every later upgrade.
+case $(helm status planguard -n "$ns" -o json 2>/dev/null | sed -n 's/.*"status":"\([a-z-]*\)".*/\1/p' | head -1) in
+  pending-install) helm uninstall planguard -n "$ns" --wait >/dev/null ;;
+  pending-upgrade|pending-rollback) helm rollback planguard -n "$ns" --wait >/dev/null ;;
+esac
 helm upgrade --install planguard "$repo/charts/planguard" -n "$ns" \
   --set image.repository="${pg_image%:*}" --set image.tag="${pg_image##*:}" \
   --set image.pullPolicy=Never "${chart_args[@]}" --wait --timeout 5m

@@ -29,9 +29,9 @@ def _plan(zone: str, g: int) -> dict[str, Any]:
 
 
 def _plans(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
+    fields = "{.spec.generation} {.metadata.deletionTimestamp}"
     out = cluster.kubectl("get", "dnsplans", "-n", ns, "-o",
-                          "jsonpath={range .items[*]}{.spec.generation} {.metadata.deletionTimestamp}"
-                          "{'\\n'}{end}").stdout
+                          f"jsonpath={{range .items[*]}}{fields}{{'\\n'}}{{end}}").stdout
     return [{"generation": int(line.split()[0]), "deleting": len(line.split()) > 1}
             for line in out.splitlines() if line.strip()]
 

@@ -39,6 +39,10 @@ def test_image_runs_non_root_on_a_read_only_root(image: str) -> None:
     version = _run(image, "--version")
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("planguard ")
+    # kopf names its peer after the user: a uid with no passwd entry crashed every role.
+    who = _docker("run", "--rm", "--read-only", "--entrypoint", "python3", image, "-c",
+                  "import getpass; print(getpass.getuser())")
+    assert who.stdout.strip() == "planguard", who.stderr
     replay = _run(image, "replay")  # the bundled scenario: reads package data, writes nothing
     assert replay.returncode == 0, replay.stderr
     assert "planguard: SAFE" in replay.stdout
