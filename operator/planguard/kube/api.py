@@ -107,6 +107,31 @@ class PlanguardApi:
             raise
         return True
 
+    def release_finalizer(self, ns: str, plan: dict[str, Any]) -> bool:
+        """Takes the live-plan finalizer off with a JSON patch that tests the entry it
+        removes, so it needs no fresh resourceVersion (a status write since the cache saw
+        the plan changes nothing) and never drops another writer's finalizer. True when
+        the finalizer is gone; False if the plan is gone or its finalizers moved (the
+        caller decides again next cycle from fresh state)."""
+        meta = plan["metadata"]
+        fins = list(meta.get("finalizers") or [])
+        if LIVE_PLAN_FINALIZER not in fins:
+            return True
+        i = fins.index(LIVE_PLAN_FINALIZER)
+        ops = [{"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
+               {"op": "test", "path": f"/metadata/finalizers/{i}", "value": LIVE_PLAN_FINALIZER},
+               {"op": "remove", "path": f"/metadata/finalizers/{i}"}]
+        try:
+            discard(self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, ns, "dnsplans", meta["name"], ops,
+                _content_type="application/json-patch+json", _preload_content=False,
+            ))
+        except ApiException as e:
+            if e.status in (404, 409, 422):
+                return False
+            raise
+        return True
+
     def delete_plan(self, ns: str, plan: dict[str, Any]) -> DeleteOutcome:
         """Deletes this very plan object, guarded by its uid only: a plan's spec is
         immutable and its deletion is decided from DNS, so a newer resourceVersion (a status

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from planguard.kube.api import DeleteOutcome, PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
+WRITERS = 4  # concurrent writes to the API server within one cycle
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Cleanup:
         self.api, self.cache, self.cfg = api, cache, cfg
         self._providers = ProviderPool(cfg.key)
         self._parts: dict[ZoneKey, PartCache] = {}
+        self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cleanup-write")
 
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
@@ -63,14 +66,17 @@ class Cleanup:
         except DnsError as e:
             state, dns_error = None, e
             metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
-        deleted: set[str] = set()
+        # The zone's status first: one small write that says what DNS serves right now.
+        deleting = self._deletions(cands, state, int(spec.get("keep", 10))) \
+            if state is not None and not spec.get("paused") else []
+        gone = {c.plan.name for c in deleting}
+        self._zone_status(zone, label, [c for c in cands if c.plan.name not in gone], newest,
+                          state, dns_error)
         if state is not None and not spec.get("paused"):
-            deleted = self._finalizers_and_deletions(zone, label, cands, state,
-                                                     int(spec.get("keep", 10)))
-        self._zone_status(zone, label, cands, newest, state, dns_error)
-        for c in cands:
-            if c.plan.name not in deleted:
-                self._plan_status(c, state)
+            self._delete(zone, label, deleting, state)
+            self._finalizers(zone, [c for c in cands if c.plan.name not in gone], state)
+        list(self._pool.map(lambda c: self._plan_status(c, state),
+                            [c for c in cands if c.plan.name not in gone]))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return self.cfg.interval
 
@@ -133,47 +139,57 @@ class Cleanup:
             except Exception as e:  # status is best effort
                 log.warning("could not write status of plan %s: %s", meta["name"], e)
 
-    def _finalizers_and_deletions(
-        self, zone: dict[str, Any], label: str, cands: list[Candidate], state: ZoneState,
-        keep: int,
-    ) -> set[str]:
-        """Deletes what DNS no longer depends on, first, then puts the live-plan finalizer
-        where DNS may depend on a plan and takes it off where it cannot. Returns the names
-        of the plans deleted (or being deleted) this cycle."""
-        live, fence = state.live_generations, state.fence_generation
-        ns = zone["metadata"]["namespace"]
-        refs = {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
+    @staticmethod
+    def _refs(cands: list[Candidate]) -> dict[str, PlanRef]:
+        return {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
                                      bool(c.problems)) for c in cands}
+
+    def _deletions(self, cands: list[Candidate], state: ZoneState, keep: int) -> list[Candidate]:
+        """Plans beyond `keep` that DNS, as read this cycle, can no longer depend on."""
         by_name = {c.plan.name: c for c in cands}
-        gone: set[str] = set()
-        for ref in select_deletions(refs.values(), live, fence, keep):
-            outcomes = [self.api.delete_plan(ns, dict(o)) for o in by_name[ref.name].objs
-                        if not o["metadata"].get("deletionTimestamp")]
-            gone.add(ref.name)
+        refs = self._refs(cands)
+        return [by_name[r.name] for r in select_deletions(
+            refs.values(), state.live_generations, state.fence_generation, keep)]
+
+    def _delete(self, zone: dict[str, Any], label: str, deleting: list[Candidate],
+                state: ZoneState) -> None:
+        """Finalizer off, then delete, every object of each plan; the plans concurrently
+        (each write costs the API server a validation of a large object, so one at a time
+        a cycle would take seconds per handful of plans)."""
+        ns = zone["metadata"]["namespace"]
+        live, fence = state.live_generations, state.fence_generation
+
+        def one(c: Candidate) -> None:
+            outcomes = []
+            for o in c.objs:
+                self.api.release_finalizer(ns, dict(o))
+                if not o["metadata"].get("deletionTimestamp"):
+                    outcomes.append(self.api.delete_plan(ns, dict(o)))
             if DeleteOutcome.DELETED in outcomes:
                 metrics.CLEANUP_DELETIONS.labels(label).inc()
                 self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
-                               f"deleted superseded plan {ref.name} (generation {ref.generation}; "
-                               f"active {fence}, oldest live {min(live) if live else '-'})")
+                               f"deleted superseded plan {c.plan.name} (generation "
+                               f"{c.plan.generation}; active {fence}, oldest live "
+                               f"{min(live) if live else '-'})")
             if DeleteOutcome.REFUSED in outcomes:
                 metrics.CLEANUP_DELETE_REFUSED.labels(label).inc()
                 log.warning("delete of plan %s refused: another object holds its name now; "
-                            "deciding again next cycle", ref.name)
+                            "deciding again next cycle", c.plan.name)
+        list(self._pool.map(one, deleting))
+
+    def _finalizers(self, zone: dict[str, Any], cands: list[Candidate],
+                    state: ZoneState) -> None:
+        """The live-plan finalizer on every plan DNS may depend on, off every other."""
+        ns = zone["metadata"]["namespace"]
+        refs = self._refs(cands)
         for c in cands:
-            want = needs_finalizer(refs[c.plan.name], live, fence)
+            want = needs_finalizer(refs[c.plan.name], state.live_generations,
+                                   state.fence_generation)
             for obj in c.objs:
-                if obj["metadata"].get("deletionTimestamp") and want:
-                    continue  # a deleted plan DNS may depend on waits, holding its finalizer
-                if not self.api.set_finalizer(ns, dict(obj), want) and not want:
-                    # The cached object is older than the API server's (409): take the
-                    # finalizer off the fresh one, so a deleted plan never lingers a cycle.
-                    try:
-                        fresh = self.api.get("dnsplans", ns, obj["metadata"]["name"])
-                    except Exception:
-                        continue
-                    if fresh["metadata"].get("uid") == obj["metadata"].get("uid"):
-                        self.api.set_finalizer(ns, fresh, False)
-        return gone
+                if not want:
+                    self.api.release_finalizer(ns, dict(obj))
+                elif not obj["metadata"].get("deletionTimestamp"):
+                    self.api.set_finalizer(ns, dict(obj), True)
 
     # -- zone --------------------------------------------------------------------------
     def _zone_status(
