@@ -29,12 +29,7 @@ step() { echo "==> [$1/9] $2 (at $(( $(date +%s) - t_start )) s)"; }
 
 step 1 "Docker engine"
 "$repo/hack/kind/docker-up.sh"
-if [ -z "$images" ]; then
-  images=public
-  if [ -f "$PLANGUARD_CACHE/docker/dockerd.pid" ] && kill -0 "$(cat "$PLANGUARD_CACHE/docker/dockerd.pid")" 2>/dev/null; then
-    images=local
-  fi
-fi
+[ -n "$images" ] || images=$("$repo/hack/kind/images-mode.sh")
 echo "    images: $images"
 
 step 2 "kind $KIND_VERSION, kubectl, helm (cached by version)"

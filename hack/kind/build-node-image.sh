@@ -134,4 +134,9 @@ docker exec "$id" pkill containerd || true
 sleep 1
 docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' "$id" "$node_tag" >/dev/null
 log "node image $node_tag in $(( $(date +%s) - t0 )) s (all steps $(( $(date +%s) - t_all )) s)"
+# Older builds of this recipe's images are only disk now.
+for repo_ in planguard/kind-node planguard/kind-base planguard/kindnet; do
+  docker images --format '{{.Repository}}:{{.Tag}}' "$repo_" | grep -v -e "$recipe" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
+done
 echo "$node_tag"

@@ -85,8 +85,8 @@ ADMISSION = [
     ("endpoint-empty-label", setp("spec.endpoints.0.name", "api..fips"), "should match"),
     ("no-endpoints", setp("spec.endpoints", []), "should have at least 1 items"),
     ("too-many-targets", setp("spec.endpoints.0.targets",
-                              [{"address": f"10.1.{i // 250}.{i % 250 + 1}"} for i in range(101)]),
-     "Too many: 101: must have at most 100 items"),
+                              [{"address": f"10.1.{i // 250}.{i % 250 + 1}"} for i in range(33)]),
+     "Too many: 33: must have at most 32 items"),
     ("too-many-endpoints", setp("spec.endpoints", [
         {"name": f"e{i}", "targets": [{"address": "10.0.0.1"}]} for i in range(5001)]),
      "must have at most 5000 items"),
