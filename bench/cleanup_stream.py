@@ -10,8 +10,11 @@ PYTHONPATH pointing at it). Everything else (enactors, BIND, the plans) is the s
 
 Each variant gets its own kube-apiserver + etcd with an audit log (bench/api_load.py's
 ControlPlane, ports 36443/32379), three enactors and one clean-up (--cleanup-interval 1),
-a zone with `keep` plans, and a stream of plans of N endpoints x 4 targets (1 % changed per
-plan), one every --interval seconds for --minutes. A sampler (every 0.5 s) records the
+a zone with `keep` plans, and a stream of plans of N endpoints x 4 targets (--changed of
+them changed per plan, all by default), one every --interval seconds for --minutes. With
+partial changes, older generations stay live on the endpoints no later plan rewrote, and
+clean-up keeps them (DNS still carries what they wrote): the history is then bounded by
+keep plus those live generations, not by keep alone. A sampler (every 0.5 s) records the
 number of plans (not being deleted), the fence in DNS and the zone's status.activeGeneration.
 Reported: the plan count over time (max, last), the status lag behind DNS in seconds (per
 generation: first seen in status minus first seen in DNS; p50/p99), and clean-up's requests
@@ -135,7 +138,9 @@ def variant(name: str, args: argparse.Namespace, pythonpath: str | None, bind: B
         while time.monotonic() < deadline:
             g += 1
             if g > 1:
-                eps, _ = changed(eps, 0.01, rng, g)
+                eps = ({n: [f"172.{16 + g % 16}.{i % 256}.{(t + g) % 250 + 1}"
+                            for t in range(4)] for i, n in enumerate(eps)}
+                       if args.changed >= 1 else changed(eps, args.changed, rng, g)[0])
             for part in parts_of(plan_body("z", g, eps, ttl=5), args.parts):
                 text = json.dumps(part)
                 sizes.append(len(text))
@@ -185,6 +190,8 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between plans")
     ap.add_argument("--endpoints", type=int, default=2000)
     ap.add_argument("--parts", type=int, default=1)
+    ap.add_argument("--changed", type=float, default=1.0,
+                    help="fraction of endpoints each plan changes (1: every one)")
     ap.add_argument("--keep", type=int, default=3)
     ap.add_argument("--cleanup-interval", type=float, default=1.0)
     ap.add_argument("--settle", type=float, default=300, help="max seconds after the stream")

@@ -146,6 +146,10 @@ spec:
   template:
     metadata: {labels: {app: bind}}
     spec:
+      # On the control plane: the kind suite pauses and stops workers (a zone lost) while
+      # DNS must keep answering, as a real primary outside the zones would.
+      nodeSelector: {node-role.kubernetes.io/control-plane: ""}
+      tolerations: [{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]
       initContainers:
       - name: zone
         image: $bind_image
@@ -210,7 +214,7 @@ metadata: {name: dynamo, namespace: default}
 spec: {zone: example.test, server: {address: "$ip", port: 53}, keep: 3}
 ZONE
 kubectl apply -n default -f "$repo/hack/demo/plan-1.yaml"
-node_ip=$(kubectl get node "$cluster-worker" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
+node_ip=$(kubectl get node "$cluster-control-plane" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
 want="10.0.1.10 10.0.2.10 10.0.3.10"
 for _ in $(seq 1 60); do
   got=$(dig +short +tcp +time=2 +tries=1 @"$node_ip" -p "$nodeport" dynamodb.example.test A | sort | xargs || true)

@@ -23,6 +23,6 @@ def kind(pytestconfig: pytest.Config) -> Kind:
     name = "planguard"
     c = Cluster(f"{cache}/state/kind-{name}.kubeconfig", f"{hack_env('CP_BIN_DIR')}/kubectl")
     k = Kind(c, name, "")
-    k.worker_ip = k.node_ip(f"{name}-worker")
+    k.dns_ip = k.node_ip(f"{name}-control-plane")
     return k
 

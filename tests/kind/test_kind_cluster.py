@@ -32,7 +32,7 @@ def _ready(pod: dict[str, Any]) -> bool:
 
 def _answer(kind: Kind, name: str) -> list[str]:
     q = dns.message.make_query(f"{name}.example.test.", dns.rdatatype.A)
-    r = dns.query.tcp(q, kind.worker_ip, port=DNS_NODEPORT, timeout=3)
+    r = dns.query.tcp(q, kind.dns_ip, port=DNS_NODEPORT, timeout=3)
     return sorted(rr.address for rrset in r.answer for rr in rrset)
 
 
