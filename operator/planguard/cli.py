@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--generations", type=int, default=4)
     k.add_argument("--endpoints", type=int, default=2)
     k.add_argument("--no-crashes", action="store_true")
+    k.add_argument("--small-changes", action="store_true",
+                   help="endpoint i moves only every (i+1)th generation")
     k.add_argument("--max-states", type=int, default=2_000_000)
     k.add_argument("--random", type=int, default=0, metavar="N",
                    help="instead of every interleaving, N seeded random schedules")
@@ -124,7 +126,8 @@ def _check(args: argparse.Namespace) -> int:
     from planguard.sim.explore import Config, explore, random_schedules
     from planguard.sim.protocols import PROTOCOLS
 
-    cfg = Config(args.enactors, args.generations, args.endpoints, not args.no_crashes)
+    cfg = Config(args.enactors, args.generations, args.endpoints, not args.no_crashes,
+                 small_changes=args.small_changes)
     t0 = time.monotonic()
     if args.random:
         res = random_schedules(PROTOCOLS[args.protocol], cfg, args.random, args.steps,

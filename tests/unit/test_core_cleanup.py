@@ -44,3 +44,89 @@ def test_never_deletes_a_live_plan_the_fenced_one_or_anything_newer(gens, live, 
     else:
         assert not deleted
     assert len(gens) - len(deleted) >= min(len(gens), max(keep, 1))
+
+
+# -- which generations DNS depends on ---------------------------------------------------
+from planguard.core.cleanup import depended_on  # noqa: E402
+from planguard.core.model import Endpoint, EndpointState, Plan, Target, ZoneState  # noqa: E402
+
+
+def _plan(g: int, **names: str) -> Plan:
+    return Plan(f"z-{g}", "z", g, tuple(
+        Endpoint(n, 60, (Target(a),)) for n, a in sorted(names.items())))
+
+
+def _dns(fence: int, **names: tuple[int, str]) -> ZoneState:
+    return ZoneState(fence=f"g{fence}", fence_generation=fence, endpoints={
+        n: EndpointState(n, marker=f"m{g}", generation=g, a=frozenset({a}), ttl=60)
+        for n, (g, a) in names.items()})
+
+
+def test_a_small_change_leaves_older_markers_but_the_fenced_plan_explains_them():
+    p1 = _plan(1, a="192.0.2.1", b="192.0.2.2", c="192.0.2.3")
+    p2 = _plan(2, a="192.0.2.9", b="192.0.2.2", c="192.0.2.3")
+    dns = _dns(2, a=(2, "192.0.2.9"), b=(1, "192.0.2.2"), c=(1, "192.0.2.3"))
+    assert dns.live_generations == {1, 2}
+    assert depended_on(dns, [p1, p2]) == {2}
+    assert select_deletions(refs(1, 2), depended_on(dns, [p1, p2]), 2, keep=1) == refs(1)
+
+
+def test_an_endpoint_the_fenced_plan_does_not_reproduce_keeps_its_own_plan():
+    p1 = _plan(1, a="192.0.2.1", b="192.0.2.2")
+    p3 = _plan(3, a="192.0.2.1", b="192.0.2.7")  # b not yet written (an enactor froze)
+    dns = _dns(3, a=(1, "192.0.2.1"), b=(1, "192.0.2.2"))
+    assert depended_on(dns, [p1, p3]) == {1, 3}
+
+
+def test_the_newest_reproducing_plan_at_or_below_the_fence_is_chosen():
+    p1 = _plan(1, a="192.0.2.1")
+    p2 = _plan(2, a="192.0.2.1")
+    p4 = _plan(4, a="192.0.2.1")  # above the fence: may never be applied
+    dns = _dns(3, a=(1, "192.0.2.1"))
+    assert depended_on(dns, [p1, p2, p4]) == {2}
+
+
+def test_a_plan_older_than_the_marker_explains_nothing():
+    p1 = _plan(1, a="192.0.2.1")  # same records, but the marker says plan 2 wrote them
+    dns = _dns(2, a=(2, "192.0.2.1"))
+    assert depended_on(dns, [p1]) == {2}
+
+
+def test_an_endpoint_no_plan_mentions_keeps_its_marker_generation():
+    dns = _dns(5, old=(2, "192.0.2.1"))
+    assert depended_on(dns, [_plan(5, a="192.0.2.1")]) == {2}
+
+
+ADDRS = ("192.0.2.1", "192.0.2.2", "192.0.2.3")
+
+
+@given(
+    contents=st.lists(st.dictionaries(st.sampled_from("abcd"), st.sampled_from(ADDRS),
+                                      min_size=1), min_size=1, max_size=8),
+    written=st.dictionaries(st.sampled_from("abcd"), st.integers(0, 7)),
+    fence_at=st.integers(0, 7),
+    existing=st.sets(st.integers(0, 7)),
+)
+def test_every_record_stays_explained_by_a_plan_that_is_kept(contents, written, fence_at,
+                                                              existing):
+    plans = [_plan(i + 1, **c) for i, c in enumerate(contents)]
+    fence = min(fence_at, len(plans) - 1) + 1
+    # Each endpoint was last written by some plan at or below the fence that mentions it.
+    names = {}
+    for n, i in written.items():
+        writers = [p for p in plans[:fence] if p.endpoint(n)]
+        if writers:
+            w = writers[min(i, len(writers) - 1)]
+            names[n] = (w.generation, w.endpoint(n).targets[0].address)
+    dns = _dns(fence, **names)
+    kept = [p for p in plans if p.generation - 1 in existing or p.generation == fence]
+    need = depended_on(dns, kept)
+    assert need <= {p.generation for p in kept} | dns.live_generations
+    by_gen = {p.generation: p for p in kept}
+    for n, (g, addr) in names.items():
+        explaining = [h for h in need if g <= h <= fence and h in by_gen
+                      and by_gen[h].endpoint(n) is not None
+                      and by_gen[h].endpoint(n).targets[0].address == addr]
+        assert explaining or g in need, (n, g, need)
+    # Deleting what is not needed changes nothing: the next cycle decides the same.
+    assert depended_on(dns, [p for p in kept if p.generation in need]) == need

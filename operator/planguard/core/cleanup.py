@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
+from planguard.core.enact import reproduces
+from planguard.core.model import Plan, ZoneState
+
 
 @dataclass(frozen=True)
 class PlanRef:
@@ -17,6 +20,35 @@ class PlanRef:
     generation: int
     deleting: bool = False
     refused: bool = False
+
+
+def depended_on(state: ZoneState, plans: Iterable[Plan]) -> set[int]:
+    """The generations DNS depends on: for each endpoint with a marker, the newest of
+    `plans` (valid, existing) between its marker's generation and the fence that asks for
+    exactly what it serves; its marker's own generation when none does.
+
+    An enactor writes only what changed, so a plan that changes 1 % of a zone leaves the
+    other endpoints' markers on older generations. Counting every marker as live would keep
+    every plan that last touched some endpoint, a history that grows with the stream; yet
+    the fenced plan reproduces those endpoints exactly, so they depend on it, not on the
+    plan that first wrote them. Attributing each endpoint to the newest reproducing plan
+    (never to one above the fence) keeps every record explained by a plan that exists.
+    Cost: each plan, newest first, is scanned only for endpoints not yet attributed.
+    """
+    fence = state.fence_generation
+    open_ = {n: st for n, st in state.endpoints.items() if st.generation is not None}
+    needed: set[int] = set()
+    for plan in sorted(plans, key=lambda p: p.generation, reverse=True):
+        if not open_:
+            break
+        if fence is None or plan.generation > fence:
+            continue
+        for e in plan.endpoints:
+            st = open_.get(e.name)
+            if st is not None and (st.generation or 0) <= plan.generation and reproduces(e, st):
+                needed.add(plan.generation)
+                del open_[e.name]
+    return needed | {st.generation for st in open_.values() if st.generation is not None}
 
 
 def protected(generation: int, live: Set[int], fence: int | None) -> bool:

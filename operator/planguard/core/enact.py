@@ -56,7 +56,8 @@ class Decision:
         return self.fence_new if self.fence_new is not None else self.fence_expect
 
 
-def _matches(e: Endpoint, st: EndpointState) -> bool:
+def reproduces(e: Endpoint, st: EndpointState) -> bool:
+    """True when what DNS holds for the name is exactly what `e` asks for."""
     if e.remove:
         return st.empty
     v4, v6 = e.published
@@ -82,7 +83,7 @@ def decide(plan: Plan, state: ZoneState, writer: str) -> Decision:
         if cur is not None and cur > g:
             newer.append(e.name)
             continue
-        records_ok = _matches(e, st)
+        records_ok = reproduces(e, st)
         if records_ok and (st.marker is not None or e.remove):
             # Only changed endpoints are written: the zone fence, not this marker, is what
             # stops an older plan, so an endpoint that already serves the plan stays as is.

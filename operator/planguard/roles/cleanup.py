@@ -21,7 +21,13 @@ from typing import Any
 
 from planguard import metrics
 from planguard.core import conditions
-from planguard.core.cleanup import PlanRef, needs_finalizer, select_deletions, superseded
+from planguard.core.cleanup import (
+    PlanRef,
+    depended_on,
+    needs_finalizer,
+    select_deletions,
+    superseded,
+)
 from planguard.core.conditions import Condition
 from planguard.core.enact import Verdict, decide
 from planguard.core.model import ZoneState
@@ -66,16 +72,17 @@ class Cleanup:
         except DnsError as e:
             state, dns_error = None, e
             metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
+        live = depended_on(state, (c.plan for c in cands if c.valid)) if state else set()
         # The zone's status first: one small write that says what DNS serves right now.
-        deleting = self._deletions(cands, state, int(spec.get("keep", 10))) \
+        deleting = self._deletions(cands, state, live, int(spec.get("keep", 10))) \
             if state is not None and not spec.get("paused") else []
         gone = {c.plan.name for c in deleting}
         self._zone_status(zone, label, [c for c in cands if c.plan.name not in gone], newest,
-                          state, dns_error)
+                          state, live, dns_error)
         if state is not None and not spec.get("paused"):
-            self._delete(zone, label, deleting, state)
-            self._finalizers(zone, [c for c in cands if c.plan.name not in gone], state)
-        list(self._pool.map(lambda c: self._plan_status(c, state),
+            self._delete(zone, label, deleting, state, live)
+            self._finalizers(zone, [c for c in cands if c.plan.name not in gone], state, live)
+        list(self._pool.map(lambda c: self._plan_status(c, state, live),
                             [c for c in cands if c.plan.name not in gone]))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return self.cfg.interval
@@ -100,7 +107,7 @@ class Cleanup:
                 log.warning("could not write status of plan %s: %s", meta["name"], e)
 
 
-    def _plan_status(self, c: Candidate, state: ZoneState | None) -> None:
+    def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int]) -> None:
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
         conds = [
@@ -111,13 +118,13 @@ class Cleanup:
         if state is not None and c.valid:
             # Phase only: these messages stay the same while newer plans come and go, so a
             # plan's status is written when it becomes Live or Superseded, not every cycle.
-            g, live, fence = c.plan.generation, state.live_generations, state.fence_generation
+            g, fence = c.plan.generation, state.fence_generation
             in_dns, fenced = g in live, g == fence
             conds.append(Condition(
                 "Live", in_dns or fenced, "InDNS" if in_dns or fenced else "NotInDNS",
-                "endpoints in DNS were written by this plan" if in_dns else
+                "endpoints in DNS serve this plan and no newer one" if in_dns else
                 "the zone's active (fenced) generation" if fenced else
-                "no endpoint in DNS was last written by this plan",
+                "no endpoint in DNS depends on this plan",
             ))
             sup = superseded(g, live, fence)
             conds.append(Condition(
@@ -144,20 +151,21 @@ class Cleanup:
         return {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
                                      bool(c.problems)) for c in cands}
 
-    def _deletions(self, cands: list[Candidate], state: ZoneState, keep: int) -> list[Candidate]:
+    def _deletions(self, cands: list[Candidate], state: ZoneState, live: set[int],
+                   keep: int) -> list[Candidate]:
         """Plans beyond `keep` that DNS, as read this cycle, can no longer depend on."""
         by_name = {c.plan.name: c for c in cands}
         refs = self._refs(cands)
         return [by_name[r.name] for r in select_deletions(
-            refs.values(), state.live_generations, state.fence_generation, keep)]
+            refs.values(), live, state.fence_generation, keep)]
 
     def _delete(self, zone: dict[str, Any], label: str, deleting: list[Candidate],
-                state: ZoneState) -> None:
+                state: ZoneState, live: set[int]) -> None:
         """Finalizer off, then delete, every object of each plan; the plans concurrently
         (each write costs the API server a validation of a large object, so one at a time
         a cycle would take seconds per handful of plans)."""
         ns = zone["metadata"]["namespace"]
-        live, fence = state.live_generations, state.fence_generation
+        fence = state.fence_generation
 
         def one(c: Candidate) -> None:
             outcomes = []
@@ -178,13 +186,12 @@ class Cleanup:
         list(self._pool.map(one, deleting))
 
     def _finalizers(self, zone: dict[str, Any], cands: list[Candidate],
-                    state: ZoneState) -> None:
+                    state: ZoneState, live: set[int]) -> None:
         """The live-plan finalizer on every plan DNS may depend on, off every other."""
         ns = zone["metadata"]["namespace"]
         refs = self._refs(cands)
         for c in cands:
-            want = needs_finalizer(refs[c.plan.name], state.live_generations,
-                                   state.fence_generation)
+            want = needs_finalizer(refs[c.plan.name], live, state.fence_generation)
             for obj in c.objs:
                 if not want:
                     self.api.release_finalizer(ns, dict(obj))
@@ -194,7 +201,8 @@ class Cleanup:
     # -- zone --------------------------------------------------------------------------
     def _zone_status(
         self, zone: dict[str, Any], label: str, cands: list[Candidate],
-        newest: Candidate | None, state: ZoneState | None, dns_error: DnsError | None,
+        newest: Candidate | None, state: ZoneState | None, depended: set[int],
+        dns_error: DnsError | None,
     ) -> None:
         spec, status = zone.get("spec") or {}, zone.get("status") or {}
         paused = bool(spec.get("paused"))
@@ -215,7 +223,7 @@ class Cleanup:
             conds.append(Condition("Ready", True, "DNSReadable", "zone transfer succeeded"))
             managed = [e for e in state.endpoints.values() if e.marker is not None]
             empty = [e for e in managed if e.empty]
-            live = sorted(state.live_generations)
+            live = sorted(depended)
             out["activeGeneration"] = state.fence_generation
             out["liveGenerations"] = {"oldest": live[0], "newest": live[-1]} if live else {}
             if state.fence_generation is not None:

@@ -24,6 +24,7 @@ class Config:
     endpoints: int = 2
     crashes: bool = True
     keep: int = 1
+    small_changes: bool = False  # endpoint i moves only every (i+1)th generation
 
 
 @dataclass
@@ -36,10 +37,15 @@ class Result:
 
 
 def plans_for(cfg: Config) -> dict[int, Plan]:
-    """Each generation moves every endpoint to a new address, so regressions are visible."""
+    """Each generation moves every endpoint to a new address, so regressions are visible;
+    with `small_changes`, endpoint i moves only every (i+1)th generation, so older markers
+    stay on endpoints a newer plan reproduces (what clean-up must attribute correctly)."""
     names = ["api", "ipv6", "fips", "acct"][: cfg.endpoints]
+
+    def version(i: int, g: int) -> int:
+        return (g + i) // (i + 1) if cfg.small_changes else g
     return {g: Plan(f"p{g}", "z", g, tuple(
-        Endpoint(n, 60, (Target(f"10.0.{i}.{g}"),)) for i, n in enumerate(names)))
+        Endpoint(n, 60, (Target(f"10.0.{i}.{version(i, g)}"),)) for i, n in enumerate(names)))
         for g in range(1, cfg.generations + 1)}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from planguard.core.enact import reproduces
+from planguard.core.model import EndpointState
 from planguard.sim.protocols import Protocol_
 from planguard.sim.world import Enactor, World
 
@@ -23,9 +25,19 @@ def state_violations(w: World) -> list[str]:
     for st in w.dns.endpoints:
         if st.marker is not None and st.empty:
             out.append(f"endpoint {st.name} is empty (no plan asked for that)")
-        if st.generation is not None and st.generation in w.deleted:
-            out.append(f"plan {st.generation}, live on {st.name}, was deleted")
+        if st.generation is not None and not _explained(w, st):
+            out.append(f"plan {st.generation}, live on {st.name}, was deleted and no plan "
+                       "left reproduces what it serves")
     return out
+
+
+def _explained(w: World, st: EndpointState) -> bool:
+    """Some existing plan, from the one that wrote the records on, asks for exactly them."""
+    g = st.generation or 0
+    if g not in w.deleted:
+        return True
+    return any(reproduces(ep, st) for h in w.existing() if h >= g
+               for ep in w.plans[h].endpoints if ep.name == st.name)
 
 
 def newest_applies(w: World, proto: Protocol_, rounds: int = 12) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from planguard.core.cleanup import PlanRef, select_deletions
+from planguard.core.cleanup import PlanRef, depended_on, select_deletions
 from planguard.core.enact import UpdateStep, Verdict, decide, update_steps
 from planguard.core.markers import marker_text
 from planguard.core.model import EndpointState
@@ -85,8 +85,8 @@ class Planguard:
         # Whoever invokes it, the decision reads DNS now: the fence and every live generation.
         snap = w.dns.snapshot()
         refs = [PlanRef(f"p{g}", g) for g in w.existing()]
-        gone = {r.generation for r in select_deletions(refs, snap.live_generations,
-                                                       snap.fence_generation, keep)}
+        live = depended_on(snap, (w.plans[g] for g in w.existing()))
+        gone = {r.generation for r in select_deletions(refs, live, snap.fence_generation, keep)}
         if not gone:
             return w, "clean-up: nothing to delete"
         return replace(w, deleted=w.deleted | gone), \
