@@ -158,11 +158,12 @@ class Processes:
         logdir.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              kubeconfig: str | None = None, metrics_port: int | None = 0) -> None:
+              kubeconfig: str | None = None, metrics_port: int | None = 0,
+              liveness_port: int = 0) -> None:
         """Starts `planguard ARGS`; metrics_port=None for commands without the option."""
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         ports = () if metrics_port is None else (
-            "--metrics-port", str(metrics_port), "--liveness-port", "0")
+            "--metrics-port", str(metrics_port), "--liveness-port", str(liveness_port))
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "planguard.cli", *args,
              "--kubeconfig", kubeconfig or self.cluster.kubeconfig, *ports],

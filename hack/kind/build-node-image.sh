@@ -12,8 +12,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/versions.sh"
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
-kind_src=$(cd "$here/../tools/kind" && go list -m -f '{{.Dir}}' sigs.k8s.io/kind)
-k8s_src=$(cd "$here/../tools/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+# A module's source directory is known only once it is downloaded (a fresh machine has
+# none): download first, then ask where it is.
+module_dir() { (cd "$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2"); }
+kind_src=$(module_dir "$here/../tools/kind" sigs.k8s.io/kind)
+k8s_src=$(module_dir "$here/../tools/k8s" k8s.io/kubernetes)
+[ -d "$kind_src/images/base/files" ] && [ -d "$k8s_src/build/pause" ] || {
+  echo "kind or Kubernetes module source missing ($kind_src, $k8s_src)" >&2; exit 1; }
 recipe=$(cat "$here"/build-node-image.sh "$here"/node-base.Dockerfile "$here"/images/* | sha256sum | cut -c1-10)
 node_tag=planguard/kind-node:$K8S_VERSION-$recipe
 log() { echo "    $*" >&2; }

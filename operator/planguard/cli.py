@@ -165,9 +165,15 @@ def _planner(args: argparse.Namespace) -> int:
     cache = PlannerCache()
     planner = Planner(PlanguardApi(client, f"planguard-planner-{args.id}"), cache, elector)
     threading.Thread(target=elector.run, daemon=True, name="leader").start()
-    threading.Thread(target=planner.run, daemon=True, name="planner").start()
+    loop = threading.Thread(target=planner.run, daemon=True, name="planner")
+    loop.start()
     runtime.run(f"planner-{args.id}", cache, None, args.namespace, args.liveness_port,
                 registry=build_registry(cache))
+    # SIGTERM ended kopf: finish the round in progress, then hand the Lease over at once.
+    planner.stop()
+    loop.join(timeout=runtime.RECONCILE_BUDGET)
+    elector.stop()
+    elector.release()
     return 0
 
 
@@ -175,12 +181,14 @@ def _leases(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from planguard import metrics
+    from planguard import metrics, probes
     from planguard.kube.api import connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles.leases import LeaseConfig, LeaseManager
 
     metrics.serve(args.metrics_port)
+    if args.liveness_port:
+        probes.serve(args.liveness_port)
     # One connection per worker (and the loop): a smaller pool closes the extra ones.
     client = connect(args.kubeconfig, pool_size=args.workers + 2)
     elector = LeaderElector(client, args.lease_namespace, "planguard-leases", args.id)
@@ -192,6 +200,9 @@ def _leases(args: argparse.Namespace) -> int:
     threading.Thread(target=elector.run, daemon=True, name="leader").start()
     signal.signal(signal.SIGTERM, lambda *_: manager.stop())
     manager.run()
+    # Stopped by SIGTERM: no lease is written any more; hand leadership over at once.
+    elector.stop()
+    elector.release()
     return 0
 
 

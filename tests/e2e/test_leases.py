@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
@@ -83,6 +85,48 @@ class TaintWatch(threading.Thread):
         while not self.stop.is_set():
             self.ever |= self.fleet.tainted()
             time.sleep(0.3)
+
+
+def probe(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except OSError:
+        return 0
+
+
+def test_probes_and_a_sigterm_that_hands_the_leases_over(cluster: Cluster, ns: str,
+                                                          procs: Processes) -> None:
+    """`planguard leases` serves /healthz and /readyz, and on SIGTERM gives its leader
+    Lease up at once (the standby takes over within a retry period)."""
+    f = Fleet(procs, cluster, 6)
+    ports = {m: free_port() for m in ("lm1", "lm2")}
+    for m, port in ports.items():
+        procs.start(f"leases-{m}", "leases", "--id", m, "--lease-namespace", ns,
+                    "--selector", f"planguard.io/fleet={f.prefix[:-1]}", "--lease-duration",
+                    str(DURATION), "--renew-interval", str(RENEW), liveness_port=port)
+    for port in ports.values():
+        eventually(lambda p=port: probe(p, "/healthz") == 200 == probe(p, "/readyz"),
+                   timeout=20, what="liveness and readiness")
+
+    def holder() -> str:
+        return cluster.kubectl("get", "lease", "planguard-leases", "-n", ns, "-o",
+                               "jsonpath={.spec.holderIdentity}", check=False).stdout
+    eventually(lambda: holder() in ports, timeout=20, what="a leader")
+    leader = holder()
+    other = next(m for m in ports if m != leader)
+    t0 = time.monotonic()
+    procs.signal(f"leases-{leader}", signal.SIGTERM)
+    eventually(lambda: holder() == other, timeout=20, interval=0.1, what="the standby leads")
+    took = time.monotonic() - t0
+    print(f"lease manager handover after SIGTERM: {took:.1f} s")
+    assert took < 4, took
+    assert procs.procs[f"leases-{leader}"].wait(timeout=10) == 0
+    eventually(lambda: len(f.renewed(ns)) == 6, timeout=30, what="leases kept by the new leader")
+    cluster.kubectl("delete", "nodes", "-l", f"planguard.io/fleet={f.prefix[:-1]}",
+                    "--wait=false", check=False)
 
 
 def test_leases_are_created_and_renewed(fleet: Fleet, ns: str) -> None:

@@ -134,12 +134,42 @@ def test_leader_failover_keeps_generations_unique_and_growing(cluster, bind, ns,
                                            "jsonpath={.spec.holderIdentity}").stdout == other,
                    timeout=30, what="the standby takes over")
         took = time.monotonic() - t0
+        print(f"handover after SIGKILL of the leader: {took:.1f} s")
         assert took < 15 + 2 + 2, took  # lease duration + a retry period or two
         before = plans(cluster, ns)
         fleet.targets[2].down()
         eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:2], timeout=30)
         after = plans(cluster, ns)
         assert after[-1] > before[-1] and len(after) == len(set(after))
+
+
+def test_sigterm_hands_leadership_over_at_once(cluster, bind, ns, zone, dns_zone,
+                                               procs) -> None:
+    """A rolling update's SIGTERM: the leader stops its loop and releases the Lease, so the
+    standby takes over on its next retry (2 s) instead of waiting out the 15 s lease."""
+    def holder() -> str:
+        return cluster.kubectl("get", "lease", "planguard-planner", "-n", ns, "-o",
+                               "jsonpath={.spec.holderIdentity}").stdout
+    with Fleet(3, base=61) as fleet:
+        start(procs, bind, ns, "p1 p2")
+        cluster.apply(ns, pool_obj(zone, fleet.addresses))
+        eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses, timeout=40)
+        leader = holder()
+        assert leader in ("p1", "p2")
+        other = "p2" if leader == "p1" else "p1"
+        t0 = time.monotonic()
+        procs.signal(f"planner-{leader}", signal.SIGTERM)
+        eventually(lambda: holder() == other, timeout=30, interval=0.1,
+                   what="the standby takes over")
+        took = time.monotonic() - t0
+        print(f"handover after SIGTERM of the leader: {took:.1f} s")
+        assert took < 4, took
+        assert procs.procs[f"planner-{leader}"].wait(timeout=10) == 0
+        assert "released leadership" in procs.log(f"planner-{leader}")
+        before = plans(cluster, ns)
+        fleet.targets[2].down()  # the new leader plans
+        eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:2], timeout=30)
+        assert plans(cluster, ns)[-1] > before[-1]
 
 
 def test_two_leaders_never_allocate_the_same_or_a_lower_generation(cluster, ns, zone) -> None:

@@ -20,6 +20,7 @@ from planguard.core.leadership import (
     observe,
     still_leading,
 )
+from planguard.core.liveness import LIVENESS
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,16 @@ class LeaderElector:
     def run(self) -> None:
         """Campaigns and renews every retry period until stopped (call in a thread)."""
         was = False
+        loop, check = f"leader election {self.ns}/{self.name}", "leader election"
         while not self._stop.is_set():
+            # API calls time out well within this (kube/api.py), so a silent thread is stuck.
+            LIVENESS.beat(loop, 60.0)
             try:
                 self.try_acquire_or_renew()
+                LIVENESS.ready(check, True)  # leader or standby: either way it can work
             except Exception as e:  # API down: leadership lapses by the renew deadline
                 log.warning("leader election: %s", e)
+                LIVENESS.ready(check, False, f"Lease {self.ns}/{self.name} unreachable: {e}")
             now = self.leading
             if now != was:
                 log.warning("%s %s leadership of %s/%s", self.me,
@@ -100,3 +106,25 @@ class LeaderElector:
 
     def stop(self) -> None:
         self._stop.set()
+        LIVENESS.forget(f"leader election {self.ns}/{self.name}")
+
+    def release(self) -> bool:
+        """Gives the Lease up at once if we hold it (client-go's ReleaseOnCancel): holder
+        cleared, duration 1 s, so a standby takes over on its next round instead of waiting
+        out the lease. Call after stopping the work the leadership guards. Conditional on
+        the resourceVersion read: a Lease someone else took meanwhile is left alone."""
+        self._renewed = -1e9  # from here on this process never acts as the leader
+        try:
+            lease = self.api.read_namespaced_lease(self.name, self.ns)
+            if lease.spec is None or lease.spec.holder_identity != self.me:
+                return False
+            now = datetime.now(UTC)
+            lease.spec = V1LeaseSpec(
+                holder_identity=None, lease_duration_seconds=1, acquire_time=now,
+                renew_time=now, lease_transitions=lease.spec.lease_transitions)
+            self.api.replace_namespaced_lease(self.name, self.ns, lease)
+        except Exception as e:  # the Lease expires by itself; nothing else to do
+            log.warning("could not release leadership of %s/%s: %s", self.ns, self.name, e)
+            return False
+        log.warning("%s released leadership of %s/%s", self.me, self.ns, self.name)
+        return True

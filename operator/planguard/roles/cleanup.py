@@ -30,6 +30,7 @@ from planguard.core.cleanup import (
 )
 from planguard.core.conditions import Condition
 from planguard.core.enact import Verdict, decide
+from planguard.core.liveness import LIVENESS
 from planguard.core.model import ZoneState
 from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.dns.provider import DnsError
@@ -59,7 +60,9 @@ class Cleanup:
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
         if zone is None:
+            LIVENESS.ready(f"DNS of zone {key[0]}/{key[1]}", True)
             self._zone_missing(key)
+            metrics.forget_zone(f"{key[0]}/{key[1]}")
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
@@ -72,6 +75,7 @@ class Cleanup:
         except DnsError as e:
             state, dns_error = None, e
             metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
+        LIVENESS.ready(f"DNS of zone {label}", dns_error is None, str(dns_error or ""))
         live = depended_on(state, (c.plan for c in cands if c.valid)) if state else set()
         # The zone's status first: one small write that says what DNS serves right now.
         deleting = self._deletions(cands, state, live, int(spec.get("keep", 10))) \

@@ -24,6 +24,7 @@ from planguard import metrics
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.enact import Verdict, after, decide, update_steps
+from planguard.core.liveness import LIVENESS
 from planguard.core.model import Plan, ZoneState
 from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.dns.provider import DnsError, WriteOutcome
@@ -84,9 +85,11 @@ class Enactor:
     # -- one reconcile of one zone (runs in a worker thread) ---------------------------
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
-        if zone is None:
-            return self.cfg.drift_interval
         label = f"{key[0]}/{key[1]}"
+        if zone is None:
+            LIVENESS.ready(f"DNS of zone {label}", True)  # gone: nothing to be ready for
+            metrics.forget_zone(label)
+            return self.cfg.drift_interval
         memo = self._memo.setdefault(key, _ZoneMemo(label=label))
         spec = zone.get("spec") or {}
         paused = bool(spec.get("paused"))
@@ -106,8 +109,11 @@ class Enactor:
         except DnsError as e:
             memo.snapshot = None
             return self._dns_failed(zone, memo, label, e)
-        metrics.APPLY_SECONDS.labels(label, self.cfg.enactor_id).observe(time.monotonic() - t0)
+        if result == "applied":  # converged no-ops would swamp the latency of real writes
+            metrics.APPLY_SECONDS.labels(label, self.cfg.enactor_id).observe(
+                time.monotonic() - t0)
         memo.error_kind, memo.error_attempts = None, 0
+        LIVENESS.ready(f"DNS of zone {label}", True)
         if result == "superseded":
             if chosen.plan.name not in memo.superseded:
                 memo.superseded.add(chosen.plan.name)
@@ -289,6 +295,7 @@ class Enactor:
     # -- reporting ---------------------------------------------------------------------
     def _dns_failed(self, zone: dict[str, Any], memo: _ZoneMemo, label: str, e: DnsError) -> float:
         metrics.DNS_ERRORS.labels(label, "enactor", e.kind.value).inc()
+        LIVENESS.ready(f"DNS of zone {label}", False, str(e))
         memo.error_attempts += 1
         if memo.error_kind != e.kind.value:
             memo.error_kind = e.kind.value

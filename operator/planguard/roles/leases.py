@@ -33,6 +33,7 @@ from planguard.core.leasequeue import (
     WorkQueue,
     admit,
 )
+from planguard.core.liveness import LIVENESS
 from planguard.core.zones import ZoneCount, taint_rates
 from planguard.fleet import AGENT_ANNOTATION, ZONE_LABEL
 from planguard.kube.api import discard
@@ -109,6 +110,9 @@ class LeaseManager:
         self._node_watch.start().synced.wait(timeout=10)
         last, was_leading = time.monotonic(), False
         while not self._stop.is_set():
+            # Lease writes run in workers; the loop itself only schedules, so a minute of
+            # silence means it is wedged.
+            LIVENESS.beat("lease manager loop", self.cfg.tick + 60.0)
             gap, last = time.monotonic() - last, time.monotonic()
             if gap > self.cfg.renew_interval:
                 # We were stalled (CPU starvation, a pause): that is our own outage.
@@ -152,6 +156,7 @@ class LeaseManager:
     def stop(self) -> None:
         self._stop.set()
         self._freed.set()
+        LIVENESS.forget("lease manager loop")
         self._node_watch.stop()
 
     def tick(self) -> None:

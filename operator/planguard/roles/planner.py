@@ -22,6 +22,7 @@ from planguard import metrics
 from planguard.core import conditions
 from planguard.core.conditions import Condition
 from planguard.core.health import Health, TargetHealth
+from planguard.core.liveness import LIVENESS
 from planguard.core.planner import Decision, Hold, Limits, PoolTarget, Removal, decide
 from planguard.core.selection import PartCache, candidates, newest_valid
 from planguard.dns.probes import http_check, tcp_check
@@ -354,6 +355,8 @@ class Planner:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            # Checks and API calls all time out; a round silent this long is wedged.
+            LIVENESS.beat("planner loop", self.tick + runtime.RECONCILE_BUDGET)
             now = time.monotonic()
             self.check_round(now)
             self.plan_round()
@@ -361,3 +364,4 @@ class Planner:
 
     def stop(self) -> None:
         self._stop.set()
+        LIVENESS.forget("planner loop")

@@ -13,11 +13,17 @@ from typing import Any
 
 import kopf
 
+from planguard import probes
+from planguard.core.liveness import LIVENESS
 from planguard.kube import api
 from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
 Reconcile = Callable[[ZoneKey], float]  # returns seconds until the next run
+# A reconcile (read the zone, send every UPDATE) must end within this: DNS and API calls
+# all have timeouts, so a worker silent for longer is wedged and liveness fails.
+RECONCILE_BUDGET = 120.0
+LOOP_BEAT = 5.0  # kopf's event loop proves it runs this often
 
 
 class ZoneWorkers:
@@ -37,15 +43,19 @@ class ZoneWorkers:
     async def _loop(self, key: ZoneKey) -> None:
         wake = self.cache.wakeup(key)
         delay = 0.0
+        loop = f"zone worker {key[0]}/{key[1]}"
         while self.cache.known(key):
+            LIVENESS.beat(loop, delay + RECONCILE_BUDGET)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
             wake.clear()
+            LIVENESS.beat(loop, RECONCILE_BUDGET)
             try:
                 delay = await asyncio.to_thread(self.reconcile, key)
             except Exception:
                 log.exception("reconcile of %s/%s failed unexpectedly; retrying", *key)
                 delay = 5.0
+        LIVENESS.forget(loop)
         self.tasks.pop(key, None)
 
 
@@ -125,16 +135,30 @@ def run(
     """Blocks running the kopf operator for one role until interrupted. `reconcile` runs
     per zone; roles with their own loops (the planner) pass None and their own registry."""
 
+    async def heartbeat() -> None:
+        while True:  # the event loop itself: kopf's watches and every zone worker run on it
+            LIVENESS.beat("kopf event loop", 6 * LOOP_BEAT)
+            await asyncio.sleep(LOOP_BEAT)
+
     async def main() -> None:
         if reconcile is not None:
             ZoneWorkers(cache, reconcile, plans_without_zone)
-        await kopf.operator(
-            registry=registry or build_registry(cache),
-            settings=settings(component),
-            standalone=True,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
-        )
+        beating = asyncio.get_running_loop().create_task(heartbeat())
+        try:
+            await kopf.operator(
+                registry=registry or build_registry(cache),
+                settings=settings(component),
+                standalone=True,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+            )
+        finally:
+            beating.cancel()
+        # SIGTERM (kopf's handler) ends the watches; zone workers are cancelled, and a
+        # reconcile already in a thread runs to its end (asyncio.run waits for the
+        # executor), so every UPDATE in flight is answered before the process exits.
+        log.info("%s stopping: letting the reconciles in flight finish", component)
 
+    if liveness_port:
+        probes.serve(liveness_port)
     asyncio.run(main())
