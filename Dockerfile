@@ -10,14 +10,24 @@ RUN command -v python3 >/dev/null || { apt-get update -q \
          python3 python3-venv && rm -rf /var/lib/apt/lists/*; }
 RUN python3 -m venv /opt/planguard
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY operator ./operator
+# constraints.txt pins every run-time package to what the tests ran (hack/lock.py).
 RUN --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
-    /opt/planguard/bin/pip install --no-cache-dir --disable-pip-version-check . \
+    /opt/planguard/bin/pip install --no-cache-dir --disable-pip-version-check \
+      -c constraints.txt . \
     && /opt/planguard/bin/python -m compileall -q /opt/planguard/lib >/dev/null
 
 FROM ${BASE_IMAGE}
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="planguard" \
+      org.opencontainers.image.description="DNS plan automation and node lease management (Kubernetes operator)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/planguard/planguard"
 RUN command -v python3 >/dev/null || { apt-get update -q \
       && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
          python3 && rm -rf /var/lib/apt/lists/*; }

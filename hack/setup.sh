@@ -16,7 +16,7 @@ fi
 stamp="$repo/.venv/.planguard-installed"
 if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
   "$repo/.venv/bin/pip" install -q --upgrade pip
-  "$repo/.venv/bin/pip" install -q -e "$repo[dev]"
+  "$repo/.venv/bin/pip" install -q -e "$repo[dev]" -c "$repo/constraints.txt"
   touch "$stamp"
 fi
 "$repo/.venv/bin/python" -c "import kopf, dns.version; print('    kopf', kopf.__version__ if hasattr(kopf, '__version__') else '', 'dnspython', dns.version.version)"

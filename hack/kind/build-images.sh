@@ -10,7 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 mode=${1:-local}
 cli=$("$here/docker-cli.sh")
-build=(env DOCKER_BUILDKIT=1 "$cli" build -q)
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml")
+revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+build=(env DOCKER_BUILDKIT=1 "$cli" build -q --build-arg VERSION="$version")
 # The CA bundle pip trusts here (a TLS-inspecting proxy's CA among them, on some machines).
 ca=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
 secret=()
@@ -18,7 +20,8 @@ secret=()
 t0=$(date +%s)
 if [ "$mode" = local ]; then
   base=$("$here/build-base.sh")
-  "${build[@]}" "${secret[@]}" --build-arg BASE_IMAGE="$base" -t planguard:dev "$repo" >/dev/null
+  "${build[@]}" "${secret[@]}" --build-arg BASE_IMAGE="$base" --build-arg REVISION="$revision" \
+    -t planguard:dev "$repo" >/dev/null
   echo "    planguard:dev built in $(( $(date +%s) - t0 )) s" >&2
   t0=$(date +%s)
   "${build[@]}" --build-arg BASE_IMAGE="$base" -t planguard/bind9:bookworm -f "$here/bind.Dockerfile" "$here" >/dev/null

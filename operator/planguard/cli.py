@@ -28,7 +28,10 @@ def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="planguard", description=__doc__)
+    from planguard import ctl
+
+    # As a kubectl plugin (kubectl-planguard on the PATH) usage says `kubectl planguard`.
+    ap = argparse.ArgumentParser(prog=ctl.prog_name(sys.argv[0]), description=__doc__)
     ap.add_argument("--version", action="version", version=f"planguard {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -99,8 +102,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="instead of every interleaving, N seeded random schedules")
     k.add_argument("--steps", type=int, default=200, help="actions per random schedule")
     k.add_argument("--seed", type=int, default=1)
-    from planguard import ctl
-
     ctl.add_commands(sub)
     return ap
 
@@ -234,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from planguard import logs
 
-    logs.setup(args.log_level, args.log_format)
+    logs.setup(args.log_level, args.log_format, role="-".join(
+        [args.command, *([args.id] if getattr(args, "id", None) else [])]))
     if args.command in ("planner", "leases"):
         return _planner(args) if args.command == "planner" else _leases(args)
     if not args.tsig_key:

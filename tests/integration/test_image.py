@@ -55,3 +55,23 @@ def test_image_carries_no_development_tools(image: str) -> None:
     roles = _run(image, "--help")
     for role in ("enactor", "cleanup", "planner", "leases"):
         assert role in roles.stdout
+
+
+def test_image_has_oci_labels_and_the_locked_versions(image: str) -> None:
+    labels = _docker("image", "inspect", "-f", "{{json .Config.Labels}}", image)
+    import json
+
+    got = json.loads(labels.stdout)
+    assert got["org.opencontainers.image.title"] == "planguard"
+    assert got["org.opencontainers.image.version"] == "0.1.0"
+    assert got["org.opencontainers.image.revision"] not in ("", "unknown")
+    assert got["org.opencontainers.image.licenses"] == "Apache-2.0"
+    # The image runs exactly what the tests ran: every pin of constraints.txt.
+    pins = dict(line.split("==") for line in (REPO / "constraints.txt").read_text().splitlines()
+                if "==" in line)
+    freeze = _docker("run", "--rm", "--read-only", "--entrypoint", "/opt/planguard/bin/pip",
+                     image, "list", "--format=freeze", "--disable-pip-version-check")
+    installed = {n.lower().replace("_", "-"): v for n, v in
+                 (line.split("==") for line in freeze.stdout.splitlines() if "==" in line)}
+    wrong = {n: (v, installed.get(n)) for n, v in pins.items() if installed.get(n) != v}
+    assert not wrong, wrong

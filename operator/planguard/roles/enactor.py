@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from planguard import metrics
+from planguard import logs, metrics
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.enact import Verdict, after, decide, update_steps
@@ -102,6 +102,7 @@ class Enactor:
         chosen = newest_valid(cands)
         if chosen is None:
             return self.cfg.drift_interval
+        logs.bind(generation=chosen.plan.generation, plan=chosen.plan.name)
         provider = self._providers.get(key, spec)
         t0 = time.monotonic()
         try:
@@ -125,9 +126,12 @@ class Enactor:
         if result == "contended":
             return 0.05 + self.rng.uniform(0, 0.2)
         if result in ("applied", "converged"):
+            # Set on every pass, not only on a change: a zone deleted and made again under
+            # the same name has had its series removed (metrics.forget_zone).
+            metrics.ENACTOR_GENERATION.labels(label, self.cfg.enactor_id).set(
+                chosen.plan.generation)
             if memo.generation != chosen.plan.generation:
                 memo.generation = chosen.plan.generation
-                metrics.ENACTOR_GENERATION.labels(label, self.cfg.enactor_id).set(memo.generation)
                 if result == "applied":
                     self.api.event(zone, "DNSZone", "Normal", "Applied",
                                    f"{self.cfg.enactor_id} applied plan {chosen.plan.name}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from planguard import metrics
+from planguard import logs, metrics
 from planguard.core import conditions
 from planguard.core.conditions import Condition
 from planguard.core.health import Health, TargetHealth
@@ -229,6 +229,10 @@ class Planner:
         return newest, published, top
 
     def _plan(self, pool: Pool) -> None:
+        with logs.bound(zone=f"{pool.key[0]}/{pool.zone}", pool=pool.key[1]):
+            self._plan_pool(pool)
+
+    def _plan_pool(self, pool: Pool) -> None:
         ns = pool.key[0]
         zlabel = f"{ns}/{pool.zone}"
         memo = self._memo.setdefault(pool.key, _PoolMemo())

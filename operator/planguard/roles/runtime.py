@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from planguard import probes
+from planguard import logs, metrics, probes
 from planguard.core.liveness import LIVENESS
 from planguard.kube import api
 from planguard.roles.cache import ObjectCache, ZoneKey
@@ -44,6 +44,7 @@ class ZoneWorkers:
         wake = self.cache.wakeup(key)
         delay = 0.0
         loop = f"zone worker {key[0]}/{key[1]}"
+        logs.bind(zone=f"{key[0]}/{key[1]}")  # this task's context, copied into each reconcile
         while self.cache.known(key):
             LIVENESS.beat(loop, delay + RECONCILE_BUDGET)
             with contextlib.suppress(TimeoutError):
@@ -56,6 +57,7 @@ class ZoneWorkers:
                 log.exception("reconcile of %s/%s failed unexpectedly; retrying", *key)
                 delay = 5.0
         LIVENESS.forget(loop)
+        metrics.forget_zone(f"{key[0]}/{key[1]}")  # the zone is gone: so are its series
         self.tasks.pop(key, None)
 
 
