@@ -200,9 +200,10 @@ case $(helm status planguard -n "$ns" -o json 2>/dev/null | sed -n 's/.*"status"
   pending-install) helm uninstall planguard -n "$ns" --wait >/dev/null ;;
   pending-upgrade|pending-rollback) helm rollback planguard -n "$ns" --wait >/dev/null ;;
 esac
+# leases.enabled: tests/kind checks every role runs (the chart leaves it off by default).
 helm upgrade --install planguard "$repo/charts/planguard" -n "$ns" \
   --set image.repository="${pg_image%:*}" --set image.tag="${pg_image##*:}" \
-  --set image.pullPolicy=Never "${chart_args[@]}" --wait --timeout 5m
+  --set image.pullPolicy=Never --set leases.enabled=true "${chart_args[@]}" --wait --timeout 5m
 kubectl -n "$ns" get pods -o wide
 
 step 9 "sample zone and plan (kubectl apply), answer checked from the host with dig"

@@ -1,19 +1,28 @@
-"""The Helm chart on the real API server: lint, render, server-side dry-run, and least
-privilege per process tested by acting as each ServiceAccount."""
+"""The Helm chart on the real API server: lint, render, server-side dry-run, the CRDs as
+templates that upgrades reach, and least privilege per process tested by acting as each
+ServiceAccount (`kubectl auth can-i --as`), cluster-wide and with watchNamespaces."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from harness import REPO, Bind, Cluster, Processes, eventually, plan_obj, run_script
+from harness import REPO, Bind, Cluster, Processes, eventually, plan_obj, run_script, unique
 
 pytestmark = pytest.mark.integration
 CHART = REPO / "charts" / "planguard"
 RELEASE_NS = "planguard-system"
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+# The control plane the tests run (helm built from source defaults to 1.20 otherwise).
+KUBE_VERSION = re.search(r"^K8S_VERSION=v?(\S+)", (REPO / "hack/lib/versions.sh").read_text(),
+                         re.M).group(1)  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="session")
@@ -24,40 +33,83 @@ def helm() -> str:
         pytest.fail(f"helm could not be built: {e}", pytrace=False)
 
 
-def render(helm: str, *args: str) -> list[dict]:
-    out = subprocess.run([helm, "template", "pg", str(CHART), "--namespace", RELEASE_NS, *args],
+def render(helm: str, *args: str, release: str = "pg") -> list[dict]:
+    out = subprocess.run([helm, "template", release, str(CHART), "--namespace", RELEASE_NS,
+                          "--kube-version", KUBE_VERSION, *args],
                          capture_output=True, text=True, check=True).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
 
+def of_kind(docs: list[dict], *kinds: str) -> list[dict]:
+    return [d for d in docs if d["kind"] in kinds]
+
+
+def named(docs: list[dict], kind: str, name: str) -> dict:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
 @pytest.fixture(scope="session")
 def installed_rbac(cluster: Cluster, helm: str) -> str:
-    """The chart's ServiceAccounts and RBAC, applied for real (cluster-scoped, idempotent)."""
+    """The chart's ServiceAccounts and RBAC (lease manager on), applied for real."""
     cluster.kubectl("create", "namespace", RELEASE_NS, check=False)
-    docs = [d for d in render(helm) if d["kind"] in
-            ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")]
+    docs = of_kind(render(helm, "--set", "leases.enabled=true"), *RBAC_KINDS)
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
     return RELEASE_NS
 
 
+def can(cluster: Cluster, who: str, verb: str, resource: str, ns: str | None,
+        *extra: str) -> bool:
+    where = ("-n", ns) if ns else ()
+    r = cluster.kubectl("auth", "can-i", verb, resource, *where, "--as", who, *extra,
+                        check=False)
+    return r.stdout.strip() == "yes"
+
+
 def test_chart_lints_strictly(helm: str) -> None:
-    r = subprocess.run([helm, "lint", "--strict", str(CHART)], capture_output=True, text=True)
+    r = subprocess.run([helm, "lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_chart_crds_match_the_source_of_truth() -> None:
-    for f in (REPO / "crds").glob("*.yaml"):
-        assert (CHART / "crds" / f.name).read_text() == f.read_text(), f.name
+def test_chart_refuses_kubernetes_before_1_33(helm: str) -> None:
+    r = subprocess.run([helm, "template", "pg", str(CHART), "--kube-version", "1.32.9"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "kubeVersion" in r.stderr
+
+
+def test_chart_crds_match_the_source_of_truth(helm: str) -> None:
+    """The rendered CRDs are crds/ plus the chart's labels and the keep annotation."""
+    r = subprocess.run([REPO / "hack" / "sync-chart-crds.sh", "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not (CHART / "crds").exists()  # Helm would install those once, never upgrade them
+    rendered = {d["metadata"]["name"]: d for d in
+                of_kind(render(helm), "CustomResourceDefinition")}
+    sources = [yaml.safe_load(f.read_text()) for f in sorted((REPO / "crds").glob("*.yaml"))]
+    assert sorted(rendered) == sorted(s["metadata"]["name"] for s in sources)
+    for src in sources:
+        got = rendered[src["metadata"]["name"]]
+        meta = got["metadata"]
+        assert meta.pop("annotations") == {"helm.sh/resource-policy": "keep"}
+        assert meta.pop("labels")["app.kubernetes.io/managed-by"] == "Helm"
+        assert got == src, src["metadata"]["name"]
+    unkept = of_kind(render(helm, "--set", "crds.keep=false"), "CustomResourceDefinition")
+    assert len(unkept) == len(sources)
+    assert all("annotations" not in d["metadata"] for d in unkept)
+    assert not of_kind(render(helm, "--set", "crds.enabled=false"), "CustomResourceDefinition")
 
 
 def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str) -> None:
     cluster.kubectl("create", "namespace", RELEASE_NS, check=False)
-    docs = render(helm)
-    kinds = sorted({d["kind"] for d in docs})
-    assert {"Deployment", "ClusterRole", "ServiceAccount", "Service"} <= set(kinds)
-    r = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump_all(docs))
+    docs = render(helm, "--set", "leases.enabled=true")
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "ClusterRole", "Role", "ServiceAccount", "Service",
+            "PodDisruptionBudget", "CustomResourceDefinition", "Pod"} <= kinds
+    # The helm test Pod needs its (hook) ServiceAccount to exist: admission checks it.
+    r = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
+                        input=yaml.safe_dump_all([d for d in docs if d["kind"] != "Pod"]))
     assert "planguard-enactor-az1" in r.stdout
-    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    deployments = of_kind(docs, "Deployment")
     assert len(deployments) == 6  # 3 enactors (one per zone), clean-up, planner, leases
     for d in deployments:
         pod = d["spec"]["template"]["spec"]
@@ -66,14 +118,133 @@ def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str
         assert c["readOnlyRootFilesystem"] and not c["allowPrivilegeEscalation"]
 
 
+def test_every_deployment_has_liveness_and_readiness_probes(helm: str) -> None:
+    for d in of_kind(render(helm, "--set", "leases.enabled=true"), "Deployment"):
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        name = d["metadata"]["name"]
+        assert "--liveness-port=8080" in c["args"], name
+        assert {"name": "health", "containerPort": 8080} in c["ports"], name
+        live, ready = c["livenessProbe"], c["readinessProbe"]
+        assert live["httpGet"] == {"path": "/healthz", "port": "health"}, name
+        assert (live["periodSeconds"], live["failureThreshold"], live["timeoutSeconds"]) == \
+            (10, 3, 5), name
+        assert ready["httpGet"] == {"path": "/readyz", "port": "health"}, name
+        assert ready["periodSeconds"] == 5, name
+
+
+def test_a_dns_only_install_gets_no_node_rights(helm: str) -> None:
+    docs = render(helm)
+    assert not any(d["metadata"]["name"].endswith("-leases") for d in docs
+                   if d["kind"] in ("Deployment", "ServiceAccount", "PodDisruptionBudget"))
+    rules = [r for d in of_kind(docs, "ClusterRole", "Role") for r in d["rules"]]
+    assert not [r for r in rules if "nodes" in r["resources"]]
+    assert not [r for r in rules if "configmaps" in r["resources"]]
+
+
 def test_values_schema_refuses_bad_values(helm: str) -> None:
-    r = subprocess.run([helm, "template", "pg", str(CHART), "--set", "enactors[0].id=Bad_Id"],
-                       capture_output=True, text=True)
-    assert r.returncode != 0 and "enactors" in r.stderr
+    for bad in ("enactors[0].id=Bad_Id", "planner.replica=2", "leases.leaseNamespace=Bad_NS",
+                "podDisruptionBudget.maxUnavailable=half"):
+        r = subprocess.run([helm, "template", "pg", str(CHART), "--kube-version", KUBE_VERSION,
+                            "--set", bad], capture_output=True, text=True)
+        assert r.returncode != 0 and "schema" in r.stderr, bad
 
 
-def sa(name: str) -> str:
-    return f"system:serviceaccount:{RELEASE_NS}:pg-planguard-{name}"
+def test_pod_values_reach_every_deployment(helm: str) -> None:
+    docs = render(
+        helm, "--set", "leases.enabled=true", "--set", "imagePullSecrets[0].name=reg",
+        "--set", "nodeSelector.pool=infra", "--set", "planner.nodeSelector.disk=ssd",
+        "--set", "tolerations[0].key=infra", "--set", "tolerations[0].operator=Exists",
+        "--set", "priorityClassName=system-cluster-critical", "--set", "podLabels.team=dns",
+        "--set", "podAnnotations.a=b", "--set", "cleanup.podAnnotations.c=d",
+        "--set", "extraArgs[0]=--x", "--set", "leases.extraArgs[0]=--y",
+        "--set", "extraEnv[0].name=TZ", "--set", "extraEnv[0].value=UTC",
+        "--set", "topologySpreadConstraints[0].maxSkew=1",
+        "--set", "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
+        "--set", "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+        "--set", "nameOverride=pguard")
+    deployments = of_kind(docs, "Deployment")
+    assert {d["metadata"]["name"] for d in deployments} >= {"pg-pguard-planner", "pg-pguard-leases"}
+    for d in deployments:
+        tpl = d["spec"]["template"]
+        pod, c = tpl["spec"], tpl["spec"]["containers"][0]
+        assert pod["imagePullSecrets"] == [{"name": "reg"}]
+        assert pod["nodeSelector"]["pool"] == "infra"
+        assert pod["tolerations"] == [{"key": "infra", "operator": "Exists"}]
+        assert pod["priorityClassName"] == "system-cluster-critical"
+        assert tpl["metadata"]["labels"]["team"] == "dns"
+        assert tpl["metadata"]["annotations"]["a"] == "b"
+        assert c["args"][-1 if "leases" not in c["args"] else -2] == "--x"
+        assert {"name": "TZ", "value": "UTC"} in c["env"]
+        # The spread is over the component's own pods, not every pod of the release.
+        [spread] = pod["topologySpreadConstraints"]
+        assert spread["labelSelector"]["matchLabels"] == d["spec"]["selector"]["matchLabels"]
+        assert pod["serviceAccountName"].startswith("pg-pguard-")
+    assert named(docs, "Deployment", "pg-pguard-planner")["spec"]["template"]["spec"][
+        "nodeSelector"] == {"pool": "infra", "disk": "ssd"}
+    assert named(docs, "Deployment", "pg-pguard-leases")["spec"]["template"]["spec"][
+        "containers"][0]["args"][-2:] == ["--x", "--y"]
+    assert named(docs, "Deployment", "pg-pguard-cleanup")["spec"]["template"]["metadata"][
+        "annotations"] == {"a": "b", "c": "d"}
+
+
+def test_enactor_keeps_its_zone_with_a_users_affinity(helm: str) -> None:
+    term = "enactor.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution" \
+           ".nodeSelectorTerms"
+    docs = render(helm, "--set", f"{term}[0].matchExpressions[0].key=pool",
+                  "--set", f"{term}[0].matchExpressions[0].operator=Exists",
+                  "--set", f"{term}[1].matchExpressions[0].key=spare",
+                  "--set", f"{term}[1].matchExpressions[0].operator=Exists",
+                  "--set", "enactor.affinity.podAntiAffinity.preferredDuringScheduling"
+                           "IgnoredDuringExecution[0].weight=1",
+                  "--set", "enactor.affinity.podAntiAffinity.preferredDuringScheduling"
+                           "IgnoredDuringExecution[0].podAffinityTerm.topologyKey=x")
+    aff = named(docs, "Deployment", "pg-planguard-enactor-az2")["spec"]["template"]["spec"][
+        "affinity"]
+    zone = {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-b"]}
+    terms = aff["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"]
+    # Terms are ORed: the zone must be in every one of them, or a term could escape it.
+    assert terms == [{"matchExpressions": [{"key": "pool", "operator": "Exists"}, zone]},
+                     {"matchExpressions": [{"key": "spare", "operator": "Exists"}, zone]}]
+    assert aff["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0][
+        "weight"] == 1
+    plain = named(render(helm), "Deployment", "pg-planguard-enactor-az1")["spec"]["template"][
+        "spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert plain == {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-a"]}]}]}
+
+
+def test_disruption_budgets_for_the_two_replica_components(helm: str) -> None:
+    pdbs = of_kind(render(helm, "--set", "leases.enabled=true"), "PodDisruptionBudget")
+    assert sorted(p["metadata"]["name"] for p in pdbs) == ["pg-planguard-leases",
+                                                           "pg-planguard-planner"]
+    for p in pdbs:
+        assert p["spec"]["maxUnavailable"] == 1
+        assert p["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert not of_kind(render(helm, "--set", "podDisruptionBudget.enabled=false"),
+                       "PodDisruptionBudget")
+
+
+def test_service_accounts_can_be_brought(helm: str) -> None:
+    docs = render(helm, "--set", "serviceAccount.create=false",
+                  "--set", "planner.serviceAccount.name=mine",
+                  "--set", "serviceAccount.annotations.x=y")
+    assert not of_kind(docs, "ServiceAccount") or all(
+        d["metadata"]["name"].endswith("-test") for d in of_kind(docs, "ServiceAccount"))
+    planner = named(docs, "Deployment", "pg-planguard-planner")
+    assert planner["spec"]["template"]["spec"]["serviceAccountName"] == "mine"
+    binding = named(docs, "ClusterRoleBinding", "pg-planguard-planner")
+    assert binding["subjects"][0]["name"] == "mine"
+    made = render(helm, "--set", "serviceAccount.annotations.x=y",
+                  "--set", "enactor.serviceAccount.annotations.z=w")
+    assert named(made, "ServiceAccount", "pg-planguard-enactor")["metadata"]["annotations"] == \
+        {"x": "y", "z": "w"}
+    assert not of_kind(render(helm, "--set", "rbac.create=false"),
+                       "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+
+
+def sa(name: str, release: str = "pg") -> str:
+    return f"system:serviceaccount:{RELEASE_NS}:{release}-planguard-{name}"
 
 
 @pytest.mark.parametrize(("who", "verb", "resource", "allowed"), [
@@ -85,6 +256,7 @@ def sa(name: str) -> str:
     ("enactor", "patch", "dnszones.planguard.io", False),
     ("enactor", "delete", "dnszones.planguard.io", False),
     ("enactor", "get", "secrets", False),
+    ("enactor", "update", "leases.coordination.k8s.io", False),
     ("cleanup", "delete", "dnsplans.planguard.io", True),
     ("cleanup", "create", "dnsplans.planguard.io", False),
     ("cleanup", "patch", "dnszones.planguard.io", False),
@@ -94,17 +266,114 @@ def sa(name: str) -> str:
     ("planner", "delete", "dnsplans.planguard.io", False),
     ("planner", "patch", "dnsplans.planguard.io", False),
     ("planner", "get", "secrets", False),  # no TSIG keys: it cannot write DNS
-    ("planner", "update", "leases.coordination.k8s.io", True),
     ("planner", "list", "endpointslices.discovery.k8s.io", True),
+    ("planner", "update", "leases.coordination.k8s.io", False),  # only in its lease namespace
     ("leases", "patch", "nodes", True),
     ("leases", "delete", "nodes", False),
-    ("leases", "update", "leases.coordination.k8s.io", True),
+    ("leases", "update", "leases.coordination.k8s.io", False),  # only in its lease namespace
+    ("leases", "get", "configmaps", False),
     ("leases", "list", "dnsplans.planguard.io", False),
     ("leases", "get", "secrets", False),
 ])
 def test_least_privilege(cluster: Cluster, installed_rbac: str, ns: str, who, verb, resource,
                          allowed) -> None:
     assert cluster.can_i(sa(who), verb, resource, ns) is allowed
+
+
+@pytest.mark.parametrize(("who", "verb", "resource", "ns", "allowed"), [
+    # What each needs, in the release namespace (their lease namespace by default).
+    ("planner", "create", "leases.coordination.k8s.io", RELEASE_NS, True),
+    ("planner", "get", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, True),
+    ("planner", "update", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, True),
+    ("planner", "update", "leases.coordination.k8s.io/planguard-leases", RELEASE_NS, False),
+    ("leases", "update", "leases.coordination.k8s.io", RELEASE_NS, True),
+    ("leases", "list", "leases.coordination.k8s.io", RELEASE_NS, True),
+    ("leases", "create", "leases.coordination.k8s.io", RELEASE_NS, True),
+    ("leases", "get", "configmaps/planguard-leases", RELEASE_NS, True),
+    ("leases", "get", "configmaps/kube-root-ca.crt", RELEASE_NS, False),
+    ("leases", "list", "configmaps", RELEASE_NS, False),
+    # Never the kubelets' heartbeats, nor kube-system's leader locks and ConfigMaps.
+    ("planner", "update", "leases.coordination.k8s.io", "kube-node-lease", False),
+    ("planner", "update", "leases.coordination.k8s.io", "kube-system", False),
+    ("planner", "create", "leases.coordination.k8s.io", "kube-system", False),
+    ("leases", "update", "leases.coordination.k8s.io", "kube-node-lease", False),
+    ("leases", "update", "leases.coordination.k8s.io", "kube-system", False),
+    ("leases", "create", "leases.coordination.k8s.io", "kube-node-lease", False),
+    ("leases", "get", "configmaps", "kube-system", False),
+    ("leases", "get", "configmaps/kube-proxy", "kube-system", False),
+])
+def test_leases_and_configmaps_only_in_the_lease_namespace(
+        cluster: Cluster, installed_rbac: str, who, verb, resource, ns, allowed) -> None:
+    assert can(cluster, sa(who), verb, resource, ns) is allowed
+
+
+def test_lease_namespace_value_moves_the_lease_rights(helm: str) -> None:
+    docs = render(helm, "--set", "leases.enabled=true", "--set", "leases.leaseNamespace=fleet",
+                  "--set", "planner.leaseNamespace=elect")
+    assert named(docs, "Role", "pg-planguard-leases-leasing")["metadata"]["namespace"] == "fleet"
+    assert named(docs, "Role", "pg-planguard-planner-leasing")["metadata"]["namespace"] == \
+        "elect"
+    args = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["args"]
+            for d in of_kind(docs, "Deployment")}
+    assert "--lease-namespace=fleet" in args["pg-planguard-leases"]
+    assert "--lease-namespace=elect" in args["pg-planguard-planner"]
+
+
+@pytest.fixture
+def watched_release(cluster: Cluster, helm: str, ns: str) -> Iterator[tuple[str, str]]:
+    """Release `pgw` watching only `ns` (RBAC applied for real); yields (ns, an unwatched
+    namespace). Its cluster-scoped objects are deleted afterwards."""
+    other = unique("t-")
+    cluster.kubectl("create", "namespace", other)
+    cluster.kubectl("create", "namespace", RELEASE_NS, check=False)
+    docs = of_kind(render(helm, "--set", f"watchNamespaces={{{ns}}}",
+                          "--set", "leases.enabled=true", release="pgw"), *RBAC_KINDS)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    yield ns, other
+    cluster.kubectl("delete", "--ignore-not-found", "-f", "-", check=False,
+                    input=yaml.safe_dump_all(docs))
+
+
+@pytest.mark.parametrize(("who", "verb", "resource"), [
+    ("enactor", "list", "dnsplans.planguard.io"),
+    ("enactor", "patch", "dnszones.planguard.io/status"),
+    ("enactor", "create", "events"),
+    ("cleanup", "delete", "dnsplans.planguard.io"),
+    ("planner", "create", "dnsplans.planguard.io"),
+    ("planner", "watch", "endpointslices.discovery.k8s.io"),
+    ("planner", "create", "events.events.k8s.io"),
+])
+def test_watch_namespaces_gives_namespaced_rbac(cluster: Cluster, watched_release, who, verb,
+                                                resource) -> None:
+    watched, other = watched_release
+    assert cluster.can_i(sa(who, "pgw"), verb, resource, watched)
+    assert not cluster.can_i(sa(who, "pgw"), verb, resource, other)
+    kind, _, sub = resource.partition("/")
+    assert not can(cluster, sa(who, "pgw"), verb, kind, None, "--all-namespaces",
+                   *(("--subresource", sub) if sub else ()))
+
+
+def test_watch_namespaces_keeps_only_discovery_cluster_wide(cluster: Cluster,
+                                                            watched_release) -> None:
+    for who in ("enactor", "cleanup", "planner"):  # kopf reads CRDs and Namespaces
+        assert can(cluster, sa(who, "pgw"), "watch", "customresourcedefinitions", None)
+        assert can(cluster, sa(who, "pgw"), "list", "namespaces", None)
+    assert can(cluster, sa("leases", "pgw"), "patch", "nodes", None)
+    assert not can(cluster, sa("leases", "pgw"), "list", "customresourcedefinitions", None)
+
+
+def test_an_enactor_works_with_only_watched_namespace_rbac(
+        cluster: Cluster, bind: Bind, watched_release, zone: str, dns_zone: str,
+        procs: Processes, tmp_path: Path) -> None:
+    watched, _ = watched_release
+    kc = cluster.token_kubeconfig(RELEASE_NS, "pgw-planguard-enactor", tmp_path / "e.kc")
+    procs.enactor("a", watched, bind.key("enactor-a"), kubeconfig=kc)
+    cluster.apply(watched, plan_obj(zone, 1, {"api": ["10.0.0.7"]}))
+    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.7"])
+    eventually(lambda: "planguard.io/live-plan" in
+               cluster.get("dnsplan", watched, f"{zone}-1")["metadata"].get("finalizers", []))
+    log = procs.log("enactor-a")
+    assert "Forbidden" not in log and "403" not in log, log[-2000:]
 
 
 def test_viewer_role_only_reads(cluster: Cluster, installed_rbac: str, ns: str) -> None:
@@ -116,6 +385,52 @@ def test_viewer_role_only_reads(cluster: Cluster, installed_rbac: str, ns: str) 
     assert cluster.can_i(viewer, "get", "dnszones.planguard.io", ns)
     for verb in ("create", "patch", "delete"):
         assert not cluster.can_i(viewer, verb, "dnsplans.planguard.io", ns)
+
+
+def test_helm_test_runs_status_as_a_viewer(cluster: Cluster, helm: str, installed_rbac: str,
+                                           tmp_path: Path) -> None:
+    """The `helm test` Pod's command, run here with its account's token: the viewer's
+    rights are enough for `planguard status -o json`, and nothing more is granted."""
+    docs = render(helm)
+    pod = named(docs, "Pod", "pg-planguard-test-status")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [c] = pod["spec"]["containers"]
+    assert c["args"] == ["status", "-o", "json", "-n", RELEASE_NS]
+    hooks = [d for d in docs if d["kind"] in ("ServiceAccount", "RoleBinding")
+             and d["metadata"]["name"] == "pg-planguard-test"]
+    assert all(d["metadata"]["annotations"]["helm.sh/hook"] == "test" for d in hooks)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(hooks))
+    tester = f"system:serviceaccount:{RELEASE_NS}:pg-planguard-test"
+    assert not can(cluster, tester, "create", "dnsplans.planguard.io", RELEASE_NS)
+    assert not can(cluster, tester, "list", "dnsplans.planguard.io", None, "--all-namespaces")
+    kc = cluster.token_kubeconfig(RELEASE_NS, "pg-planguard-test", tmp_path / "t.kc")
+    r = subprocess.run([sys.executable, "-m", "planguard.cli", *c["args"], "--kubeconfig", kc],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {"zones", "pools"} <= set(json.loads(r.stdout))
+    watching = named(render(helm, "--set", "watchNamespaces={a,b}"), "Pod",
+                     "pg-planguard-test-status")
+    assert [c["args"][-1] for c in watching["spec"]["containers"]] == ["a", "b"]
+
+
+def test_notes_give_the_tsig_secrets_and_the_key_policy(cluster: Cluster, helm: str) -> None:
+    cluster.kubectl("create", "namespace", RELEASE_NS, check=False)
+    # A release of its own name: pg's objects exist here without Helm's ownership marks.
+    r = subprocess.run([helm, "install", "notes", str(CHART), "-n", RELEASE_NS,
+                        "--dry-run=server",
+                        "--set", "crds.enabled=false", "--kubeconfig", cluster.kubeconfig],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    notes = r.stdout.split("NOTES:", 1)[1]
+    for key in ("planguard-enactor-az1", "planguard-enactor-az2", "planguard-enactor-az3",
+                "planguard-cleanup"):
+        assert f"kubectl create secret generic {key} -n {RELEASE_NS} " \
+               f"--from-file=tsig.key={key}.key" in notes
+    for key in ("planguard-enactor-az1", "planguard-enactor-az2", "planguard-enactor-az3"):
+        assert f"grant {key} zonesub A AAAA TXT;" in notes
+    assert "grant planguard-cleanup" not in notes
+    assert "key planguard-cleanup;" in notes.split("allow-transfer", 1)[1]
+    assert f"helm test notes -n {RELEASE_NS}" in notes
 
 
 def test_roles_work_with_only_the_charts_rbac(cluster: Cluster, bind: Bind, installed_rbac: str,
