@@ -31,14 +31,17 @@ PANELS = [
      [("sum by (result) (rate(planguard_cas_outcomes_total[5m]))", "{{result}}")], "ops"),
     ("Enactors", "DNS errors by kind", "timeseries",
      [("sum by (kind) (rate(planguard_dns_errors_total[5m]))", "{{kind}}")], "ops"),
-    ("Enactors", "Apply latency", "timeseries",
+    # Only reconciles that wrote to DNS are observed: converged no-ops would make the p50
+    # the cost of a check. No writes in the window: no line, which is the truth.
+    ("Enactors", "Apply latency (reconciles that wrote)", "timeseries",
      [("histogram_quantile(0.5, sum by (le) (rate(planguard_apply_duration_seconds_bucket[5m])))",
        "p50"),
       ("histogram_quantile(0.99, sum by (le) (rate(planguard_apply_duration_seconds_bucket[5m])))",
        "p99")], "s"),
     ("Enactors", "Endpoint writes by kind", "timeseries",
      [("sum by (kind) (rate(planguard_endpoint_writes_total[5m]))", "{{kind}}")], "ops"),
-    ("Planner", "Leader", "stat", [("sum(planguard_planner_leader)", "leaders")], "short"),
+    ("Planner", "Leader", "stat",
+     [("sum(planguard_planner_leader) or vector(0)", "leaders")], "short"),
     ("Planner", "Targets by health-check state", "timeseries",
      [("sum by (state) (planguard_planner_targets)", "{{state}}")], "short"),
     ("Planner", "Changes held back by a limit", "timeseries",
@@ -61,6 +64,13 @@ PANELS = [
      [("min(planguard_lease_dependency_up)", "up")], "short"),
     ("Clean-up", "Plans deleted", "timeseries",
      [("sum by (zone) (increase(planguard_cleanup_deleted_plans_total[1h]))", "{{zone}}")],
+     "short"),
+    ("Clean-up", "Zone cycles completed", "timeseries",
+     [("sum(rate(planguard_cleanup_cycle_seconds_count[5m])) or vector(0)", "cycles")], "ops"),
+    ("Processes", "Processes up, by component", "timeseries",
+     [('sum by (container) (up{job=~".*planguard.*"})', "{{container}}")], "short"),
+    ("Processes", "Versions running", "timeseries",
+     [("count by (version, python) (planguard_build_info)", "{{version}} (Python {{python}})")],
      "short"),
 ]
 

@@ -1,34 +1,61 @@
 """Operator commands for people: status, diff, rollback, pause and resume.
 
-Human-readable by default, `-o json` for scripts. Installed as `planguard`; a symlink named
-`kubectl-planguard` on the PATH makes it a kubectl plugin (`kubectl planguard status`).
+Human-readable by default, `-o json|yaml` for scripts. Installed as `planguard` and as
+`kubectl-planguard`, so on the PATH it is a kubectl plugin (`kubectl planguard status`) and
+behaves as krew's guide asks: the namespace of the current context unless `-n` (or `-A`),
+`--context` and `--kubeconfig` as kubectl reads them, and an error from the API server or
+the network is one line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
+import kubernetes
+import urllib3
+import yaml
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
 
 from planguard.core.model import Plan
 from planguard.core.selection import candidates, newest_valid
 from planguard.dns.provider import DnsError
 from planguard.dns.rfc2136 import ProviderPool
 from planguard.dns.tsig import load_key
-from planguard.kube.api import GROUP, VERSION, PlanguardApi, connect
+from planguard.kube import api as kube_api
+from planguard.kube.api import GROUP, VERSION, PlanguardApi
 from planguard.kube.generations import create_plan
+
+SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def prog_name(argv0: str) -> str:
+    """`kubectl planguard` when kubectl runs us as its plugin, else `planguard`."""
+    base = os.path.basename(argv0)
+    return "kubectl planguard" if base.startswith(("kubectl-planguard", "kubectl_planguard")) \
+        else "planguard"
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--kubeconfig")
-        p.add_argument("-n", "--namespace", default="default")
-        p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+        p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, "
+                                            "~/.kube/config, or in-cluster config)")
+        p.add_argument("--context", help="kubeconfig context (default: the current one)")
+        p.add_argument("-n", "--namespace",
+                       help="namespace (default: the context's namespace, else default)")
+        p.add_argument("-o", "--output", choices=["text", "json", "yaml"], default="text")
 
     s = sub.add_parser("status", help="per zone: plans, what DNS serves, enactors, holds")
     common(s)
+    s.add_argument("-A", "--all-namespaces", action="store_true",
+                   help="every namespace (the zones, plans and pools the caller may list)")
     s.add_argument("--tsig-key", help="read live generations from DNS itself with this key")
     s.add_argument("--lease-namespace", help="also summarise node leases kept here")
     d = sub.add_parser("diff", help="between two plans, or a plan and what DNS serves")
@@ -47,20 +74,91 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         p.add_argument("target", help="zone/NAME or pool/NAME")
 
 
+def _connect(args: argparse.Namespace) -> tuple[ApiClient, str]:
+    """The API client and the default namespace, chosen the way kubectl chooses them."""
+    if args.kubeconfig is None and args.context is None and "KUBECONFIG" not in os.environ \
+            and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        kubernetes.config.load_incluster_config()
+        cfg = kubernetes.client.Configuration.get_default_copy()
+        ns = SA_NAMESPACE.read_text().strip() if SA_NAMESPACE.exists() else "default"
+    else:
+        contexts, current = kubernetes.config.list_kube_config_contexts(args.kubeconfig)
+        if args.context is not None:
+            chosen = next((c for c in contexts if c["name"] == args.context), None)
+            if chosen is None:
+                raise ConfigException(f"context {args.context!r} not found in the kubeconfig")
+        else:
+            chosen = current
+        ns = (chosen.get("context") or {}).get("namespace") or "default"
+        cfg = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=args.kubeconfig, context=args.context,
+                                           client_configuration=cfg)
+    client = ApiClient(cfg)
+    client.user_agent = kube_api.user_agent
+    return client, ns
+
+
+def _error_line(e: Exception, host: str | None) -> str:
+    if isinstance(e, ApiException):
+        try:
+            message = json.loads(e.body or "{}").get("message") or e.reason
+        except ValueError:
+            message = e.reason
+        line = f"{e.reason or e.status} ({e.status}): {message}"
+        if e.status == 404 and "could not find the requested resource" in str(message):
+            line += " (are planguard's CRDs installed?)"
+        return line
+    if isinstance(e, urllib3.exceptions.MaxRetryError):
+        why = str(e.reason).rsplit(": ", 1)[-1] if e.reason else str(e)
+        return f"cannot reach the Kubernetes API server at {host}: {why}"
+    if isinstance(e, urllib3.exceptions.HTTPError | OSError):
+        return f"cannot reach the Kubernetes API server at {host}: {e}"
+    return str(e)  # ConfigException, DnsError: their own message says it
+
+
 def run(args: argparse.Namespace) -> int:
-    api = PlanguardApi(connect(args.kubeconfig), "planguard-cli")
-    out: dict[str, Any] = {
-        "status": _status, "diff": _diff, "rollback": _rollback,
-        "pause": _pause, "resume": _pause,
-    }[args.command](api, args)
+    prog = prog_name(sys.argv[0])
+    host = None
+    try:
+        client, default_ns = _connect(args)
+        host = client.configuration.host
+        if args.namespace is None:
+            args.namespace = default_ns
+        api = PlanguardApi(client, "planguard-cli")
+        out: dict[str, Any] = {
+            "status": _status, "diff": _diff, "rollback": _rollback,
+            "pause": _pause, "resume": _pause,
+        }[args.command](api, args)
+    except (ApiException, ConfigException, DnsError, urllib3.exceptions.HTTPError,
+            OSError) as e:
+        print(f"{prog}: {_error_line(e, host)}", file=sys.stderr)
+        return 1
+    if out.get("error"):
+        print(f"{prog}: {out['error']}", file=sys.stderr)
+        return 1
     text = out.pop("_text", "")
-    print(json.dumps(out, indent=2, default=str) if args.output == "json" else text)
-    return 1 if out.get("error") else 0
+    if args.output == "json":
+        print(json.dumps(out, indent=2, default=str))
+    elif args.output == "yaml":
+        print(yaml.safe_dump(out, sort_keys=False), end="")
+    else:
+        print(text)
+    return 0
 
 
-def _plans(api: PlanguardApi, ns: str, zone: str) -> list[dict[str, Any]]:
-    items = api.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dnsplans")["items"]
-    return [p for p in items if p["spec"].get("zone") == zone]
+def _list(api: PlanguardApi, args: argparse.Namespace, plural: str) -> list[dict[str, Any]]:
+    if getattr(args, "all_namespaces", False):
+        return list(api.custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"])
+    return list(api.custom.list_namespaced_custom_object(GROUP, VERSION, args.namespace,
+                                                         plural)["items"])
+
+
+def _plans_by_zone(items: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Plans grouped by (namespace, spec.zone): one list call serves every zone."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for p in items:
+        out[(p["metadata"]["namespace"], str(p["spec"].get("zone", "")))].append(p)
+    return out
 
 
 def _dns_state(zone: dict[str, Any], key_file: str | None) -> Any:
@@ -72,17 +170,19 @@ def _dns_state(zone: dict[str, Any], key_file: str | None) -> Any:
 
 
 def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
-    zones = api.custom.list_namespaced_custom_object(GROUP, VERSION, args.namespace,
-                                                     "dnszones")["items"]
-    pools = api.custom.list_namespaced_custom_object(GROUP, VERSION, args.namespace,
-                                                     "dnsendpointpools")["items"]
+    every = bool(getattr(args, "all_namespaces", False))
+    zones = _list(api, args, "dnszones")
+    plans = _plans_by_zone(_list(api, args, "dnsplans"))
+    pools = _list(api, args, "dnsendpointpools")
     result: dict[str, Any] = {"zones": [], "pools": []}
     lines = []
     for z in zones:
-        name, st = z["metadata"]["name"], z.get("status") or {}
-        newest = newest_valid(candidates(_plans(api, args.namespace, name)))
+        zns, name, st = z["metadata"]["namespace"], z["metadata"]["name"], z.get("status") or {}
+        newest = newest_valid(candidates(plans.get((zns, name), [])))
+        shown = f"{zns}/{name}" if every else name
         entry: dict[str, Any] = {
-            "name": name, "zone": z["spec"]["zone"], "paused": bool(z["spec"].get("paused")),
+            "namespace": zns, "name": name, "zone": z["spec"]["zone"],
+            "paused": bool(z["spec"].get("paused")),
             "newestPlan": newest.plan.generation if newest else None,
             "activeGeneration": st.get("activeGeneration"),
             "liveGenerations": st.get("liveGenerations"),
@@ -99,7 +199,7 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
                                 "oldestLive": live[0] if live else None,
                                 "newestLive": live[-1] if live else None}
         result["zones"].append(entry)
-        lines.append(f"zone {name} ({entry['zone']}){' PAUSED' if entry['paused'] else ''}: "
+        lines.append(f"zone {shown} ({entry['zone']}){' PAUSED' if entry['paused'] else ''}: "
                      f"newest plan {entry['newestPlan']}, active {entry['activeGeneration']}, "
                      f"live {entry['liveGenerations']}")
         if "fromDns" in entry:
@@ -111,17 +211,21 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
             lines.append(f"  enactor {eid}: generation {e.get('generation')}{err}")
     for p in pools:
         st = p.get("status") or {}
-        entry = {"name": p["metadata"]["name"], "zone": p["spec"]["zone"],
+        pname = p["metadata"]["name"]
+        entry = {"namespace": p["metadata"]["namespace"], "name": pname,
+                 "zone": p["spec"]["zone"],
                  "targets": st.get("targets"), "holds": st.get("holds") or [],
                  "paused": bool(p["spec"].get("paused"))}
         result["pools"].append(entry)
         holds = "; ".join(f"{h['reason']}: {h['message']}" for h in entry["holds"]) or "none"
-        lines.append(f"pool {entry['name']} -> {entry['zone']}: {entry['targets']}, "
+        shown = f"{entry['namespace']}/{pname}" if every else pname
+        lines.append(f"pool {shown} -> {entry['zone']}: {entry['targets']}, "
                      f"guards tripped: {holds}")
     if getattr(args, "lease_namespace", None):
         result["leases"] = _lease_summary(api, args.lease_namespace)
         lines.append("leases: " + ", ".join(f"{k} {v}" for k, v in result["leases"].items()))
-    result["_text"] = "\n".join(lines) or f"no DNSZones in namespace {args.namespace}"
+    where = "any namespace" if every else f"namespace {args.namespace}"
+    result["_text"] = "\n".join(lines) or f"no DNSZones in {where}"
     return result
 
 
@@ -171,8 +275,8 @@ def _diff(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _rollback(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
-    old = [p for p in _plans(api, args.namespace, args.zone)
-           if p["spec"]["generation"] == args.to]
+    mine = _plans_by_zone(_list(api, args, "dnsplans")).get((args.namespace, args.zone), [])
+    old = [p for p in mine if p["spec"]["generation"] == args.to]
     if not old:
         msg = f"no plan of zone {args.zone} has generation {args.to} (clean-up may have " \
               "deleted it)"
@@ -185,8 +289,7 @@ def _rollback(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
                 "metadata": {"name": f"{args.zone}-{g}",
                              "annotations": {"planguard.io/rollback-of": str(args.to)}},
                 "spec": {"zone": args.zone, "generation": g, "endpoints": endpoints}}
-    top = max((p["spec"]["generation"] for p in _plans(api, args.namespace, args.zone)),
-              default=0)
+    top = max((p["spec"]["generation"] for p in mine), default=0)
     gen = create_plan(api, args.namespace, args.zone, body, at_least=top)
     return {"created": f"{args.zone}-{gen}", "generation": gen,
             "_text": f"created plan {args.zone}-{gen} with the content of generation {args.to}"}
@@ -198,10 +301,7 @@ def _pause(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     if plural is None or not name:
         return {"error": "target must be zone/NAME or pool/NAME", "_text": "bad target"}
     paused = args.command == "pause"
-    try:
-        api.custom.patch_namespaced_custom_object(GROUP, VERSION, args.namespace, plural, name,
-                                                  {"spec": {"paused": paused}})
-    except ApiException as e:
-        return {"error": e.reason, "_text": f"{args.target}: {e.reason}"}
+    api.custom.patch_namespaced_custom_object(GROUP, VERSION, args.namespace, plural, name,
+                                              {"spec": {"paused": paused}})
     return {"target": args.target, "paused": paused,
             "_text": f"{args.target} {'paused' if paused else 'resumed'}"}

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import platform
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics import MetricWrapperBase
+
+from planguard import __version__
+
+BUILD_INFO = Gauge(
+    "planguard_build_info", "Always 1: the planguard and Python versions of this process",
+    ["version", "python"],
+)
+BUILD_INFO.labels(__version__, platform.python_version()).set(1)
 
 ENACTOR_GENERATION = Gauge(
     "planguard_enactor_applied_generation",
@@ -32,7 +43,8 @@ ZONE_READS = Counter(
 )
 APPLY_SECONDS = Histogram(
     "planguard_apply_duration_seconds",
-    "Time from reading the zone to the last UPDATE of one reconcile",
+    "Time from reading the zone to the last UPDATE of one reconcile that wrote to DNS "
+    "(converged no-ops are not observed)",
     ["zone", "enactor"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
@@ -81,6 +93,14 @@ def serve(port: int) -> None:
     """Serves /metrics on all interfaces (the chart's Service scrapes it); 0 disables."""
     if port:
         start_http_server(port)
+
+
+def forget_zone(zone: str) -> None:
+    """Drops every series of a zone (label `namespace/name`) that is gone, so a deleted
+    DNSZone stops being reported (and alerted on) with its last values."""
+    for obj in list(globals().values()):
+        if isinstance(obj, MetricWrapperBase) and "zone" in obj._labelnames:
+            obj.remove_by_labels({"zone": zone})
 
 LEASES = Gauge("planguard_leases", "Node leases by state (live, lapsed)", ["state"])
 LEASE_QUEUE_DEPTH = Gauge("planguard_lease_queue_depth", "Lease work waiting")
