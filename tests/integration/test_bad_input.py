@@ -8,6 +8,7 @@ import copy
 import json
 import socket
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -111,6 +112,41 @@ def test_refused_at_admission(cluster: Cluster, ns: str, mutate, message) -> Non
     assert not cluster.exists("dnsplan", ns, p["metadata"]["name"])
 
 
+# The CEL rules carry fieldPath and reason, so a refusal names the field, as the API
+# server's own checks do (kubectl shows `<path>: <reason>: <message>`).
+FIELD_PATHS = [
+    ("remove-with-targets", setp("spec.endpoints.0.remove", True),
+     "spec.endpoints[0].targets: Forbidden: an endpoint with remove=true"),
+    ("empty-endpoint", setp("spec.endpoints.0.targets", []),
+     "spec.endpoints[0].targets: Invalid value"),
+    ("unspecified-v4", setp(f"{T0}.address", "0.0.0.0"),
+     "spec.endpoints[0].targets[0].address: Invalid value"),
+    ("part-index-out-of-range", lambda p: (p["spec"].__setitem__("part", {"index": 2, "count": 2}),
+                                           p["metadata"].__setitem__("name", "web-2-p2")),
+     "spec.part.index: Invalid value"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "path"), [c[1:] for c in FIELD_PATHS],
+                         ids=[c[0] for c in FIELD_PATHS])
+def test_a_refusal_names_the_field(cluster: Cluster, ns: str, mutate, path) -> None:
+    p = good()
+    mutate(p)
+    r = cluster.apply(ns, p, check=False)
+    assert r.returncode != 0 and path in r.stderr, r.stderr
+
+
+def test_a_pool_refusal_names_the_field(cluster: Cluster, ns: str) -> None:
+    pool = {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSEndpointPool",
+            "metadata": {"name": "p"},
+            "spec": {"zone": "web", "endpoints": [{"name": "api"}],
+                     "healthCheck": {"intervalSeconds": 1, "timeoutSeconds": 2}}}
+    r = cluster.apply(ns, pool, check=False)
+    assert r.returncode != 0
+    assert "spec.targets: Required value: a pool needs targets, a service, or both" in r.stderr
+    assert "spec.healthCheck.timeoutSeconds: Invalid value" in r.stderr, r.stderr
+
+
 def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: str) -> None:
     p = good()
     ep(p)["targets"] = [{"address": "10.0.0.1", "loadBalancer": "x" * 250,
@@ -124,8 +160,12 @@ def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: st
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ({"zone": "example.test", "server": {"address": "not-an-ip"}},
-     "server.address must be an IPv4 or IPv6 address"),
+    ({"zone": "example.test", "server": {"address": "not_a_host"}},
+     "server.address must be an IPv4 or IPv6 address or a host name"),
+    ({"zone": "example.test", "server": {"address": "10.0.0.300"}},
+     "server.address must be an IPv4 or IPv6 address or a host name"),
+    ({"zone": "example.test", "server": {"address": "Bind.DNS"}},
+     "server.address must be an IPv4 or IPv6 address or a host name"),
     ({"zone": "example.test", "server": {"address": "127.0.0.1", "port": 70000}},
      "should be less than or equal to 65535"),
     ({"zone": "Example..test", "server": {"address": "127.0.0.1"}},
@@ -137,6 +177,17 @@ def test_bad_zones_refused_at_admission(cluster: Cluster, ns: str, spec, message
     r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
                            "metadata": {"name": "bad"}, "spec": spec}, check=False)
     assert r.returncode != 0 and message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("server", ["localhost", "bind.dns.svc.cluster.local",
+                                    "bind.dns.svc.cluster.local.", "10.96.0.10", "fd00::53"])
+def test_a_zone_server_may_be_a_host_name_or_an_address(cluster: Cluster, ns: str,
+                                                         server: str) -> None:
+    r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
+                           "metadata": {"name": "named"},
+                           "spec": {"zone": "example.test", "server": {"address": server}}},
+                      check=False)
+    assert r.returncode == 0, r.stderr
 
 
 def test_a_plan_cannot_be_edited_or_replaced(cluster: Cluster, ns: str) -> None:
@@ -156,6 +207,12 @@ def test_a_zone_name_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> Non
 
 
 # ---- handled at run time: a condition and an Event, nothing written ----------------------
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port: int = s.getsockname()[1]
+        return port
+
 
 def events(cluster: Cluster, ns: str) -> str:
     return cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
@@ -185,14 +242,18 @@ def test_lower_generation_than_live_is_superseded_not_applied(cluster, bind, ns,
     assert bind.query(f"api.{dns_zone}") == ["10.0.0.5"]
 
 
-@pytest.mark.parametrize("kind", ["unreachable", "timeout"])
+@pytest.mark.parametrize("kind", ["unreachable", "timeout", "unresolvable"])
 def test_unreachable_server(cluster, bind, ns, procs, kind) -> None:
-    # Nothing listens on port 1; the black hole accepts connections and never answers.
+    # Nothing listens on port 1; the black hole accepts connections and never answers;
+    # .invalid names never resolve (RFC 6761).
     black_hole = socket.create_server(("127.0.0.1", 0))
-    port = 1 if kind == "unreachable" else black_hole.getsockname()[1]
-    start(procs, bind, ns)
+    port = {"unreachable": 1, "timeout": black_hole.getsockname()[1]}.get(kind, bind.port)
+    host = "bind.dns.invalid" if kind == "unresolvable" else "127.0.0.1"
+    mport = free_port()
+    procs.enactor("a", ns, bind.key("enactor-a"), metrics_port=mport)
+    procs.cleanup(ns, bind.key("planguard-cleanup"))
     z = zone_obj("web", "example.test", bind.port)
-    z["spec"]["server"] = {"address": "127.0.0.1", "port": port}
+    z["spec"]["server"] = {"address": host, "port": port}
     cluster.apply(ns, [z, plan_obj("web", 1, {"api": ["10.0.0.1"]})])
 
     def reported() -> bool:
@@ -200,10 +261,15 @@ def test_unreachable_server(cluster, bind, ns, procs, kind) -> None:
         return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == kind
     eventually(reported, timeout=60, what=f"{kind} in status")
     # Clean-up writes the zone's conditions on its own cycle, a moment later.
-    eventually(lambda: (condition(cluster.get("dnszone", ns, "web"), "Ready"),
+    eventually(lambda: (condition(cluster.get("dnszone", ns, "web"), "DNSReadable"),
                         condition(cluster.get("dnszone", ns, "web"), "Degraded"))
-               == ("False", "True"), timeout=30, what="Ready=False, Degraded=True")
+               == ("False", "True"), timeout=30, what="DNSReadable=False, Degraded=True")
+    conds = {c["type"]: c for c in cluster.get("dnszone", ns, "web")["status"]["conditions"]}
+    assert conds["DNSReadable"]["reason"] == kind.capitalize()
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("False", "DNSUnreadable")
     assert "DNSError" in events(cluster, ns)
+    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5) as r:
+        assert f'kind="{kind}"' in r.read().decode(), "DNS error kind not in the metrics"
 
 
 def test_zone_missing_on_the_server(cluster, bind, ns, procs) -> None:

@@ -121,7 +121,23 @@ def test_kept_connection_closed_by_the_server_is_replaced(bind: Bind, dns_zone: 
         [WriteOutcome.APPLIED]
 
 
-@pytest.mark.parametrize("case", ["wrong key", "missing zone", "nobody listening"])
+def test_the_server_may_be_a_host_name(bind: Bind, dns_zone: str) -> None:
+    """A host name (here `localhost`; in a cluster a Service's name) is resolved at each
+    connection: reads, the SOA check and the kept update connection all reach BIND."""
+    p = Rfc2136Provider(dns_zone, "localhost", bind.port, load_key(bind.key("enactor-a")))
+    state = p.read_zone()
+    assert p.read_serial() == state.serial
+    steps = update_steps(decide(plan(1, {"named": ("10.0.8.1",)}), state, "a"), 10)
+    assert p.write_steps(steps) == [WriteOutcome.APPLIED]
+    p.close()  # the next write connects, and resolves, again
+    assert p.read_zone().endpoints["named"].a == {"10.0.8.1"}
+    assert p.write_steps(update_steps(decide(plan(2, {"named": ("10.0.8.2",)}),
+                                             p.read_zone(), "a"), 10)) == [WriteOutcome.APPLIED]
+    assert p.read_zone().endpoints["named"].a == {"10.0.8.2"}
+
+
+@pytest.mark.parametrize("case", ["wrong key", "missing zone", "nobody listening",
+                                  "name that does not resolve"])
 def test_failures_are_classified_and_never_read_as_empty(bind: Bind, dns_zone: str,
                                                         case: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     key = load_key(bind.key("enactor-a"))
@@ -131,11 +147,17 @@ def test_failures_are_classified_and_never_read_as_empty(bind: Bind, dns_zone: s
         key = TsigKey(key.name, key.algorithm, "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
     elif case == "missing zone":
         zone = "not-served.test"
-    else:
+    elif case == "nobody listening":
         port = 9  # discard port: nothing listens on loopback
-    p = Rfc2136Provider(zone, "127.0.0.1", port, key, timeout=2)
+    server = "bind.nosuch.invalid" if case == "name that does not resolve" else "127.0.0.1"
+    p = Rfc2136Provider(zone, server, port, key, timeout=2)
     want = {"wrong key": DnsErrorKind.TSIG, "missing zone": DnsErrorKind.ZONE_MISSING,
-            "nobody listening": DnsErrorKind.UNREACHABLE}[case]
+            "nobody listening": DnsErrorKind.UNREACHABLE,
+            "name that does not resolve": DnsErrorKind.UNRESOLVABLE}[case]
+    if case == "name that does not resolve":
+        with pytest.raises(DnsError) as serial_err:
+            p.read_serial()
+        assert serial_err.value.kind is want and "bind.nosuch.invalid" in str(serial_err.value)
     with pytest.raises(DnsError) as read_err:
         p.read_zone()
     assert read_err.value.kind in (want, DnsErrorKind.REFUSED), read_err.value

@@ -49,6 +49,24 @@ def test_malformed_plans_are_refused_with_a_message(cluster, ns, mutate, message
     assert message in r.stderr, r.stderr
 
 
+def test_plans_are_selected_by_zone_and_generation_on_the_server(cluster: Cluster,
+                                                                   ns: str) -> None:
+    """selectableFields: `kubectl get dnsplans --field-selector spec.zone=...` is answered
+    by the API server, without listing every plan of every zone."""
+    cluster.apply(ns, [plan_obj("dynamo", 1, {"api": ["10.0.0.1"]}),
+                       plan_obj("dynamo", 2, {"api": ["10.0.0.2"]}),
+                       plan_obj("web", 2, {"api": ["10.0.0.3"]})])
+
+    def names(selector: str) -> list[str]:
+        out = cluster.kubectl("get", "dnsplans", "-n", ns, "--field-selector", selector,
+                              "-o", "name").stdout
+        return sorted(n.split("/", 1)[1] for n in out.split())
+    assert names("spec.zone=dynamo") == ["dynamo-1", "dynamo-2"]
+    assert names("spec.generation=2") == ["dynamo-2", "web-2"]
+    assert names("spec.zone=dynamo,spec.generation=2") == ["dynamo-2"]
+    assert names("spec.zone!=dynamo") == ["web-2"]
+
+
 def test_plans_are_immutable(cluster: Cluster, ns: str) -> None:
     cluster.apply(ns, plan_obj("web", 1, {"api": ["10.0.0.1"]}))
     r = cluster.apply(ns, plan_obj("web", 1, {"api": ["10.0.0.2"]}), check=False)

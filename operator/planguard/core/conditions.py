@@ -1,11 +1,23 @@
-"""Kubernetes-style status conditions, merged so lastTransitionTime only moves on change."""
+"""Kubernetes-style status conditions (metav1.Condition), merged so lastTransitionTime
+only moves on change.
+
+Every entry written carries all six fields the CRDs require (type, status, reason,
+message, lastTransitionTime, observedGeneration), entries kept from an older writer
+included: the status subresource validates the whole list on every write, so one entry
+missing a field would make every later status write fail.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+# metav1.Condition's reason: CamelCase, non-empty, at most 1024 characters.
+REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+REASON_MAX, MESSAGE_MAX = 1024, 32768
 
 
 @dataclass(frozen=True)
@@ -20,30 +32,58 @@ def rfc3339(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def camel(text: str, default: str = "Unknown") -> str:
+    """A valid reason from `text`: itself if valid and capitalised, else its words joined
+    in CamelCase (zone_missing -> ZoneMissing), else `default`."""
+    if REASON.match(text) and text[0].isupper() and len(text) <= REASON_MAX:
+        return text
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", text) if w]
+    out = "".join(w[0].upper() + w[1:] for w in words).lstrip("0123456789")[:REASON_MAX]
+    return out if out and REASON.match(out) else default
+
+
+def _status(value: object) -> str:
+    return str(value) if value in ("True", "False", "Unknown") else "Unknown"
+
+
 def merge(
     old: Iterable[Mapping[str, Any]] | None,
     new: Iterable[Condition],
     now: datetime,
     observed_generation: int | None,
+    drop: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
-    """The conditions list to write: `new` replaces same-type entries, others are kept."""
-    prev = {c.get("type"): c for c in old or ()}
-    out: dict[str, dict[str, Any]] = {str(k): dict(v) for k, v in prev.items() if k}
+    """The conditions list to write: `new` replaces same-type entries, types in `drop`
+    (retired ones) are removed, the others are kept, completed where a field is missing.
+    `observed_generation` None (an object without metadata.generation) is written as 0."""
+    gen = int(observed_generation or 0)
+    stamp = rfc3339(now)
+    dropped = set(drop)
+    prev = {str(c.get("type")): c for c in old or () if c.get("type")}
+    out: dict[str, dict[str, Any]] = {
+        k: {
+            "type": k,
+            "status": _status(v.get("status")),
+            "reason": camel(str(v.get("reason") or "")),
+            "message": str(v.get("message") or "")[:MESSAGE_MAX],
+            "lastTransitionTime": v.get("lastTransitionTime") or stamp,
+            "observedGeneration": int(v.get("observedGeneration") or 0),
+        }
+        for k, v in prev.items() if k not in dropped
+    }
     for c in new:
         status = "True" if c.status else "False"
         before = prev.get(c.type)
         changed = before is None or before.get("status") != status
-        entry: dict[str, Any] = {
+        out[c.type] = {
             "type": c.type,
             "status": status,
-            "reason": c.reason,
-            "message": c.message,
-            "lastTransitionTime": rfc3339(now) if changed or before is None
-            else before.get("lastTransitionTime", rfc3339(now)),
+            "reason": camel(c.reason),
+            "message": c.message[:MESSAGE_MAX],
+            "lastTransitionTime": stamp if changed or before is None
+            else before.get("lastTransitionTime") or stamp,
+            "observedGeneration": gen,
         }
-        if observed_generation is not None:
-            entry["observedGeneration"] = observed_generation
-        out[c.type] = entry
     return [out[k] for k in sorted(out)]
 
 

@@ -122,25 +122,25 @@ def _text(labels: tuple[bytes, ...]) -> str:
 
 
 def read(
-    server: str, port: int, zone: dns.name.Name, keyring: dict[dns.name.Name, dns.tsig.Key],
+    sock: socket.socket, zone: dns.name.Name, keyring: dict[dns.name.Name, dns.tsig.Key],
     keyname: dns.name.Name, timeout: float,
 ) -> ZoneRecords:
-    """Every A, AAAA and TXT record of `zone` from one AXFR (one committed version)."""
+    """Every A, AAAA and TXT record of `zone` from one AXFR (one committed version), on
+    `sock`, a TCP connection to the primary that the caller opens and closes."""
     key = keyring[keyname]
     q = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
     q.use_tsig(keyring, keyname=keyname, algorithm=key.algorithm)
     out = ZoneRecords()
-    with socket.create_connection((server, port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        wire = q.to_wire()
-        sock.sendall(struct.pack("!H", len(wire)) + wire)
-        ctx = None
-        soa_seen = 0
-        for msg in _frames(sock):
-            ctx = _verify(msg, key, q.mac or b"", ctx)
-            soa_seen += _parse(msg, q.id, zone, out, first=soa_seen == 0)
-            if soa_seen >= 2:
-                return out
+    sock.settimeout(timeout)
+    wire = q.to_wire()
+    sock.sendall(struct.pack("!H", len(wire)) + wire)
+    ctx = None
+    soa_seen = 0
+    for msg in _frames(sock):
+        ctx = _verify(msg, key, q.mac or b"", ctx)
+        soa_seen += _parse(msg, q.id, zone, out, first=soa_seen == 0)
+        if soa_seen >= 2:
+            return out
     raise EOFError("zone transfer ended early")
 
 

@@ -12,6 +12,7 @@ from planguard.core.model import ZoneState
 
 class DnsErrorKind(StrEnum):
     UNREACHABLE = "unreachable"  # connection refused or reset
+    UNRESOLVABLE = "unresolvable"  # the server's host name does not resolve (now)
     TIMEOUT = "timeout"
     TSIG = "tsig"  # bad key name, secret or clock: the server did not trust us
     REFUSED = "refused"  # policy or a frozen zone

@@ -65,8 +65,8 @@ class Rfc2136Provider:
     # -- reads -------------------------------------------------------------------------
     def read_zone(self) -> ZoneState:
         try:
-            got = axfr.read(self.server, self.port, self.zone, self._keyring, self.key.keyname,
-                            self.timeout)
+            with self._open(f"zone transfer of {self.zone}") as sock:
+                got = axfr.read(sock, self.zone, self._keyring, self.key.keyname, self.timeout)
         except axfr.TransferFailed as e:
             raise _rcode_error(dns.rcode.Rcode(e.rcode), f"zone transfer of {self.zone}") from e
         except Exception as e:  # classified, never swallowed
@@ -77,7 +77,9 @@ class Rfc2136Provider:
         """The zone's SOA serial from the primary: one small query instead of a transfer."""
         q = dns.message.make_query(self.zone, dns.rdatatype.SOA)
         try:
-            r = dns.query.tcp(q, self.server, port=self.port, timeout=self.timeout)
+            with self._open(f"SOA query for {self.zone}") as sock:
+                sock.setblocking(False)  # what dnspython asks of a socket it is given
+                r = dns.query.tcp(q, self.server, timeout=self.timeout, sock=sock)
         except Exception as e:  # classified, never swallowed
             raise self._classify(e, f"SOA query for {self.zone}") from e
         if r.rcode() != dns.rcode.NOERROR:
@@ -187,12 +189,31 @@ class Rfc2136Provider:
             self.close()
             raise self._classify(e, f"update of {self.zone}") from e
 
+    def _open(self, what: str) -> socket.socket:
+        """A new TCP connection to the server. A host name (e.g. a Service's) is resolved
+        here, on every connection, like external-dns's --rfc2136-host: getaddrinfo, then
+        each address in turn, so a server that moves is followed without a restart."""
+        try:
+            addrs = socket.getaddrinfo(self.server, self.port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as e:
+            raise DnsError(DnsErrorKind.UNRESOLVABLE,
+                           f"{what}: cannot resolve server {self.server!r}: {e}") from e
+        err: OSError | None = None
+        for family, kind, proto, _, addr in addrs:
+            s = socket.socket(family, kind, proto)
+            try:
+                s.settimeout(self.timeout)
+                s.connect(addr)
+                return s
+            except OSError as e:
+                s.close()
+                err = e
+        assert err is not None  # getaddrinfo answers at least one address or raises
+        raise self._classify(err, f"{what}: connect to {self.server}:{self.port}") from err
+
     def _connect(self) -> socket.socket:
         if self._sock is None:
-            try:
-                s = socket.create_connection((self.server, self.port), timeout=self.timeout)
-            except OSError as e:
-                raise self._classify(e, f"connect to {self.server}:{self.port}") from e
+            s = self._open(f"update of {self.zone}")
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.setblocking(False)
             self._sock = s

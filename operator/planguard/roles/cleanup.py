@@ -41,6 +41,9 @@ from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
 WRITERS = 4  # concurrent writes to the API server within one cycle
+# A plan carries Accepted only (False with the refusal's reason); earlier versions also
+# wrote its mirror image, Refused, which is removed from plans they wrote.
+RETIRED_PLAN_CONDITIONS = ("Refused",)
 
 
 @dataclass
@@ -100,7 +103,7 @@ class Cleanup:
             status = obj.get("status") or {}
             meta = obj["metadata"]
             new = conditions.merge(status.get("conditions"), cond, datetime.now(UTC),
-                                   meta.get("generation"))
+                                   meta.get("generation"), drop=RETIRED_PLAN_CONDITIONS)
             if conditions.same(status.get("conditions"), new):
                 continue
             self.api.event(obj, "DNSPlan", "Warning", "ZoneNotFound", msg)
@@ -114,11 +117,8 @@ class Cleanup:
     def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int]) -> None:
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
-        conds = [
-            Condition("Accepted", c.valid, reason,
-                      "passed enactment checks" if c.valid else problems or c.waiting),
-            Condition("Refused", bool(c.problems), reason, problems),
-        ]
+        conds = [Condition("Accepted", c.valid, reason,
+                           "passed enactment checks" if c.valid else problems or c.waiting)]
         if state is not None and c.valid:
             # Phase only: these messages stay the same while newer plans come and go, so a
             # plan's status is written when it becomes Live or Superseded, not every cycle.
@@ -139,7 +139,7 @@ class Cleanup:
             status = obj.get("status") or {}
             meta = obj["metadata"]
             new = conditions.merge(status.get("conditions"), conds, datetime.now(UTC),
-                                   meta.get("generation"))
+                                   meta.get("generation"), drop=RETIRED_PLAN_CONDITIONS)
             count = len((obj.get("spec") or {}).get("endpoints") or ())
             if conditions.same(status.get("conditions"), new) and status.get("endpoints") == count:
                 continue
@@ -219,12 +219,16 @@ class Cleanup:
             metrics.ZONE_NEWEST.labels(label).set(newest.plan.generation)
         degraded: list[str] = [f"plan {c.plan.name} refused: {c.problems[0].message}"
                                for c in cands if c.problems and not c.deleting]
+        converged, why = False, "DNS state unknown"
         if state is None:
-            conds.append(Condition("Ready", False, "DNSUnreadable", str(dns_error)))
-            conds.append(Condition("Converged", False, "Unknown", "DNS state unknown"))
+            kind = dns_error.kind.value if dns_error else "unknown"
+            conds.append(Condition("DNSReadable", False, conditions.camel(kind),
+                                   str(dns_error)))
+            conds.append(Condition("Converged", False, "DNSUnreadable", why))
             degraded.append(f"DNS unreadable: {dns_error}")
         else:
-            conds.append(Condition("Ready", True, "DNSReadable", "zone transfer succeeded"))
+            conds.append(Condition("DNSReadable", True, "ZoneTransferred",
+                                   "zone transfer succeeded"))
             managed = [e for e in state.endpoints.values() if e.marker is not None]
             empty = [e for e in managed if e.empty]
             live = sorted(depended)
@@ -251,8 +255,11 @@ class Cleanup:
             if t and (now - datetime.fromisoformat(t.replace("Z", "+00:00"))).total_seconds() \
                     < self.cfg.stale_enactor:
                 degraded.append(f"enactor {eid}: {e.get('lastError')}")
+        problems = "; ".join(degraded)[:2000]
         conds.append(Condition("Degraded", bool(degraded),
-                               "Problems" if degraded else "Healthy", "; ".join(degraded)[:2000]))
+                               "Problems" if degraded else "Healthy", problems))
+        conds.append(self._ready(paused, dns_error if state is None else None, converged, why,
+                                 problems))
         out["conditions"] = conditions.merge(status.get("conditions"), conds, now,
                                              zone["metadata"].get("generation"))
         unchanged = conditions.same(status.get("conditions"), out["conditions"]) and all(
@@ -264,6 +271,22 @@ class Cleanup:
             self.api.patch_status("dnszones", meta["namespace"], meta["name"], out)
         except Exception as e:
             log.warning("could not write status of zone %s: %s", meta["name"], e)
+
+    @staticmethod
+    def _ready(paused: bool, dns_error: DnsError | None, converged: bool, why: str,
+               problems: str) -> Condition:
+        """Ready is what `kubectl wait --for=condition=Ready` users assume: DNS serves the
+        newest valid plan, nothing is degraded and the zone is not paused. The reason is
+        the first thing in the way."""
+        if paused:
+            return Condition("Ready", False, "Paused", "spec.paused is true: no writes")
+        if dns_error is not None:
+            return Condition("Ready", False, "DNSUnreadable", str(dns_error))
+        if problems:  # before NotConverged: often the reason it does not converge
+            return Condition("Ready", False, "Degraded", problems)
+        if not converged:
+            return Condition("Ready", False, "NotConverged", why)
+        return Condition("Ready", True, "Converged", why)
 
     @staticmethod
     def _converged(newest: Candidate | None, state: ZoneState) -> tuple[bool, str]:

@@ -33,6 +33,20 @@ from planguard.roles import runtime
 from planguard.roles.cache import ObjectCache
 
 log = logging.getLogger(__name__)
+
+
+def _timestamp(wall: float) -> str:
+    """RFC 3339 with milliseconds: status times are timestamps, not epoch seconds."""
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _epoch(at: Any) -> float:
+    """A status time back to epoch seconds; a number is what earlier versions wrote."""
+    if isinstance(at, int | float):
+        return float(at)
+    return datetime.fromisoformat(str(at)).timestamp()
+
+
 PoolKey = tuple[str, str]
 
 
@@ -257,9 +271,9 @@ class Planner:
             return
         newest, current, top = self._current(pool)
         now = time.time()
-        removals = [Removal(float(r["at"]), int(r["capacity"]))
+        removals = [Removal(_epoch(r["at"]), int(r["capacity"]))
                     for r in status.get("removals") or ()
-                    if now - float(r["at"]) < pool.limits.window_seconds]
+                    if now - _epoch(r["at"]) < pool.limits.window_seconds]
         d = decide(pool.targets, states, current, removals, pool.limits, now)
         endpoints, empty = self._endpoints(pool, d)
         holds = list(d.holds)
@@ -284,7 +298,8 @@ class Planner:
                                f"{h.reason}: {h.message} ({', '.join(h.targets) or 'all'})")
         held = Condition("HeldBack", bool(holds), holds[0].reason if holds else "None",
                          "; ".join(h.message for h in holds))
-        extra = {"removals": [{"at": r.at, "capacity": r.capacity} for r in removals],
+        extra = {"removals": [{"at": _timestamp(r.at), "capacity": r.capacity}
+                              for r in removals],
                  "holds": [{"reason": h.reason, "message": h.message,
                             "targets": list(h.targets)} for h in holds]}
         if wrote is not None:
