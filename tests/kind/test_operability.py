@@ -1,0 +1,94 @@
+"""Operating planguard on the real cluster: the kubelet restarts a frozen process through
+the liveness probe, and each pod can do only what its chart ServiceAccount allows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from kindharness import NAMESPACE, Kind, docker
+
+from harness import eventually
+
+pytestmark = [pytest.mark.kind, pytest.mark.timeout(3600)]
+
+
+def _pod(kind: Kind, component: str) -> dict[str, Any]:
+    out = kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l",
+                               f"app.kubernetes.io/component={component}", "-o", "json").stdout
+    pods = [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
+    assert pods, component
+    return pods[0]
+
+
+def _restarts(pod: dict[str, Any]) -> int:
+    return sum(c.get("restartCount", 0) for c in pod["status"].get("containerStatuses") or [])
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in pod["status"].get("conditions") or [])
+
+
+def test_a_frozen_process_is_restarted_by_its_liveness_probe(kind: Kind) -> None:
+    pod = _pod(kind, "cleanup")
+    name, node, before = pod["metadata"]["name"], pod["spec"]["nodeName"], _restarts(pod)
+    # SIGSTOP from the node (as a wedged process looks to the kubelet): the process's
+    # own probe server stops answering with it.
+    frozen = docker("exec", node, "sh", "-c",
+                    "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | "
+                    "grep -q 'bin/planguard cleanup' && kill -STOP ${p#/proc/} && "
+                    "echo ${p#/proc/}; done")
+    assert frozen.returncode == 0 and frozen.stdout.strip(), frozen.stderr
+
+    def restarted() -> bool:
+        p = json.loads(kind.cluster.kubectl("get", "pod", name, "-n", NAMESPACE,
+                                            "-o", "json").stdout)
+        return _restarts(p) > before and _ready(p)
+    eventually(restarted, timeout=240, interval=2,
+               what="the kubelet to restart the frozen clean-up and the pod Ready again")
+    events = kind.cluster.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                  f"involvedObject.name={name}", "-o", "json").stdout
+    assert "Liveness probe failed" in events or "Unhealthy" in events
+
+
+def _in_pod(kind: Kind, component: str, code: str) -> str:
+    """Python inside the pod, with only the pod's own ServiceAccount token."""
+    pod = _pod(kind, component)["metadata"]["name"]
+    prelude = ("from kubernetes import client, config\n"
+               "from kubernetes.client.exceptions import ApiException\n"
+               "config.load_incluster_config()\n"
+               "def status(call, *a, **k):\n"
+               "    try:\n"
+               "        call(*a, **k); return 'allowed'\n"
+               "    except ApiException as e:\n"
+               "        return str(e.status)\n")
+    return kind.cluster.kubectl("exec", "-n", NAMESPACE, pod, "--", "python3", "-c",
+                                prelude + code).stdout.strip()
+
+
+def test_each_pod_has_only_its_own_rights(kind: Kind) -> None:
+    plan = {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
+            "metadata": {"name": "rbac-probe-1"},
+            "spec": {"zone": "dynamo", "generation": 999999, "endpoints": [
+                {"name": "x", "ttl": 5, "targets": [{"address": "192.0.2.1"}]}]}}
+    crd = "'planguard.io', 'v1alpha1', 'default', 'dnsplans'"
+    got = _in_pod(kind, "enactor",
+                  f"c = client.CustomObjectsApi()\n"
+                  f"print(status(c.create_namespaced_custom_object, {crd}, "
+                  f"{json.dumps(plan)}))\n"
+                  f"print(status(c.delete_namespaced_custom_object, {crd}, 'dynamo-1'))\n"
+                  f"print(status(c.list_namespaced_custom_object, {crd}))")
+    assert got.split() == ["403", "403", "allowed"], got
+    got = _in_pod(kind, "planner",
+                  "print(status(client.CoreV1Api().list_namespaced_secret, 'default'))\n"
+                  "print(status(client.CoreV1Api().list_namespaced_secret, "
+                  f"'{NAMESPACE}'))")
+    assert got.split() == ["403", "403"], got
+    got = _in_pod(kind, "leases",
+                  "c = client.CoordinationV1Api()\n"
+                  "print(status(c.list_namespaced_lease, 'kube-node-lease'))\n"
+                  "print(status(c.list_namespaced_lease, 'kube-system'))\n"
+                  f"print(status(c.list_namespaced_lease, '{NAMESPACE}'))")
+    assert got.split() == ["403", "403", "allowed"], got
