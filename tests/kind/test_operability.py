@@ -35,10 +35,11 @@ def test_a_frozen_process_is_restarted_by_its_liveness_probe(kind: Kind) -> None
     pod = _pod(kind, "cleanup")
     name, node, before = pod["metadata"]["name"], pod["spec"]["nodeName"], _restarts(pod)
     # SIGSTOP from the node (as a wedged process looks to the kubelet): the process's
-    # own probe server stops answering with it.
+    # own probe server stops answering with it. "[b]in" so the pattern, which is in this
+    # shell's own command line, never matches the shell itself.
     frozen = docker("exec", node, "sh", "-c",
                     "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | "
-                    "grep -q 'bin/planguard cleanup' && kill -STOP ${p#/proc/} && "
+                    "grep -q '[b]in/planguard cleanup' && kill -STOP ${p#/proc/} && "
                     "echo ${p#/proc/}; done")
     assert frozen.returncode == 0 and frozen.stdout.strip(), frozen.stderr
 
