@@ -101,12 +101,17 @@ ADMISSION = [
 ]
 
 
+def _apply_mutated(cluster: Cluster, ns: str, mutate: Any) -> tuple[dict[str, Any], Any]:
+    """A good plan changed by `mutate`, applied as a user would (refusals expected)."""
+    p = good()
+    mutate(p)
+    return p, cluster.apply(ns, p, check=False)
+
+
 @pytest.mark.parametrize(("mutate", "message"), [c[1:] for c in ADMISSION],
                          ids=[c[0] for c in ADMISSION])
 def test_refused_at_admission(cluster: Cluster, ns: str, mutate, message) -> None:
-    p = good()
-    mutate(p)
-    r = cluster.apply(ns, p, check=False)
+    p, r = _apply_mutated(cluster, ns, mutate)
     assert r.returncode != 0, f"accepted: {json.dumps(p)[:300]}"
     assert message in r.stderr, r.stderr
     assert not cluster.exists("dnsplan", ns, p["metadata"]["name"])
@@ -130,9 +135,7 @@ FIELD_PATHS = [
 @pytest.mark.parametrize(("mutate", "path"), [c[1:] for c in FIELD_PATHS],
                          ids=[c[0] for c in FIELD_PATHS])
 def test_a_refusal_names_the_field(cluster: Cluster, ns: str, mutate, path) -> None:
-    p = good()
-    mutate(p)
-    r = cluster.apply(ns, p, check=False)
+    _, r = _apply_mutated(cluster, ns, mutate)
     assert r.returncode != 0 and path in r.stderr, r.stderr
 
 
