@@ -1,6 +1,12 @@
-"""The raw limit of BIND on this machine against planguard's DNS path, same changes, same run.
+"""The raw limit of BIND (or PowerDNS) on this machine against planguard's DNS path, same
+changes, same run.
 
   .venv/bin/python bench/dns_raw_limit.py [--endpoints 5000] [--targets 4] [--change 0.10]
+                                          [--server bind|powerdns]
+
+On PowerDNS (`--server powerdns`) every endpoint is weighted (target i has weight i+1): the
+raw client replaces each changed endpoint's LUA RRset with the same record planguard
+writes, and planguard's path is `PowerDnsProvider` (LUA records under the CAS).
 
 Baseline: the simplest client that produces the changes: pre-signed RFC 2136 UPDATEs (one
 per endpoint: replace its A RRset), written on one TCP connection as fast as BIND takes
@@ -27,19 +33,28 @@ import struct
 import time
 from collections.abc import Callable
 
+import dns.rdata
+import dns.rdataclass
 import dns.update
 
-from common import changed, initial_endpoints, real_parts, unique, write_result
+from common import changed, initial_endpoints, unique, write_result
+from harness import Bind, PowerDns, run_script
+from planguard.core import weights
 from planguard.core.enact import decide, update_steps
 from planguard.core.model import Endpoint, Plan, Target
+from planguard.dns.powerdns import PowerDnsProvider
 from planguard.dns.rfc2136 import Rfc2136Provider
 from planguard.dns.tsig import TsigKey, load_key
+
+SELECTOR = "pickwrandom"
 
 Endpoints = dict[str, list[str]]
 
 
-def raw_messages(zone: str, key: TsigKey, eps: Endpoints, per_msg: int) -> list[bytes]:
-    """Signed UPDATE wires, `per_msg` endpoints each (replace A RRset), framed for TCP."""
+def raw_messages(zone: str, key: TsigKey, eps: Endpoints, per_msg: int,
+                 weighted: bool = False) -> list[bytes]:
+    """Signed UPDATE wires, `per_msg` endpoints each (replace the A RRset, or `weighted`
+    the LUA RRset), framed for TCP."""
     ring = key.keyring()
     out, names = [], list(eps)
     for i in range(0, len(names), per_msg):
@@ -47,7 +62,12 @@ def raw_messages(zone: str, key: TsigKey, eps: Endpoints, per_msg: int) -> list[
                                      keyalgorithm=key.algorithm)
         u.id = i // per_msg & 0xFFFF
         for n in names[i:i + per_msg]:
-            u.replace(n, 60, "A", *eps[n])
+            if weighted:
+                u.replace(n, 60, *(dns.rdata.from_wire(dns.rdataclass.IN, weights.LUA, rd, 0,
+                                                       len(rd))
+                                   for rd in weights.records(SELECTOR, endpoint(n, eps[n]))))
+            else:
+                u.replace(n, 60, "A", *eps[n])
         w = u.to_wire()
         out.append(struct.pack("!H", len(w)) + w)
     return out
@@ -81,21 +101,33 @@ def raw_push(port: int, frames: list[bytes], window: int) -> tuple[float, int]:
     return dt, ok
 
 
+def endpoint(name: str, addrs: list[str]) -> Endpoint:
+    """Target i weighs i+1 (BIND serves them all alike; PowerDNS by weight)."""
+    return Endpoint(name, 60, tuple(Target(a, i + 1) for i, a in enumerate(addrs)))
+
+
 def as_plan(zone_rel: str, g: int, eps: Endpoints) -> Plan:
     return Plan(f"{zone_rel}-{g}", zone_rel, g, tuple(
-        Endpoint(n, 60, tuple(Target(a) for a in addrs)) for n, addrs in eps.items()))
+        endpoint(n, addrs) for n, addrs in eps.items()))
+
+
+PROVIDER: type[Rfc2136Provider] = Rfc2136Provider
+
+
+def provider(zone: str, port: int, key: TsigKey, window: int = 16) -> Rfc2136Provider:
+    return PROVIDER(zone, "127.0.0.1", port, key, window=window)
 
 
 def planguard_push(zone: str, port: int, key: TsigKey, plan: Plan, window: int,
                    max_records: int, read: bool) -> tuple[float, int]:
     """The enactor's path: (zone transfer,) decide, pipelined compare-and-swap UPDATEs."""
-    p = Rfc2136Provider(zone, "127.0.0.1", port, key, window=window)
+    p = provider(zone, port, key, window)
     state = p.read_zone()
     t0 = time.monotonic()
     if read:
         state = p.read_zone()
-    d = decide(plan, state, "bench")
-    steps = update_steps(d, max_records)
+    d = decide(plan, state, "bench", p.lua)
+    steps = update_steps(d, min(max_records, p.max_records))  # as the enactor batches
     outcomes = p.write_steps(steps)
     dt = time.monotonic() - t0
     p.close()
@@ -107,16 +139,19 @@ def planguard_push(zone: str, port: int, key: TsigKey, plan: Plan, window: int,
 def planguard_frames(zone: str, port: int, key: TsigKey, plan: Plan,
                      max_records: int) -> list[bytes]:
     """planguard's own UPDATEs (prerequisites, markers), prebuilt, for the raw sender."""
-    p = Rfc2136Provider(zone, "127.0.0.1", port, key)
-    d = decide(plan, p.read_zone(), "bench")
-    steps = update_steps(d, max_records)
+    p = provider(zone, port, key)
+    d = decide(plan, p.read_zone(), "bench", p.lua)
+    steps = update_steps(d, min(max_records, p.max_records))
     msgs = [p.build_update(s.writes, s.fence_expect, s.fence_new, i) for i, s in enumerate(steps)]
     return [struct.pack("!H", len(m.wire)) + m.wire for m in msgs]
 
 
 def served(bind, zone: str, eps: Endpoints) -> bool:  # type: ignore[no-untyped-def]
     last = list(eps)[-1]
-    return bind.query(f"{last}.{zone}") == sorted(eps[last])
+    got = bind.query(f"{last}.{zone}")
+    if isinstance(bind, PowerDns):  # one answer per query, picked by weight
+        return len(got) == 1 and got[0] in eps[last]
+    return got == sorted(eps[last])
 
 
 def main() -> None:
@@ -127,15 +162,22 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--max-records", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--server", choices=["bind", "powerdns"], default="bind")
     args = ap.parse_args()
-    _, bind = real_parts()
+    weighted = args.server == "powerdns"
+    # DNS only: the raw limit needs no Kubernetes.
+    run_script("pdns-up.sh" if weighted else "bind-up.sh")
+    bind = PowerDns() if weighted else Bind()
+    global PROVIDER
+    PROVIDER = PowerDnsProvider if weighted else Rfc2136Provider
     key = load_key(bind.key("enactor-a"))
     rng = random.Random(11)
     first = initial_endpoints(args.endpoints, args.targets)
     second, names = changed(first, args.change, rng, 2)
     delta = {n: second[n] for n in names}
-    # Records per planguard endpoint write: 4 A + marker + prerequisites (4 A + marker).
-    per_batch = max(1, args.max_records // (2 * args.targets + 2))
+    # Records per planguard endpoint write: 4 A + marker + prerequisites (4 A + marker);
+    # weighted: LUA + marker + prerequisites (LUA + marker).
+    per_batch = max(1, args.max_records // (4 if weighted else 2 * args.targets + 2))
 
     def fresh_zone() -> str:
         z = f"{unique('lim')}.test"
@@ -148,12 +190,13 @@ def main() -> None:
 
     cases: dict[str, Callable[[str], tuple[float, int]]] = {
         "raw, 1 UPDATE per endpoint, one at a time":
-            lambda z: raw_push(bind.port, raw_messages(z, key, delta, 1), 1),
+            lambda z: raw_push(bind.port, raw_messages(z, key, delta, 1, weighted), 1),
         f"raw, 1 UPDATE per endpoint, pipelined (window {args.window})":
-            lambda z: raw_push(bind.port, raw_messages(z, key, delta, 1), args.window),
+            lambda z: raw_push(bind.port, raw_messages(z, key, delta, 1, weighted), args.window),
         f"raw, {per_batch} endpoints per UPDATE, pipelined":
-            lambda z: raw_push(bind.port, raw_messages(z, key, delta, per_batch), args.window),
-        "raw sender, planguard's own UPDATEs prebuilt (BIND's cost of the CAS)":
+            lambda z: raw_push(bind.port, raw_messages(z, key, delta, per_batch, weighted),
+                             args.window),
+        "raw sender, planguard's own UPDATEs prebuilt (the server's cost of the CAS)":
             lambda z: raw_push(bind.port, planguard_frames(z, bind.port, key,
                                                            as_plan("z", 2, second),
                                                            args.max_records), args.window),
@@ -184,13 +227,15 @@ def main() -> None:
             print(f"round {r + 1}/{args.rounds}: {c}: {dt:.3f} s", flush=True)
     med = {c: statistics.median(t) for c, t in times.items()}
     raw_limit = min(med[c] for c in med if c.startswith("raw, 1 UPDATE"))
-    result = {"endpoints": args.endpoints, "targets": args.targets, "changed": len(delta),
+    result = {"server": args.server, "endpoints": args.endpoints, "targets": args.targets,
+              "changed": len(delta),
               "window": args.window, "rounds": args.rounds, "median_s": med,
               "changes_per_s": {c: len(delta) / t for c, t in med.items()},
               "ratio_to_raw_limit": {c: raw_limit / t for c, t in med.items()},
               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     path = write_result("dns_raw_limit", result)
-    print(f"\n{len(delta)} endpoint changes ({args.targets} A each) in a zone of "
+    what = "weighted, one LUA A each" if weighted else f"{args.targets} A each"
+    print(f"\n{args.server}: {len(delta)} endpoint changes ({what}) in a zone of "
           f"{args.endpoints}; medians of {args.rounds} rounds")
     print(f"{'case':72} {'s':>7} {'changes/s':>10} {'x raw limit':>11}")
     for c, t in med.items():

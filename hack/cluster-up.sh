@@ -14,6 +14,10 @@ etcd_port=${PLANGUARD_ETCD_PORT:-12379}
 dir=$PLANGUARD_STATE/cp
 kubeconfig=$dir/kubeconfig
 mkdir -p "$dir"
+# One at a time: two test runs starting together would each stop the other's half-started
+# pair (cluster-down below) and wipe its etcd; the second waits and then reuses the first's.
+exec 9>"$dir/.up.lock"
+flock -w 300 9 || { echo "another hack/cluster-up.sh holds $dir/.up.lock" >&2; exit 1; }
 
 alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
 if alive etcd && alive kube-apiserver && \
@@ -61,7 +65,7 @@ setsid "$CP_BIN_DIR/etcd" --name planguard --data-dir "$dir/etcd-data" \
   --initial-advertise-peer-urls "http://127.0.0.1:$((etcd_port + 1))" \
   --initial-cluster "planguard=http://127.0.0.1:$((etcd_port + 1))" \
   --unsafe-no-fsync --quota-backend-bytes 8589934592 --max-request-bytes 10485760 \
-  --log-level warn >"$dir/etcd.log" 2>&1 &
+  --log-level warn >"$dir/etcd.log" 2>&1 9>&- &
 echo $! > "$dir/etcd.pid"
 for _ in $(seq 1 200); do
   curl -s --max-time 1 "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q '"health":"true"' && break
@@ -98,7 +102,7 @@ exec "$CP_BIN_DIR/kube-apiserver" \\
   --authorization-mode RBAC --disable-admission-plugins ServiceAccount \\
   --enable-priority-and-fairness=false${audit_flags:+ $audit_flags}
 CMD
-setsid bash "$dir/kube-apiserver.cmd" >>"$dir/kube-apiserver.log" 2>&1 &
+setsid bash "$dir/kube-apiserver.cmd" >>"$dir/kube-apiserver.log" 2>&1 9>&- &
 echo $! > "$dir/kube-apiserver.pid"
 
 b64() { base64 -w0 < "$1"; }

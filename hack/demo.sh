@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: a local kube-apiserver + etcd and BIND, three
-# enactors (one per "availability zone", each with its own TSIG key) and clean-up, then
-# sample plans pushed with kubectl apply and what DNS and kubectl show after each.
+# The main job on the embedded default: a local kube-apiserver + etcd, BIND and PowerDNS,
+# three enactors (one per "availability zone", each with its own TSIG key) and clean-up,
+# then sample plans pushed with kubectl apply and what DNS and kubectl show after each;
+# on PowerDNS, 1,000 answers counted to show the plan's weights served.
 #   hack/demo.sh          run the story, then stop the planguard processes
 #   hack/demo.sh --keep   leave everything running (stop with hack/demo-down.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-. "$here/lib/bind.sh"
+. "$here/lib/pdns.sh"  # and lib/bind.sh
 keep=${1:-}
 "$here/setup.sh"
 "$here/cluster-up.sh"
@@ -16,6 +17,9 @@ for z in example.test svc.test; do  # fresh zones: the demo starts from generati
   "$here/bind-delzone.sh" "$z"
   "$here/bind-addzone.sh" "$z"
 done
+"$here/pdns-up.sh" weighted.test >/dev/null
+"$here/pdns-delzone.sh" weighted.test
+"$here/pdns-addzone.sh" weighted.test
 export KUBECONFIG=$PLANGUARD_STATE/cp/kubeconfig
 k() { "$CP_BIN_DIR/kubectl" "$@"; }
 ns=planguard-demo
@@ -71,6 +75,40 @@ k apply -n "$ns" -f "$here/demo/plan-2.yaml"
 show 3
 step "a plan that would empty the regional endpoint is refused by the API server"
 k apply -n "$ns" -f "$here/demo/plan-bad.yaml" 2>&1 | sed 's/^/  /' || true
+step "weights served for real: zone weighted.test on PowerDNS (LUA records, same compare-and-swap)"
+split() {  # 1,000 queries, answers counted: what clients would get
+  "$repo/.venv/bin/python" - "$1" "$PDNS_PORT" <<'PY'
+import collections, sys
+import dns.message, dns.query
+name, port = sys.argv[1], int(sys.argv[2])
+seen = collections.Counter()
+q = dns.message.make_query(name, "A")
+for _ in range(1000):
+    r = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+    seen.update(rd.to_text() for rr in r.answer for rd in rr)
+for a, n in sorted(seen.items()):
+    print(f"  {a:<10} {n:>4} answers  {n / 10:5.1f} %")
+PY
+}
+served_gen() {  # wait until the endpoint's marker says generation $1
+  for _ in $(seq 1 100); do
+    dig +short +tcp -p "$PDNS_PORT" @127.0.0.1 _planguard.dynamodb.weighted.test TXT \
+      | grep -q "gen=$1 " && return 0
+    sleep 0.1
+  done
+}
+k apply -n "$ns" -f "$here/demo/zone-weighted.yaml" -f "$here/demo/weighted-1.yaml"
+served_gen 1
+echo "\$ 1,000 x dig dynamodb.weighted.test A   (weights 10 / 30 / 60 / 0)"
+split dynamodb.weighted.test
+k apply -n "$ns" -f "$here/demo/weighted-2.yaml"
+served_gen 2
+echo "\$ 1,000 x dig dynamodb.weighted.test A   (weights 50 / 50 / 0 / 100)"
+split dynamodb.weighted.test
+echo "\$ planguard status --tsig-key .../planguard-reader.key   (weights as served, read from DNS)"
+"$repo/.venv/bin/planguard" status -n "$ns" --tsig-key "$BIND_DIR/keys/planguard-reader.key" \
+  | grep -A3 '^zone weighted' | sed 's/^/  /'
+
 step "zone status (what the enactors and clean-up report)"
 k get dnszone dynamo -n "$ns" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.message}{"\n"}{end}' | sed 's/^/  /'
 echo "  enactors: $(k get dnszone dynamo -n "$ns" -o jsonpath='{.status.enactors}')"
@@ -139,5 +177,5 @@ if [ "$keep" = "--keep" ]; then
 else
   "$here/demo-down.sh"
   k delete nodes -l planguard.io/fleet=demo-node --wait=false >/dev/null 2>&1 || true
-  step "demo done (control plane and BIND still up; hack/cluster-down.sh, hack/bind-down.sh stop them)"
+  step "demo done (control plane, BIND and PowerDNS still up; hack/cluster-down.sh, hack/bind-down.sh, hack/pdns-down.sh stop them)"
 fi

@@ -3,7 +3,7 @@
 # BIND in the cluster with one TSIG key Secret per writer, planguard's image loaded, the
 # chart installed with helm, a sample zone and plan applied with kubectl, and the answer
 # checked from the host with dig through BIND's NodePort.
-#   hack/kind-up.sh [--images local|public] [--with-monitoring]
+#   hack/kind-up.sh [--images local|public] [--no-monitoring]
 # --images local (the default where this script started the Docker engine itself, i.e. a
 # machine with no container registry): every image is built here, kind's node image from
 # sources (hack/kind/build-node-image.sh; first build ~15 min on 2 cores, then cached).
@@ -16,12 +16,12 @@ cluster=${KIND_CLUSTER:-planguard}
 ns=planguard-system
 nodeport=${PLANGUARD_KIND_DNS_PORT:-30053}
 images=""
-monitoring=false
+monitoring=true
 while [ $# -gt 0 ]; do
   case $1 in
     --images) images=$2; shift 2 ;;
-    --with-monitoring) monitoring=true; shift ;;
-    *) echo "usage: $0 [--images local|public] [--with-monitoring]" >&2; exit 2 ;;
+    --no-monitoring) monitoring=false; shift ;;
+    *) echo "usage: $0 [--images local|public] [--no-monitoring]" >&2; exit 2 ;;
   esac
 done
 t_start=$(date +%s)
@@ -46,6 +46,7 @@ export PATH="$KIND_BIN_DIR:$CP_BIN_DIR:$(dirname "$helm"):$PATH"
 step 3 "images ($images)"
 mapfile -t built < <("$repo/hack/kind/build-images.sh" "$images")
 bind_image=${built[1]}
+prom_image=${built[2]}
 # Tagged by content, so a rebuilt image rolls the pods (pullPolicy Never, nothing to pull).
 pg_image=planguard:dev-$(docker image inspect -f '{{.Id}}' "${built[0]}" | cut -c8-19)
 docker tag "${built[0]}" "$pg_image"
@@ -96,10 +97,14 @@ if [ "$images" = local ]; then
   echo "    forwarded traffic from $bridge confined to the kind network"
 fi
 kubectl wait --for=condition=Ready nodes --all --timeout=300s >/dev/null
+# Every node is managed by the lease manager (its agent DaemonSet runs there); the control
+# plane counts in zone-a, so one zone has two managed nodes (hack/kind/values-kind.yaml).
+kubectl label nodes --all planguard.io/managed=true --overwrite >/dev/null
+kubectl label node "$cluster-control-plane" topology.kubernetes.io/zone=zone-a --overwrite >/dev/null
 kubectl get nodes -L topology.kubernetes.io/zone
 
 load=("$pg_image")
-[ "$images" = local ] && load+=("$bind_image")
+[ "$images" = local ] && load+=("$bind_image" "$prom_image")
 step 5 "load ${load[*]} into the nodes"
 kind load docker-image --name "$cluster" "${load[@]}"
 
@@ -181,17 +186,11 @@ spec:
 BIND
 kubectl -n "$ns" rollout status deploy/bind --timeout=180s
 
-chart_args=()
 if $monitoring; then
-  step 7 "kube-prometheus-stack (from its Helm repository)"
-  helm repo add prometheus-community https://prometheus-community.github.io/helm-charts >/dev/null
-  helm upgrade --install kps prometheus-community/kube-prometheus-stack -n monitoring \
-    --create-namespace --wait
-  chart_args=(--set metrics.serviceMonitor.enabled=true
-              --set metrics.serviceMonitor.labels.release=kps
-              --set prometheusRule.enabled=true --set prometheusRule.labels.release=kps)
+  step 7 "Prometheus in the cluster ($prom_image), the chart's alert rules loaded"
+  "$repo/hack/kind/monitoring-up.sh" "$prom_image"
 else
-  step 7 "monitoring skipped (--with-monitoring installs kube-prometheus-stack)"
+  step 7 "monitoring skipped (--no-monitoring)"
 fi
 
 step 8 "planguard chart (helm install, waiting for every pod to be Ready)"
@@ -200,10 +199,10 @@ case $(helm status planguard -n "$ns" -o json 2>/dev/null | sed -n 's/.*"status"
   pending-install) helm uninstall planguard -n "$ns" --wait >/dev/null ;;
   pending-upgrade|pending-rollback) helm rollback planguard -n "$ns" --wait >/dev/null ;;
 esac
-# leases.enabled: tests/kind checks every role runs (the chart leaves it off by default).
+# values-kind.yaml: every role runs (the chart leaves the lease manager off by default).
 helm upgrade --install planguard "$repo/charts/planguard" -n "$ns" \
   --set image.repository="${pg_image%:*}" --set image.tag="${pg_image##*:}" \
-  --set image.pullPolicy=Never --set leases.enabled=true "${chart_args[@]}" --wait --timeout 5m
+  --set image.pullPolicy=Never -f "$repo/hack/kind/values-kind.yaml" --wait --timeout 5m
 kubectl -n "$ns" get pods -o wide
 
 step 9 "sample zone and plan (kubectl apply), answer checked from the host with dig"

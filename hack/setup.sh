@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything planguard's demo and tests need on a fresh machine, idempotently:
-# the Python environment (.venv), BIND 9 from Debian, and kube-apiserver/etcd/kubectl built
-# and helm from source through the Go module proxy into the cache (first build: ~7 min on
-# 2 cores); for the kind suite a Docker engine and every image (hack/kind/: first build
+# the Python environment (.venv), BIND 9 and PowerDNS from Debian, and
+# kube-apiserver/etcd/kubectl built and helm from source through the Go module proxy into
+# the cache (first build: ~7 min on 2 cores); for the kind suite a Docker engine and every image (hack/kind/: first build
 # ~15 min, then cached).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,9 +21,11 @@ if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
 fi
 "$repo/.venv/bin/python" -c "import kopf, dns.version; print('    kopf', kopf.__version__ if hasattr(kopf, '__version__') else '', 'dnspython', dns.version.version)"
 
-echo "==> [2/6] BIND 9"
+echo "==> [2/6] BIND 9 and PowerDNS Authoritative (Debian packages)"
 "$here/install-bind.sh"
 echo "    $(named -v)"
+"$here/install-pdns.sh"
+echo "    $(pdns_server --version 2>&1 | grep -o 'PowerDNS Authoritative Server [^ ]*' | head -1)"
 
 echo "==> [3/6] kube-apiserver, etcd, kubectl (cached by version outside the repo)"
 "$here/build-control-plane.sh"

@@ -1,5 +1,6 @@
-"""Session fixtures: the real control plane and BIND, started by hack/ scripts (or reused),
-CRDs installed; per test: a namespace, a DNS zone of its own, and planguard processes."""
+"""Session fixtures: the real control plane, BIND and PowerDNS, started by hack/ scripts (or
+reused), CRDs installed; per test: a namespace, a DNS zone of its own, and planguard
+processes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO, Bind, Cluster, Processes, hack_env, run_script, unique, zone_obj
+from harness import (
+    REPO,
+    Bind,
+    Cluster,
+    PowerDns,
+    Processes,
+    hack_env,
+    run_script,
+    unique,
+    zone_obj,
+)
 
 
 def _say(config: pytest.Config, line: str) -> None:
@@ -49,6 +60,33 @@ def bind(pytestconfig: pytest.Config) -> Bind:
     _say(pytestconfig, "dns: " + subprocess.run(["named", "-v"], capture_output=True,
                                                 text=True).stdout.strip())
     return Bind()
+
+
+@pytest.fixture(scope="session")
+def pdns(pytestconfig: pytest.Config) -> PowerDns:
+    """A real PowerDNS Authoritative on loopback: hack/pdns-up.sh (installs it when missing)."""
+    try:
+        out = run_script("pdns-up.sh")
+    except Exception as e:
+        pytest.fail(f"PowerDNS could not be started: {e}", pytrace=False)
+    _say(pytestconfig, "dns: " + out.strip().splitlines()[0])
+    return PowerDns()
+
+
+@pytest.fixture
+def pdns_zone(pdns: PowerDns) -> Iterator[str]:
+    """A zone of this test's own on the shared PowerDNS."""
+    zone = f"{unique('z')}.test"
+    pdns.add_zone(zone)
+    yield zone
+    pdns.del_zone(zone)
+
+
+@pytest.fixture
+def pzone(cluster: Cluster, pdns: PowerDns, ns: str, pdns_zone: str) -> str:
+    """A DNSZone object `web` (kind powerdns) in the test's namespace, on the test's zone."""
+    cluster.apply(ns, pdns.zone("web", pdns_zone))
+    return "web"
 
 
 @pytest.fixture

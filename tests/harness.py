@@ -1,4 +1,5 @@
-"""Test access to the real parts: the local kube-apiserver + etcd, BIND, planguard processes.
+"""Test access to the real parts: the local kube-apiserver + etcd, BIND, PowerDNS, planguard
+processes.
 
 Everything here starts or talks to real processes through the repo's own hack/ scripts.
 """
@@ -27,10 +28,10 @@ HACK = REPO / "hack"
 T = TypeVar("T")
 
 
-def hack_env(var: str) -> str:
+def hack_env(var: str, lib: str = "bind") -> str:
     """A value computed by hack/lib/*.sh, so tests and scripts agree on paths and ports."""
     out = subprocess.run(
-        ["bash", "-c", f'. "{HACK}/lib/bind.sh"; printf %s "${var}"'],
+        ["bash", "-c", f'. "{HACK}/lib/{lib}.sh"; printf %s "${var}"'],
         capture_output=True, text=True, check=True,
     )
     return out.stdout
@@ -113,9 +114,20 @@ class Cluster:
 
 
 class Bind:
+    kind = "bind"  # the DNSZone's spec.server.kind
+
     def __init__(self) -> None:
         self.port = int(hack_env("BIND_PORT"))
         self.keys = Path(hack_env("BIND_DIR")) / "keys"
+
+    def restart(self, down: float) -> None:
+        """Stops the server, stays down `down` seconds, starts it again (same data)."""
+        subprocess.run([str(HACK / "bind-restart.sh"), f"{down:.1f}"], check=True,
+                       capture_output=True)
+
+    def zone(self, name: str, zone: str, **spec: Any) -> dict[str, Any]:
+        """A DNSZone object for `zone` on this server."""
+        return zone_obj(name, zone, self.port, **spec)
 
     def key(self, writer: str) -> str:
         return str(self.keys / f"{writer}.key")
@@ -149,6 +161,50 @@ class Bind:
         return int(txt[0].strip('"').split()[0].removeprefix("gen="))
 
 
+class PowerDns(Bind):
+    """The PowerDNS Authoritative of hack/pdns-up.sh: same keys, same questions as Bind.
+    A weighted endpoint answers one address per query, picked by its weight."""
+
+    kind = "powerdns"
+
+    def __init__(self) -> None:
+        self.port = int(hack_env("PDNS_PORT", "pdns"))
+        self.dir = Path(hack_env("PDNS_DIR", "pdns"))
+        self.keys = Path(hack_env("PDNS_KEY_DIR", "pdns"))  # BIND's key files
+
+    def add_zone(self, zone: str) -> None:
+        run_script("pdns-addzone.sh", zone)
+
+    def del_zone(self, zone: str) -> None:
+        run_script("pdns-delzone.sh", zone)
+
+    def rndc(self, *args: str) -> str:
+        raise NotImplementedError("rndc is BIND's")
+
+    def restart(self, down: float) -> None:
+        subprocess.run([str(HACK / "pdns-restart.sh"), f"{down:.1f}"], check=True,
+                       capture_output=True)
+
+    def zone(self, name: str, zone: str, **spec: Any) -> dict[str, Any]:
+        obj = zone_obj(name, zone, self.port, **spec)
+        obj["spec"]["server"]["kind"] = "powerdns"
+        return obj
+
+    def split(self, name: str, n: int, rdtype: str = "A") -> dict[str, int]:
+        """Answers to `n` queries (UDP, as resolvers ask), counted by address; rcodes other
+        than NOERROR counted under their name."""
+        counts: dict[str, int] = {}
+        q = dns.message.make_query(name, rdtype)
+        for _ in range(n):
+            q.id = (q.id + 1) & 0xFFFF
+            r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=2)
+            got = [rd.to_text() for rr in r.answer for rd in rr] if r.rcode() == 0 \
+                else [dns.rcode.to_text(r.rcode())]
+            for a in got or ["(empty)"]:
+                counts[a] = counts.get(a, 0) + 1
+        return counts
+
+
 class Processes:
     """planguard role processes started as real subprocesses, logs kept per process."""
 
@@ -159,25 +215,31 @@ class Processes:
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
               kubeconfig: str | None = None, metrics_port: int | None = 0,
-              liveness_port: int = 0) -> None:
-        """Starts `planguard ARGS`; metrics_port=None for commands without the option."""
+              liveness_port: int = 0, fault: tuple[str, ...] = ()) -> None:
+        """Starts `planguard ARGS`; metrics_port=None for commands without the option;
+        fault: through tests/faults.py, e.g. ("stop-after-decide", "2")."""
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         ports = () if metrics_port is None else (
             "--metrics-port", str(metrics_port), "--liveness-port", str(liveness_port))
+        command = ("faults", *fault, "--") if fault else ("planguard.cli",)
+        path = os.pathsep.join(p for p in (str(REPO / "tests"), os.environ.get("PYTHONPATH"))
+                               if p)
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "planguard.cli", *args,
+            [sys.executable, "-m", *command, *args,
              "--kubeconfig", kubeconfig or self.cluster.kubeconfig, *ports],
             stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}),
+                 **({"PYTHONPATH": path} if fault else {})},
         )
 
     def enactor(self, eid: str, ns: str, key: str, drift: float = 1.0,
                 env: dict[str, str] | None = None, via: str | None = None,
-                kubeconfig: str | None = None, metrics_port: int = 0) -> None:
+                kubeconfig: str | None = None, metrics_port: int = 0,
+                fault: tuple[str, ...] = ()) -> None:
         extra = ("--dns-via", via) if via else ()
         self.start(f"enactor-{eid}", "enactor", "--id", eid, "-n", ns, "--tsig-key", key,
                    "--drift-interval", str(drift), *extra, env=env, kubeconfig=kubeconfig,
-                   metrics_port=metrics_port)
+                   metrics_port=metrics_port, fault=fault)
 
     def cleanup(self, ns: str, key: str, interval: float = 0.5,
                 kubeconfig: str | None = None) -> None:

@@ -6,8 +6,11 @@ import argparse
 import os
 import socket
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from planguard import __version__
+from planguard.core.contract import MANAGED_LABEL
 
 
 def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -> None:
@@ -61,12 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--id", default=os.environ.get("POD_NAME") or socket.gethostname())
     ls.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
                     help="where node leases (and the leader lease) live")
-    ls.add_argument("--selector", default="planguard.io/managed=true",
+    ls.add_argument("--selector", default=f"{MANAGED_LABEL}=true",
                     help="label selector of the managed Nodes")
     ls.add_argument("--lease-duration", type=float, default=40.0)
     ls.add_argument("--renew-interval", type=float, default=10.0)
     ls.add_argument("--workers", type=int, default=16)
     ls.add_argument("--rate", type=float, default=200.0, help="check-ins per second")
+    ls.add_argument("--agent-port", type=int, default=10251,
+                    help="where each node's agent listens on its InternalIP (unless the "
+                         "node's planguard.io/agent-url annotation says otherwise)")
     _common(ls, 9104, 8084)
 
     ag = sub.add_parser("agent", help="a node's check-in endpoint (GET /nodes/NAME/checkin)")
@@ -90,13 +96,17 @@ def _parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("check", help="explore every interleaving of a small configuration "
                                      "and check the safety invariants")
-    k.add_argument("--protocol", choices=["naive", "planguard"], default="planguard")
+    k.add_argument("--protocol", choices=["naive", "planguard", "planguard-weighted"],
+                   default="planguard",
+                   help="planguard-weighted: on a server with weighted answers (PowerDNS)")
     k.add_argument("--enactors", type=int, default=2)
     k.add_argument("--generations", type=int, default=4)
     k.add_argument("--endpoints", type=int, default=2)
     k.add_argument("--no-crashes", action="store_true")
     k.add_argument("--small-changes", action="store_true",
                    help="endpoint i moves only every (i+1)th generation")
+    k.add_argument("--deltas", type=int, default=0, metavar="N",
+                   help="delta plans: every Nth generation full, the others deltas on it")
     k.add_argument("--max-states", type=int, default=2_000_000)
     k.add_argument("--random", type=int, default=0, metavar="N",
                    help="instead of every interleaving, N seeded random schedules")
@@ -106,7 +116,14 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _replay(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Hooks:
+    """Where a test harness reaches into a process (tests/faults.py); production sets none."""
+
+    after_decide: Callable[[int], None] | None = None  # the enactor, before it writes
+
+
+def _replay(args: argparse.Namespace, hooks: Hooks) -> int:
     if args.scenario == "dwfm":
         from planguard.sim import dwfm
 
@@ -121,14 +138,14 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if all(o.safe for o in outcomes if o.protocol == "planguard") else 1
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace, hooks: Hooks) -> int:
     import time
 
     from planguard.sim.explore import Config, explore, random_schedules
     from planguard.sim.protocols import PROTOCOLS
 
     cfg = Config(args.enactors, args.generations, args.endpoints, not args.no_crashes,
-                 small_changes=args.small_changes)
+                 small_changes=args.small_changes, deltas=args.deltas)
     t0 = time.monotonic()
     if args.random:
         res = random_schedules(PROTOCOLS[args.protocol], cfg, args.random, args.steps,
@@ -149,18 +166,14 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
-def _planner(args: argparse.Namespace) -> int:
+def _planner(args: argparse.Namespace, hooks: Hooks) -> int:
     import threading
 
-    from planguard import metrics
     from planguard.kube.api import PlanguardApi, connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles import runtime
     from planguard.roles.planner import Planner, PlannerCache, build_registry
 
-    if args.kubeconfig:
-        os.environ["KUBECONFIG"] = args.kubeconfig
-    metrics.serve(args.metrics_port)
     client = connect(args.kubeconfig)
     elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.id)
     cache = PlannerCache()
@@ -178,16 +191,15 @@ def _planner(args: argparse.Namespace) -> int:
     return 0
 
 
-def _leases(args: argparse.Namespace) -> int:
+def _leases(args: argparse.Namespace, hooks: Hooks) -> int:
     import signal
     import threading
 
-    from planguard import metrics, probes
+    from planguard import probes
     from planguard.kube.api import connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles.leases import LeaseConfig, LeaseManager
 
-    metrics.serve(args.metrics_port)
     if args.liveness_port:
         probes.serve(args.liveness_port)
     # One connection per worker (and the loop): a smaller pool closes the extra ones.
@@ -196,7 +208,7 @@ def _leases(args: argparse.Namespace) -> int:
     cfg = LeaseConfig(namespace=args.lease_namespace, selector=args.selector,
                       lease_duration=args.lease_duration, renew_interval=args.renew_interval,
                       workers=args.workers, rate=args.rate, burst=max(args.rate / 4, 1),
-                      identity=args.id)
+                      identity=args.id, agent_port=args.agent_port)
     manager = LeaseManager(client, cfg, elector)
     threading.Thread(target=elector.run, daemon=True, name="leader").start()
     signal.signal(signal.SIGTERM, lambda *_: manager.stop())
@@ -207,76 +219,109 @@ def _leases(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "replay":
-        return _replay(args)
-    if args.command == "check":
-        return _check(args)
-    from planguard.kube.api import identify
-
-    # One User-Agent per process, e.g. planguard-enactor-use1-az1/0.1.0 (audit logs).
-    ctl_commands = ("status", "diff", "rollback", "pause", "resume")
-    identify("ctl" if args.command in ctl_commands else "-".join(
-        [args.command, *([args.id] if getattr(args, "id", None) else [])]))
-    if args.command in ctl_commands:
-        from planguard import ctl
-
-        return ctl.run(args)
-    if args.command in ("agent", "fleet"):
-        from planguard import fleet
-
-        host, port = args.listen.rsplit(":", 1)
-        if args.command == "agent":
-            fleet.serve_agent(host, int(port), args.node)
-        else:
-            fleet.serve_fleet(host, int(port), args.prefix, args.nodes, args.zones,
-                              args.kubeconfig)
-        return 0
-    from planguard import logs
-
-    logs.setup(args.log_level, args.log_format, role="-".join(
-        [args.command, *([args.id] if getattr(args, "id", None) else [])]))
-    if args.command in ("planner", "leases"):
-        return _planner(args) if args.command == "planner" else _leases(args)
-    if not args.tsig_key:
-        print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)
-        return 2
-    # Imported here so `planguard --help` stays fast and needs no cluster.
-    from planguard import metrics
+def _enactor(args: argparse.Namespace, hooks: Hooks) -> int:
     from planguard.dns.tsig import load_key
     from planguard.kube.api import PlanguardApi, connect
     from planguard.roles import runtime
     from planguard.roles.cache import ObjectCache
+    from planguard.roles.enactor import Enactor, EnactorConfig
 
+    key, cache = load_key(args.tsig_key), ObjectCache()
+    api = PlanguardApi(connect(args.kubeconfig), f"planguard-enactor-{args.id}")
+    role = Enactor(api, cache, EnactorConfig(
+        args.id, key, drift_interval=args.drift_interval,
+        dns_via=(args.dns_via.rsplit(":", 1)[0], int(args.dns_via.rsplit(":", 1)[1]))
+        if args.dns_via else None,
+    ), after_decide=hooks.after_decide)
+    runtime.run(f"enactor-{args.id}", cache, role.reconcile, args.namespace,
+                args.liveness_port)
+    return 0
+
+
+def _cleanup(args: argparse.Namespace, hooks: Hooks) -> int:
+    from planguard.dns.tsig import load_key
+    from planguard.kube.api import PlanguardApi, connect
+    from planguard.roles import runtime
+    from planguard.roles.cache import ObjectCache
+    from planguard.roles.cleanup import Cleanup, CleanupConfig
+
+    key, cache = load_key(args.tsig_key), ObjectCache()
+    api = PlanguardApi(connect(args.kubeconfig), "planguard-cleanup")
+    cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval))
+    runtime.run("cleanup", cache, cleanup.reconcile, args.namespace, args.liveness_port,
+                plans_without_zone=True)
+    return 0
+
+
+def _ctl(args: argparse.Namespace, hooks: Hooks) -> int:
+    from planguard import ctl
+
+    return ctl.run(args)
+
+
+def _agent(args: argparse.Namespace, hooks: Hooks) -> int:
+    from planguard import fleet
+
+    host, port = args.listen.rsplit(":", 1)
+    fleet.serve_agent(host, int(port), args.node)
+    return 0
+
+
+def _fleet(args: argparse.Namespace, hooks: Hooks) -> int:
+    from planguard import fleet
+
+    host, port = args.listen.rsplit(":", 1)
+    fleet.serve_fleet(host, int(port), args.prefix, args.nodes, args.zones, args.kubeconfig)
+    return 0
+
+
+@dataclass(frozen=True)
+class Command:
+    run: Callable[[argparse.Namespace, Hooks], int]
+    kind: str  # offline: no cluster at all; tool: runs alone; role: logs and metrics too
+    tsig: bool = False  # the role signs DNS messages: --tsig-key is required
+    user_agent: str | None = None  # how it names itself to the API server (None: by role)
+
+
+COMMANDS: dict[str, Command] = {
+    "replay": Command(_replay, "offline"),
+    "check": Command(_check, "offline"),
+    **{c: Command(_ctl, "tool", user_agent="ctl")
+       for c in ("status", "diff", "rollback", "pause", "resume")},
+    "agent": Command(_agent, "tool"),
+    "fleet": Command(_fleet, "tool"),
+    "enactor": Command(_enactor, "role", tsig=True),
+    "cleanup": Command(_cleanup, "role", tsig=True),
+    "planner": Command(_planner, "role"),
+    "leases": Command(_leases, "role"),
+}
+
+
+def main(argv: list[str] | None = None,
+         after_decide: Callable[[int], None] | None = None) -> int:
+    """after_decide: a test harness's hook into the enactor (roles/enactor.Enactor)."""
+    args = _parser().parse_args(argv)
+    cmd, hooks = COMMANDS[args.command], Hooks(after_decide)
+    if cmd.kind == "offline":
+        return cmd.run(args, hooks)
+    from planguard.kube.api import identify
+
+    # One User-Agent per process, e.g. planguard-enactor-use1-az1/0.1.0 (audit logs).
+    name = "-".join([args.command, *([args.id] if getattr(args, "id", None) else [])])
+    identify(cmd.user_agent or name)
+    if cmd.kind == "tool":
+        return cmd.run(args, hooks)
+    # Imported here so `planguard --help` stays fast and needs no cluster.
+    from planguard import logs, metrics
+
+    logs.setup(args.log_level, args.log_format, role=name)
+    if cmd.tsig and not args.tsig_key:
+        print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)
+        return 2
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's login reads it from there
-    key = load_key(args.tsig_key)
-    cache = ObjectCache()
     metrics.serve(args.metrics_port)
-    if args.command == "enactor":
-        from planguard.roles.enactor import Enactor, EnactorConfig
-
-        api = PlanguardApi(connect(args.kubeconfig), f"planguard-enactor-{args.id}")
-        fault = os.environ.get("PLANGUARD_FAULT_STOP_AFTER_READ")
-        role = Enactor(api, cache, EnactorConfig(
-            args.id, key, drift_interval=args.drift_interval,
-            stop_after_read=int(fault) if fault else None,
-            dns_via=(args.dns_via.rsplit(":", 1)[0], int(args.dns_via.rsplit(":", 1)[1]))
-            if args.dns_via else None,
-        ))
-        component = f"enactor-{args.id}"
-        reconcile = role.reconcile
-    else:
-        from planguard.roles.cleanup import Cleanup, CleanupConfig
-
-        api = PlanguardApi(connect(args.kubeconfig), "planguard-cleanup")
-        cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval))
-        component = "cleanup"
-        reconcile = cleanup.reconcile
-    runtime.run(component, cache, reconcile, args.namespace, args.liveness_port,
-                plans_without_zone=args.command == "cleanup")
-    return 0
+    return cmd.run(args, hooks)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,23 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from planguard.core.model import Plan
+from planguard.core.contract import (
+    GROUP,
+    LEASE_LABEL,
+    ROLLBACK_OF_ANNOTATION,
+    TAINT_KEY,
+    VERSION,
+    plan_name,
+)
+from planguard.core.leasescheduler import lease_live
+from planguard.core.model import EndpointState, Plan, endpoint_spec, plan_body
 from planguard.core.selection import candidates, newest_valid
+from planguard.core.weights import served_weights
+from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError
-from planguard.dns.rfc2136 import ProviderPool
 from planguard.dns.tsig import load_key
 from planguard.kube import api as kube_api
-from planguard.kube.api import GROUP, VERSION, PlanguardApi
+from planguard.kube.api import PlanguardApi
 from planguard.kube.generations import create_plan
 
 SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -198,12 +208,21 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
             entry["fromDns"] = {"fence": state.fence_generation,
                                 "oldestLive": live[0] if live else None,
                                 "newestLive": live[-1] if live else None}
+            if _weighted(z):
+                entry["servedWeights"] = {n: _served(e, True) for n, e in
+                                          sorted(state.endpoints.items()) if e.marker}
         result["zones"].append(entry)
         lines.append(f"zone {shown} ({entry['zone']}){' PAUSED' if entry['paused'] else ''}: "
                      f"newest plan {entry['newestPlan']}, active {entry['activeGeneration']}, "
                      f"live {entry['liveGenerations']}")
         if "fromDns" in entry:
             lines.append(f"  from DNS itself: {entry['fromDns']}")
+        if "servedWeights" in entry:
+            shown_w = list(entry["servedWeights"].items())
+            lines.append("  weights served: " + "; ".join(
+                f"{n} {' '.join(t)}" for n, t in shown_w[:5])
+                + (f"; ... ({len(shown_w)} endpoints, -o json for all)"
+                   if len(shown_w) > 5 else ""))
         lines.append("  " + " ".join(f"{k}={v}" for k, v in sorted(entry["conditions"].items())))
         for eid, e in sorted(entry["enactors"].items()):
             err = f" error({e.get('lastErrorKind')}): {e.get('lastError')}" \
@@ -230,40 +249,74 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _lease_summary(api: PlanguardApi, ns: str) -> dict[str, int]:
-    """Live, lapsed and tainted, as the lease manager keeps them."""
+    """Live, lapsed and tainted, by the lease manager's own rule."""
     import time
 
     from kubernetes.client import CoordinationV1Api, CoreV1Api
-
-    from planguard.roles.leases import LEASE_LABEL, TAINT_KEY
 
     client = api.custom.api_client
     leases = CoordinationV1Api(client).list_namespaced_lease(ns, label_selector=LEASE_LABEL)
     now = time.time()
     live = sum(1 for lease in leases.items if lease.spec.renew_time and
-               lease.spec.renew_time.timestamp() + (lease.spec.lease_duration_seconds or 0) > now)
+               lease_live(lease.spec.renew_time.timestamp(),
+                          lease.spec.lease_duration_seconds or 0, now))
     nodes = CoreV1Api(client).list_node().items
     tainted = sum(1 for n in nodes if any(t.key == TAINT_KEY for t in n.spec.taints or []))
     return {"live": live, "lapsed": len(leases.items) - live, "tainted": tainted}
 
 
-def _endpoint_map(plan: Plan) -> dict[str, list[str]]:
+def _weighted(zone: dict[str, Any] | None) -> bool:
+    """The zone's server serves weights (spec.server.kind powerdns)."""
+    server = ((zone or {}).get("spec") or {}).get("server") or {}
+    return server.get("kind") == "powerdns"
+
+
+def _endpoint_map(plan: Plan, weighted: bool = False) -> dict[str, list[str]]:
+    """What each endpoint serves: addresses; `weighted`, each with its weight (address=w)."""
+    if weighted:
+        return {e.name: [f"{a}={w}" for a, w in e.weighted] for e in plan.endpoints}
     return {e.name: sorted(e.published[0] | e.published[1]) for e in plan.endpoints}
 
 
+def _served(st: EndpointState, weighted: bool) -> list[str]:
+    """What DNS serves at a name, as _endpoint_map writes it; LUA that planguard did not
+    write is shown as such, never guessed at."""
+    plain = sorted(st.a | st.aaaa)
+    if not weighted:
+        return plain
+    w = served_weights(st.lua)
+    lua = ["(LUA not written by planguard)"] if w is None else [
+        f"{a}={n}" for a, n in sorted(w.items())]
+    return lua + [f"{a} (plain, unweighted)" for a in plain]
+
+
 def _diff(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return _diff_plans(api, args)
+    except Unresolvable as e:
+        return {"error": str(e), "_text": str(e)}
+
+
+def _diff_plans(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     a_obj = api.get("dnsplans", args.namespace, args.plan)
-    a = candidates([a_obj])[0].plan
+    a = _resolved(api, args.namespace, a_obj)
+    try:
+        zone: dict[str, Any] | None = api.get("dnszones", args.namespace, a.zone)
+    except ApiException as e:
+        if e.status != 404 or not args.other:
+            raise
+        zone = None  # two plans still compare; their zone only says whether weights count
+    weighted = _weighted(zone)
     if args.other:
-        b = candidates([api.get("dnsplans", args.namespace, args.other)])[0].plan
-        left, right, rname = _endpoint_map(a), _endpoint_map(b), args.other
+        b = _resolved(api, args.namespace, api.get("dnsplans", args.namespace, args.other))
+        left, right = _endpoint_map(a, weighted), _endpoint_map(b, weighted)
+        rname = args.other
     else:
-        zone = api.get("dnszones", args.namespace, a.zone)
-        state = _dns_state(zone, args.tsig_key)
+        state = _dns_state(zone or {}, args.tsig_key)
         if state is None:
             return {"error": "--tsig-key is needed to read DNS", "_text": "--tsig-key needed"}
-        left = _endpoint_map(a)
-        right = {n: sorted(e.a | e.aaaa) for n, e in state.endpoints.items()
+        left = _endpoint_map(a, weighted)
+        right = {n: _served(e, weighted) for n, e in state.endpoints.items()
                  if e.marker is not None or n in left}
         rname = "DNS"
     changes = []
@@ -274,25 +327,52 @@ def _diff(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     return {"changes": changes, "_text": text or "no difference"}
 
 
+def _resolved(api: PlanguardApi, ns: str, obj: dict[str, Any]) -> Plan:
+    """A plan object as the full plan it stands for: a delta plan with its base applied
+    (the base read from the API server), so a diff shows what DNS would serve."""
+    base = (obj.get("spec") or {}).get("base")
+    if base is None:
+        return candidates([obj])[0].plan
+    zone = str(obj["spec"]["zone"])
+    objs = [obj, *(o for o in _zone_plans(api, ns, zone)
+                   if (o.get("spec") or {}).get("generation") == base)]
+    cand = next(c for c in candidates(objs) if c.plan.generation == obj["spec"]["generation"])
+    if cand.problems:
+        raise Unresolvable(f"plan {obj['metadata']['name']}: {cand.problems[0].message}")
+    return cand.plan
+
+
+class Unresolvable(Exception):
+    """A delta plan whose base cannot be applied: nothing to compare."""
+
+
+def _zone_plans(api: PlanguardApi, ns: str, zone: str) -> list[dict[str, Any]]:
+    items = api.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dnsplans")["items"]
+    return [o for o in items if (o.get("spec") or {}).get("zone") == zone]
+
+
 def _rollback(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     mine = _plans_by_zone(_list(api, args, "dnsplans")).get((args.namespace, args.zone), [])
-    old = [p for p in mine if p["spec"]["generation"] == args.to]
+    old = [c for c in candidates(mine) if c.plan.generation == args.to]
     if not old:
         msg = f"no plan of zone {args.zone} has generation {args.to} (clean-up may have " \
               "deleted it)"
         return {"error": msg, "_text": msg}
-    old.sort(key=lambda o: (o["spec"].get("part") or {}).get("index", 0))
-    endpoints = [e for o in old for e in o["spec"]["endpoints"]]
+    if old[0].problems or not old[0].complete:
+        why = old[0].problems[0].message if old[0].problems else old[0].waiting
+        msg = f"plan {old[0].plan.name} cannot be rolled back to: {why}"
+        return {"error": msg, "_text": msg}
+    # The full content (a delta resolved against its base): the new plan stands alone.
+    endpoints = [endpoint_spec(e) for e in old[0].plan.endpoints]
 
     def body(g: int) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DNSPlan",
-                "metadata": {"name": f"{args.zone}-{g}",
-                             "annotations": {"planguard.io/rollback-of": str(args.to)}},
-                "spec": {"zone": args.zone, "generation": g, "endpoints": endpoints}}
+        return plan_body(args.zone, g, endpoints,
+                         annotations={ROLLBACK_OF_ANNOTATION: str(args.to)})
     top = max((p["spec"]["generation"] for p in mine), default=0)
     gen = create_plan(api, args.namespace, args.zone, body, at_least=top)
-    return {"created": f"{args.zone}-{gen}", "generation": gen,
-            "_text": f"created plan {args.zone}-{gen} with the content of generation {args.to}"}
+    name = plan_name(args.zone, gen)
+    return {"created": name, "generation": gen,
+            "_text": f"created plan {name} with the content of generation {args.to}"}
 
 
 def _pause(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:

@@ -18,10 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-AGENT_ANNOTATION = "planguard.io/agent-url"
-MANAGED_LABEL = "planguard.io/managed"
-ZONE_LABEL = "topology.kubernetes.io/zone"
-FLEET_LABEL = "planguard.io/fleet"
+from planguard.core.contract import AGENT_ANNOTATION, FLEET_LABEL, MANAGED_LABEL, ZONE_LABEL
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Every Prometheus metric planguard exports, in one place (names per conventions.md)."""
+"""Every Prometheus metric planguard exports, in one place: the `planguard_` prefix, base
+units, `_total` only on counters, and labels bounded (zone, endpoint, enactor, result),
+never a plan name or an address."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def test_postmortem_sequence_forced(cluster: Cluster, bind: Bind, ns: str, zone:
     cluster.kubectl("patch", "dnszone", zone, "-n", ns, "--type", "merge",
                     "-p", '{"spec":{"keep":1}}')
     procs.enactor("slow", ns, bind.key("enactor-a"),
-                  env={"PLANGUARD_FAULT_STOP_AFTER_READ": "2"})
+                  fault=("stop-after-decide", "2"))
     procs.cleanup(ns, bind.key("planguard-cleanup"))
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))

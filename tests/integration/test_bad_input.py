@@ -175,6 +175,14 @@ def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: st
      "spec.zone in body should match"),
     ({"zone": "example.test", "server": {"address": "127.0.0.1"}, "keep": 0},
      "should be greater than or equal to 1"),
+    ({"zone": "example.test", "server": {"address": "127.0.0.1", "kind": "knot"}},
+     'spec.server.kind: Unsupported value: "knot"'),
+    ({"zone": "example.test", "server": {"address": "127.0.0.1", "kind": "powerdns",
+                                         "powerdns": {"selector": "ifportup"}}},
+     'spec.server.powerdns.selector: Unsupported value: "ifportup"'),
+    ({"zone": "example.test", "server": {"address": "127.0.0.1",
+                                         "powerdns": {"selector": "pickwhashed"}}},
+     "spec.server.powerdns: Forbidden: spec.server.powerdns applies to kind powerdns only"),
 ])
 def test_bad_zones_refused_at_admission(cluster: Cluster, ns: str, spec, message) -> None:
     r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
@@ -201,6 +209,16 @@ def test_a_plan_cannot_be_edited_or_replaced(cluster: Cluster, ns: str) -> None:
     assert r.returncode != 0 and "a DNSPlan is immutable" in r.stderr
     r = cluster.kubectl("create", "-n", ns, "-f", "-", input=json.dumps(good()), check=False)
     assert r.returncode != 0 and "AlreadyExists" in r.stderr  # one plan per generation
+
+
+def test_a_zones_server_kind_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> None:
+    """Records written for one kind are not what the other reads: a new DNSZone instead."""
+    cluster.apply(ns, zone_obj("web", "a.test", bind.port))  # kind bind by default
+    assert cluster.get("dnszone", ns, "web")["spec"]["server"]["kind"] == "bind"
+    moved = zone_obj("web", "a.test", bind.port)
+    moved["spec"]["server"]["kind"] = "powerdns"
+    r = cluster.apply(ns, moved, check=False)
+    assert r.returncode != 0 and "spec.server.kind is immutable" in r.stderr, r.stderr
 
 
 def test_a_zone_name_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> None:

@@ -103,7 +103,7 @@ def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str
     cluster.kubectl("create", "namespace", RELEASE_NS, check=False)
     docs = render(helm, "--set", "leases.enabled=true")
     kinds = {d["kind"] for d in docs}
-    assert {"Deployment", "ClusterRole", "Role", "ServiceAccount", "Service",
+    assert {"Deployment", "DaemonSet", "ClusterRole", "Role", "ServiceAccount", "Service",
             "PodDisruptionBudget", "CustomResourceDefinition", "Pod"} <= kinds
     # The helm test Pod needs its (hook) ServiceAccount to exist: admission checks it.
     r = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
@@ -130,6 +130,31 @@ def test_every_deployment_has_liveness_and_readiness_probes(helm: str) -> None:
             (10, 3, 5), name
         assert ready["httpGet"] == {"path": "/readyz", "port": "health"}, name
         assert ready["periodSeconds"] == 5, name
+
+
+def test_the_agent_runs_on_managed_nodes_with_no_api_access(helm: str) -> None:
+    docs = render(helm, "--set", "leases.enabled=true", "--set", "agent.port=10300")
+    ds = named(docs, "DaemonSet", "pg-planguard-agent")
+    pod = ds["spec"]["template"]["spec"]
+    assert pod["hostNetwork"] is True and pod["automountServiceAccountToken"] is False
+    assert pod["nodeSelector"] == {"planguard.io/managed": "true"}
+    assert {"key": "planguard.io/lease-lapsed", "operator": "Exists",
+            "effect": "NoSchedule"} in pod["tolerations"]
+    c = pod["containers"][0]
+    assert c["args"][:3] == ["agent", "--node=$(NODE_NAME)", "--listen=0.0.0.0:10300"]
+    assert c["securityContext"]["readOnlyRootFilesystem"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert named(docs, "ServiceAccount", "pg-planguard-agent")[
+        "automountServiceAccountToken"] is False
+    # No binding names the agent's account: it may do nothing at all in the API.
+    bound = [s["name"] for d in of_kind(docs, "RoleBinding", "ClusterRoleBinding")
+             for s in d.get("subjects") or ()]
+    assert "pg-planguard-agent" not in bound
+    leases = named(docs, "Deployment", "pg-planguard-leases")["spec"]["template"]["spec"]
+    assert "--agent-port=10300" in leases["containers"][0]["args"]
+    assert not [d for d in render(helm) if d["kind"] == "DaemonSet"]
+    assert not [d for d in render(helm, "--set", "leases.enabled=true", "--set",
+                                  "agent.enabled=false") if d["kind"] == "DaemonSet"]
 
 
 def test_a_dns_only_install_gets_no_node_rights(helm: str) -> None:
@@ -249,7 +274,8 @@ def sa(name: str, release: str = "pg") -> str:
 
 @pytest.mark.parametrize(("who", "verb", "resource", "allowed"), [
     ("enactor", "list", "dnsplans.planguard.io", True),
-    ("enactor", "patch", "dnsplans.planguard.io", True),  # the live-plan finalizer only
+    ("enactor", "patch", "dnsplans.planguard.io", False),  # clean-up holds the finalizer
+    ("cleanup", "patch", "dnsplans.planguard.io", True),  # the live-plan finalizer
     ("enactor", "create", "dnsplans.planguard.io", False),
     ("enactor", "delete", "dnsplans.planguard.io", False),
     ("enactor", "patch", "dnszones.planguard.io/status", True),
@@ -370,8 +396,11 @@ def test_an_enactor_works_with_only_watched_namespace_rbac(
     procs.enactor("a", watched, bind.key("enactor-a"), kubeconfig=kc)
     cluster.apply(watched, plan_obj(zone, 1, {"api": ["10.0.0.7"]}))
     eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.7"])
-    eventually(lambda: "planguard.io/live-plan" in
-               cluster.get("dnsplan", watched, f"{zone}-1")["metadata"].get("finalizers", []))
+    # Its one write to the API: its own entry in the zone's status (plans it only reads;
+    # clean-up holds the live-plan finalizer).
+    eventually(lambda: ((cluster.get("dnszone", watched, zone).get("status") or {})
+                        .get("enactors") or {}).get("a", {}).get("generation") == 1,
+               what="the enactor's status entry")
     log = procs.log("enactor-a")
     assert "Forbidden" not in log and "403" not in log, log[-2000:]
 

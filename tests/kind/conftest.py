@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+
 import pytest
-from kindharness import Kind
+from kindharness import (
+    PROBES,
+    Kind,
+    KindDns,
+    Prober,
+    create,
+    next_generation,
+    plan_body,
+    wait_converged,
+)
 
 from harness import Cluster, hack_env, run_script
 
@@ -26,3 +38,43 @@ def kind(pytestconfig: pytest.Config) -> Kind:
     k.dns_ip = k.node_ip(f"{name}-control-plane")
     return k
 
+
+
+# The cases in an order where each leaves the cluster as the next needs it: the gentle
+# ones first, a node lost for good (and started again) last.
+ORDER = ("test_kind_cluster", "test_prometheus", "test_operability", "test_postmortem",
+         "test_node_leases", "test_readiness", "test_upgrade", "test_node_lost")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        if item.path.parent.name != "kind":
+            return -1  # the rest of the suite first, as collected
+        return ORDER.index(item.path.stem) if item.path.stem in ORDER else len(ORDER)
+    items.sort(key=rank)
+
+
+@pytest.fixture(scope="session")
+def served(kind: Kind) -> KindDns:
+    """BIND serving the probe endpoints, so that every case runs with answers to lose."""
+    dns = KindDns(kind)
+    if any(dns.generation(ep) is None for ep in PROBES):
+        g = next_generation(kind)
+        create(kind, plan_body(g, random.Random(g)))
+        wait_converged(kind, dns, g, 180, "the probe endpoints served")
+    return dns
+
+
+@pytest.fixture(autouse=True)
+def prober(request: pytest.FixtureRequest, served: KindDns) -> Iterator[Prober]:
+    """A prober on the host throughout every kind case: the case fails on any empty answer
+    or generation going back, and on any unanswered query unless it freezes BIND itself."""
+    p = Prober(served)
+    p.start()
+    yield p
+    summary = p.finish()
+    print(f"\n{request.node.name}: {summary}")
+    assert p.queries > 0, summary
+    assert (p.empty, p.regressions) == (0, 0), summary
+    if request.node.get_closest_marker("dns_frozen") is None:
+        assert p.unavailable == 0, summary

@@ -4,14 +4,25 @@ zones zone-a/b/c, BIND in the cluster, planguard installed by its chart)."""
 
 from __future__ import annotations
 
+import collections
 import json
+import os
+import random
 import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
-from harness import Cluster
+from harness import Cluster, eventually, run_script
 
 NAMESPACE = "planguard-system"
 DNS_NODEPORT = 30053
+PROMETHEUS_NODEPORT = 30090
+PROBES = ("probe-0", "probe-1", "probe-2")
+BULK = 1500  # endpoints beside the probes: applying a plan takes the enactors seconds
 
 
 @dataclass
@@ -24,6 +35,26 @@ class Kind:
         out = self.cluster.kubectl("get", "node", node, "-o", "json").stdout
         addrs = json.loads(out)["status"]["addresses"]
         return next(a["address"] for a in addrs if a["type"] == "InternalIP")
+
+    def helm(self, *args: str, timeout: float = 600) -> str:
+        """helm (built into the cache by hack/build-helm.sh) against this cluster."""
+        binary = run_script("build-helm.sh").strip().splitlines()[-1]
+        env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig}
+        r = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout,
+                           env=env)
+        assert r.returncode == 0, f"helm {' '.join(args)}: {r.stderr}"
+        return r.stdout
+
+    def prometheus(self, path: str, **params: str) -> Any:
+        """Prometheus' HTTP API in the cluster (hack/kind/monitoring-up.sh), e.g.
+        prometheus("query", query="up"): its `data`."""
+        url = f"http://{self.dns_ip}:{PROMETHEUS_NODEPORT}/api/v1/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return body["data"]
 
 
 def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -61,3 +92,152 @@ def plans_in(kind: Kind, ns: str = "default") -> dict[int, str]:
     items = json.loads(kind.cluster.kubectl("get", "dnsplans", "-n", ns, "-o", "json").stdout)
     return {p["spec"]["generation"]: p["metadata"]["name"] for p in items["items"]
             if p["spec"]["zone"] == "dynamo" and not p["metadata"].get("deletionTimestamp")}
+
+
+class Prober(threading.Thread):
+    """What clients saw, every few milliseconds: answers, empties, regressions, and whether
+    the plan of the zone's fenced generation ever went missing."""
+
+    def __init__(self, dns: KindDns, endpoints: tuple[str, ...] = PROBES) -> None:
+        super().__init__(daemon=True)
+        self.dns, self.endpoints = dns, endpoints
+        self.queries = self.empty = self.regressions = self.unavailable = 0
+        self.retried = 0  # first tries that failed and whose retry was answered
+        self.errors: collections.Counter[str] = collections.Counter()  # what failed, by kind
+        self.highest = dict.fromkeys(endpoints, 0)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for ep in self.endpoints:
+                try:
+                    answer, gen = self._ask(ep)
+                except Exception as first:
+                    # One retry at once, as a stub resolver makes (resolv.conf attempts: 2):
+                    # a client that gets its answer on the retry saw no outage. Both tries
+                    # failing is an unanswered query; every failure is counted by kind.
+                    self.errors[type(first).__name__] += 1
+                    try:
+                        time.sleep(0.05)
+                        answer, gen = self._ask(ep)
+                        self.retried += 1
+                    except Exception as second:
+                        self.errors[type(second).__name__] += 1
+                        self.unavailable += 1
+                        continue
+                self.queries += 1
+                # Empty once served: a name no plan has published yet is not an outage.
+                self.empty += not answer and self.highest[ep] > 0
+                self.regressions += gen < self.highest[ep]
+                self.highest[ep] = max(self.highest[ep], gen)
+            time.sleep(0.003)
+
+    def _ask(self, ep: str) -> tuple[list[str], int]:
+        return self.dns.query(ep), self.dns.generation(ep) or 0
+
+    def finish(self) -> str:
+        self.stop.set()
+        self.join()
+        errors = ", ".join(f"{k} x{n}" for k, n in self.errors.most_common()) or "none"
+        return (f"prober: {self.queries} queries, {self.empty} empty, "
+                f"{self.regressions} regressions, {self.unavailable} unavailable "
+                f"({self.retried} answered on a retry; failures: {errors})")
+
+    def assert_clean(self, min_queries: int = 500) -> None:
+        assert self.queries > min_queries, self.finish()
+        assert (self.empty, self.regressions, self.unavailable) == (0, 0, 0), self.finish()
+
+
+def plan_body(g: int, rng: random.Random, bulk: int = BULK) -> dict[str, Any]:
+    """Plan g of zone `dynamo`: the probes move every plan, `bulk` endpoints beside them
+    (so that applying a plan takes the enactors seconds)."""
+    eps = [{"name": ep, "ttl": 5, "targets": [
+        {"address": f"10.{i}.{g % 250}.{rng.randrange(1, 250)}", "weight": 10}]}
+        for i, ep in enumerate(PROBES)]
+    eps += [{"name": f"bulk-{i}", "ttl": 60, "targets": [
+        {"address": f"10.{100 + i // 250}.{i % 250}.{g % 250 + 1}"},
+        {"address": f"10.{100 + i // 250}.{i % 250}.{(g + 1) % 250 + 1}"}]}
+        for i in range(bulk)]
+    return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
+            "metadata": {"name": f"dynamo-{g}"},
+            "spec": {"zone": "dynamo", "generation": g, "endpoints": eps}}
+
+
+def create(kind: Kind, body: dict[str, Any]) -> None:
+    kind.cluster.kubectl("create", "-n", "default", "-f", "-", input=json.dumps(body),
+                         timeout=120)
+
+
+def chart_pods(kind: Kind, component: str | None = None) -> list[dict[str, Any]]:
+    """The release's pods (of one component), those not being deleted."""
+    sel = "app.kubernetes.io/instance=planguard"
+    if component:
+        sel += f",app.kubernetes.io/component={component}"
+    out = json.loads(kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", sel,
+                                          "-o", "json").stdout)
+    return [p for p in out["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def pod_nodes(kind: Kind) -> dict[str, str]:
+    """component (or enactor id) -> node of the running chart pods."""
+    nodes = {}
+    for p in chart_pods(kind):
+        labels = p["metadata"]["labels"]
+        name = labels.get("planguard.io/enactor") or labels["app.kubernetes.io/component"]
+        nodes[name] = p["spec"].get("nodeName", "")
+    return nodes
+
+
+def zone_status(kind: Kind) -> dict[str, Any]:
+    st: dict[str, Any] = kind.cluster.get("dnszones", "default", "dynamo").get("status") or {}
+    return st
+
+
+def converged_at(kind: Kind, dns: KindDns, g: int) -> bool:
+    st = zone_status(kind)
+    return (all(dns.generation(ep) == g for ep in PROBES) and st.get("activeGeneration") == g
+            and any(c["type"] == "Converged" and c["status"] == "True"
+                    for c in st.get("conditions") or []))
+
+
+def wait_converged(kind: Kind, dns: KindDns, g: int, timeout: float, what: str) -> float:
+    """Waits for the zone at plan g; returns how long that took."""
+    t0 = time.monotonic()
+    eventually(lambda: converged_at(kind, dns, g), timeout=timeout, interval=0.5,
+               what=f"the zone at plan {g} ({what})")
+    return time.monotonic() - t0
+
+
+def next_generation(kind: Kind) -> int:
+    return max(plans_in(kind), default=0) + 1
+
+
+def signal_process(node: str, pattern: str, sig: str = "STOP") -> list[str]:
+    """kill -SIG, from the node (as a wedged process looks to its kubelet), every process
+    whose command line contains `pattern`; returns their pids. Write the pattern with a
+    bracket (e.g. "[b]in/planguard agent") so it never matches this shell's own command."""
+    r = docker("exec", node, "sh", "-c",
+               "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | "
+               f"grep -q '{pattern}' && kill -{sig} ${{p#/proc/}} && "
+               "echo ${p#/proc/}; done; true")
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def node_zones(kind: Kind) -> dict[str, str]:
+    """node -> its topology.kubernetes.io/zone."""
+    items = json.loads(kind.cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    return {n["metadata"]["name"]: n["metadata"]["labels"].get("topology.kubernetes.io/zone", "")
+            for n in items}
+
+
+def node_ready(kind: Kind, node: str) -> str:
+    """The Ready condition's status: True, False or Unknown (the kubelet went silent)."""
+    n = json.loads(kind.cluster.kubectl("get", "node", node, "-o", "json").stdout)
+    return next((c["status"] for c in n["status"].get("conditions") or []
+                 if c["type"] == "Ready"), "")
+
+
+def taints(kind: Kind, node: str) -> set[str]:
+    n = json.loads(kind.cluster.kubectl("get", "node", node, "-o", "json").stdout)
+    return {t["key"] for t in (n.get("spec") or {}).get("taints") or []}

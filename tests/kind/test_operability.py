@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from kindharness import NAMESPACE, Kind, docker
+from kindharness import NAMESPACE, Kind, signal_process
 
 from harness import eventually
 
@@ -35,14 +35,8 @@ def test_a_frozen_process_is_restarted_by_its_liveness_probe(kind: Kind) -> None
     pod = _pod(kind, "cleanup")
     name, node, before = pod["metadata"]["name"], pod["spec"]["nodeName"], _restarts(pod)
     # SIGSTOP from the node (as a wedged process looks to the kubelet): the process's
-    # own probe server stops answering with it. "[b]in" so the pattern, which is in this
-    # shell's own command line, never matches the shell itself.
-    frozen = docker("exec", node, "sh", "-c",
-                    "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | "
-                    "grep -q '[b]in/planguard cleanup' && kill -STOP ${p#/proc/} && "
-                    "echo ${p#/proc/}; done; true")
-    assert frozen.returncode == 0 and frozen.stdout.strip(), frozen.stderr
-
+    # own probe server stops answering with it.
+    assert signal_process(node, "[b]in/planguard cleanup")
     def restarted() -> bool:
         p = json.loads(kind.cluster.kubectl("get", "pod", name, "-n", NAMESPACE,
                                             "-o", "json").stdout)
@@ -93,3 +87,26 @@ def test_each_pod_has_only_its_own_rights(kind: Kind) -> None:
                   "print(status(c.list_namespaced_lease, 'kube-system'))\n"
                   f"print(status(c.list_namespaced_lease, '{NAMESPACE}'))")
     assert got.split() == ["403", "403", "allowed"], got
+
+
+@pytest.mark.dns_frozen
+def test_readiness_says_whether_dns_can_be_read(kind: Kind) -> None:
+    """BIND frozen (SIGSTOP of named on its node): every enactor's /readyz fails, the pods
+    leave Ready (so a rollout would stop there); BIND back, they are Ready again."""
+    bind = json.loads(kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", "app=bind",
+                                           "-o", "json").stdout)["items"][0]
+    node = bind["spec"]["nodeName"]
+    assert signal_process(node, "[n]amed -g", "STOP"), "no named process"
+    try:
+        eventually(lambda: not any(_ready(p) for p in _pods(kind, "enactor")), timeout=90,
+                   interval=2, what="every enactor NotReady while DNS cannot be read")
+    finally:
+        signal_process(node, "[n]amed -g", "CONT")
+    eventually(lambda: all(_ready(p) for p in _pods(kind, "enactor")), timeout=90,
+               interval=2, what="every enactor Ready again")
+
+
+def _pods(kind: Kind, component: str) -> list[dict[str, Any]]:
+    out = kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l",
+                               f"app.kubernetes.io/component={component}", "-o", "json").stdout
+    return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]

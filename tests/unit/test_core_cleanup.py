@@ -3,7 +3,14 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planguard.core.cleanup import PlanRef, needs_finalizer, select_deletions
+from planguard.core.cleanup import (
+    Finalizer,
+    PlanRef,
+    finalizer_action,
+    protected,
+    select_deletions,
+    status_deferred,
+)
 
 
 def refs(*gens: int) -> list[PlanRef]:
@@ -24,10 +31,46 @@ def test_plans_newer_than_the_fence_are_kept():
     assert [p.generation for p in out] == [1]
 
 
+def test_the_finalizer_is_held_on_what_dns_depends_on_and_left_alone_on_pending_plans():
+    assert finalizer_action(PlanRef("z-3", 3), set(), 3) is Finalizer.HOLD  # fenced
+    assert finalizer_action(PlanRef("z-2", 2), {2}, 3) is Finalizer.HOLD  # live
+    assert finalizer_action(PlanRef("z-1", 1), {2}, 3) is Finalizer.RELEASE  # superseded
+    # Newer than the fence: deleting it changes no DNS, and an enactor may be applying it
+    # right now (clean-up decides from its earlier read), so it is neither added nor removed.
+    assert finalizer_action(PlanRef("z-9", 9), set(), 3) is Finalizer.LEAVE
+    assert finalizer_action(PlanRef("z-9", 9), set(), None) is Finalizer.LEAVE
+
+
+def test_the_finalizer_waits_a_cycle_so_its_writes_follow_cycles_not_plans():
+    young, old = {"age": 1.0, "cycle": 5.0}, {"age": 6.0, "cycle": 5.0}
+    assert finalizer_action(PlanRef("z-3", 3), set(), 3, **young) is Finalizer.LEAVE
+    assert finalizer_action(PlanRef("z-3", 3), set(), 3, **old) is Finalizer.HOLD
+    assert finalizer_action(PlanRef("z-2", 2), {2}, 3, **young) is Finalizer.LEAVE
+    # A base is held at once; a superseded plan is released whatever its age.
+    assert finalizer_action(PlanRef("z-1", 1), set(), 3, {1}, **young) is Finalizer.HOLD
+    assert finalizer_action(PlanRef("z-1", 1), set(), 3, **young) is Finalizer.RELEASE
+
+
 def test_refused_plans_carry_no_finalizer():
-    assert not needs_finalizer(PlanRef("z-9", 9, refused=True), set(), 3)
-    assert needs_finalizer(PlanRef("z-9", 9), set(), 3)
-    assert not needs_finalizer(PlanRef("z-1", 1), {2}, 3)
+    assert finalizer_action(PlanRef("z-9", 9, refused=True), set(), 3) is Finalizer.RELEASE
+    assert finalizer_action(PlanRef("z-3", 3, refused=True), set(), 3) is Finalizer.RELEASE
+
+
+@given(g=st.integers(1, 20), live=st.sets(st.integers(1, 20), max_size=4),
+       fence=st.one_of(st.none(), st.integers(1, 20)), age=st.floats(-1, 20))
+def test_the_finalizer_is_never_released_from_a_plan_dns_may_depend_on(g, live, fence, age):
+    action = finalizer_action(PlanRef(f"z-{g}", g), live, fence, age=age, cycle=5.0)
+    assert (action is Finalizer.RELEASE) == (not protected(g, live, fence))
+
+
+def test_a_pending_plan_gets_its_status_after_a_cycle_and_a_live_one_at_once():
+    assert status_deferred(5, set(), 4, age=1.0, cycle=5.0)
+    assert status_deferred(5, set(), None, age=1.0, cycle=5.0)
+    assert not status_deferred(5, set(), 4, age=6.0, cycle=5.0)  # still pending: say so
+    assert not status_deferred(4, set(), 4, age=1.0, cycle=5.0)  # fenced: Live now
+    assert not status_deferred(3, {3}, 4, age=1.0, cycle=5.0)  # live on an endpoint
+    assert not status_deferred(2, set(), 4, age=1.0, cycle=5.0)  # superseded: say so
+    assert not status_deferred(5, set(), 4, age=-1.0, cycle=5.0)  # clock unknown or skewed
 
 
 @given(
@@ -130,3 +173,35 @@ def test_every_record_stays_explained_by_a_plan_that_is_kept(contents, written, 
         assert explaining or g in need, (n, g, need)
     # Deleting what is not needed changes nothing: the next cycle decides the same.
     assert depended_on(dns, [p for p in kept if p.generation in need]) == need
+
+
+# -- delta plans keep their base ---------------------------------------------------------
+from planguard.core.cleanup import bases_in_dns  # noqa: E402
+
+
+def test_the_base_of_a_kept_delta_is_kept_and_holds_the_finalizer():
+    plans = [PlanRef("z-1", 1), PlanRef("z-2", 2, base=1), PlanRef("z-3", 3, base=1),
+             PlanRef("z-4", 4), PlanRef("z-5", 5, base=4)]
+    assert [p.generation for p in select_deletions(plans, {3}, 3, keep=1)] == [2]
+    # With plan 4 fenced and 3 no longer needed, 1 goes with its deltas.
+    assert [p.generation for p in select_deletions(plans, {5}, 5, keep=1)] == [3, 2, 1]
+    bases = bases_in_dns(plans, {3}, 3)
+    assert bases == {1}  # 5 is newer than the fence: its base is kept, not finalized yet
+    assert finalizer_action(PlanRef("z-1", 1), {3}, 3, bases) is Finalizer.HOLD
+    assert finalizer_action(PlanRef("z-1", 1), {3}, 3) is Finalizer.RELEASE
+
+
+@given(
+    gens=st.lists(st.tuples(st.integers(1, 30), st.one_of(st.none(), st.integers(1, 30))),
+                  min_size=1, max_size=15, unique_by=lambda t: t[0]),
+    live=st.sets(st.integers(1, 30), max_size=4),
+    fence=st.integers(1, 30),
+    keep=st.integers(0, 6),
+)
+def test_no_kept_plan_ever_loses_its_base(gens, live, fence, keep):
+    plans = [PlanRef(f"z-{g}", g, base=b if b is not None and b < g else None)
+             for g, b in gens]
+    gone = {p.generation for p in select_deletions(plans, live, fence, keep)}
+    for p in plans:
+        if p.generation not in gone and p.base is not None:
+            assert p.base not in gone

@@ -55,3 +55,21 @@ def test_reasons_are_camel_case(raw: str, reason: str) -> None:
 @given(st.text(max_size=40))
 def test_any_text_makes_a_valid_reason(raw: str) -> None:
     assert REASON.match(camel(raw))
+
+
+def test_status_update_writes_only_what_changes():
+    from datetime import UTC, datetime
+
+    from planguard.core.conditions import status_update
+
+    t0, t1 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    ready = [Condition("Ready", True, "Ok", "fine")]
+    first = status_update(None, ready, t0, 3, {"endpoints": 2})
+    assert first is not None and first["endpoints"] == 2
+    assert first["conditions"][0]["observedGeneration"] == 3
+    assert status_update(first, ready, t1, 3, {"endpoints": 2}) is None  # timestamps aside
+    assert status_update(first, ready, t1, 3, {"endpoints": 5}) is not None
+    assert status_update(first, [Condition("Ready", False, "No", "")], t1, 3) is not None
+    # against what the caller last wrote, when the object it holds may be older
+    assert status_update({}, [], t1, 3, {"a": 1}, previous={"a": 1}) is None
+    assert status_update(first, ready, t1, 3, {"a": 1}, previous={}) is not None

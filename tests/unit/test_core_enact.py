@@ -3,7 +3,7 @@
 from planguard.core.enact import Verdict, batches, decide, update_steps
 from planguard.core.markers import fence_text, generation_of, marker_text
 from planguard.core.model import Endpoint, EndpointState, Plan, Target
-from planguard.core.simdns import MemoryZone
+from planguard.sim.memoryzone import MemoryZone
 
 
 def plan(g: int, **eps: tuple[str, ...]) -> Plan:

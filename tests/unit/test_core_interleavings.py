@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from planguard.core.enact import Verdict, decide, update_steps
 from planguard.core.model import Endpoint, Plan, Target
-from planguard.core.simdns import MemoryZone
+from planguard.sim.memoryzone import MemoryZone
 
 NAMES = ("api", "ipv6", "fips", "acct")
 

@@ -133,3 +133,40 @@ def test_velocity_fail_static_and_additions_hold_under_any_health_sequence(
             removals.append(Removal(float(now), d.removed_capacity))
         assert sum(r.capacity for r in removals) <= per_window * total + 1e-9  # one window
         cur = d.published
+
+
+def test_endpoints_get_their_family_and_an_empty_one_holds_the_plan_back():
+    from planguard.core.model import Endpoint, Plan, Target, endpoint_spec, plan_body
+    from planguard.core.planner import PoolEndpoint, published_by
+
+    ts = [PoolTarget("10.0.0.2", 10, "az1", "lb-a"), PoolTarget("2001:db8::1", 10),
+          PoolTarget("10.0.0.1", 5)]
+    eps = [PoolEndpoint("svc", 5), PoolEndpoint("svc-v4", 5, "IPv4"),
+           PoolEndpoint("svc-v6", 5, "IPv6")]
+    d = decide(ts, {t.address: UP for t in ts}, None, [], Limits(), 0, eps)
+    by = {e.name: e for e in d.endpoints}
+    assert [t.address for t in by["svc"].targets] == ["10.0.0.1", "10.0.0.2", "2001:db8::1"]
+    assert [t.address for t in by["svc-v4"].targets] == ["10.0.0.1", "10.0.0.2"]
+    assert by["svc-v4"].targets[1] == Target("10.0.0.2", 255, "lb-a", "az1")
+    assert d.publishable and d.needs_plan(None) and not d.empty
+    plan = Plan("z-1", "z", 1, d.endpoints)
+    assert not d.needs_plan(plan)  # the newest plan already says this
+    assert published_by(plan, ["svc-v6"]) == frozenset({"2001:db8::1"})
+    assert published_by(None, ["svc"]) is None
+    # the IPv6 target goes down: svc-v6 would be empty, so no plan at all
+    health = {t.address: UP for t in ts} | {"2001:db8::1": DOWN}
+    later = decide(ts, health, published_by(plan, ["svc", "svc-v4", "svc-v6"]), [],
+                   Limits(max_remove_per_plan=1.0, max_remove_per_window=1.0,
+                          fail_static_below=0.0), 1, eps)
+    assert later.empty == ("svc-v6",) and not later.publishable and later.needs_plan(plan) is False
+    assert later.holds[-1].reason == "EmptyEndpoint"
+    body = plan_body("z", 7, [endpoint_spec(e) for e in d.endpoints], namespace="ns",
+                     labels={"planguard.io/pool": "p"})
+    assert body["metadata"] == {"name": "z-7", "namespace": "ns",
+                                "labels": {"planguard.io/pool": "p"}}
+    assert body["spec"]["endpoints"][1]["targets"][1] == {
+        "address": "10.0.0.2", "weight": 255, "availabilityZone": "az1", "loadBalancer": "lb-a"}
+    from planguard.core.model import plan_from_object
+
+    assert plan_from_object(body).endpoints == d.endpoints  # endpoint_spec is its inverse
+    assert endpoint_spec(Endpoint("gone", 5, remove=True))["remove"] is True

@@ -4,18 +4,18 @@ from hypothesis import strategies as st
 from planguard.core.zones import (
     NORMAL_RATE,
     SECONDARY_RATE,
+    Disruption,
     ZoneCount,
-    ZoneState,
     taint_rates,
     zone_state,
 )
 
 
 def test_states_follow_the_node_lifecycle_controller():
-    assert zone_state(ZoneCount(10, 2)) is ZoneState.NORMAL
-    assert zone_state(ZoneCount(2, 3)) is ZoneState.PARTIAL  # 60 % and at least 3
-    assert zone_state(ZoneCount(1, 2)) is ZoneState.NORMAL  # 67 % but only 2 lapsed
-    assert zone_state(ZoneCount(0, 4)) is ZoneState.FULL
+    assert zone_state(ZoneCount(10, 2)) is Disruption.NORMAL
+    assert zone_state(ZoneCount(2, 3)) is Disruption.PARTIAL  # 60 % and at least 3
+    assert zone_state(ZoneCount(1, 2)) is Disruption.NORMAL  # 67 % but only 2 lapsed
+    assert zone_state(ZoneCount(0, 4)) is Disruption.FULL
 
 
 def test_rates_slow_in_partial_stop_small_zones_and_freeze_when_all_look_dead():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
+from enum import Enum
 
 from planguard.core.enact import reproduces
 from planguard.core.model import Plan, ZoneState
@@ -20,9 +21,10 @@ class PlanRef:
     generation: int
     deleting: bool = False
     refused: bool = False
+    base: int | None = None  # a delta plan's base generation (core/deltas.py)
 
 
-def depended_on(state: ZoneState, plans: Iterable[Plan]) -> set[int]:
+def depended_on(state: ZoneState, plans: Iterable[Plan], lua: str | None = None) -> set[int]:
     """The generations DNS depends on: for each endpoint with a marker, the newest of
     `plans` (valid, existing) between its marker's generation and the fence that asks for
     exactly what it serves; its marker's own generation when none does.
@@ -34,6 +36,7 @@ def depended_on(state: ZoneState, plans: Iterable[Plan]) -> set[int]:
     plan that first wrote them. Attributing each endpoint to the newest reproducing plan
     (never to one above the fence) keeps every record explained by a plan that exists.
     Cost: each plan, newest first, is scanned only for endpoints not yet attributed.
+    `lua`: the server serves weights (enact.reproduces), so a plan must match them too.
     """
     fence = state.fence_generation
     open_ = {n: st for n, st in state.endpoints.items() if st.generation is not None}
@@ -45,7 +48,8 @@ def depended_on(state: ZoneState, plans: Iterable[Plan]) -> set[int]:
             continue
         for e in plan.endpoints:
             st = open_.get(e.name)
-            if st is not None and (st.generation or 0) <= plan.generation and reproduces(e, st):
+            if st is not None and (st.generation or 0) <= plan.generation \
+                    and reproduces(e, st, lua):
                 needed.add(plan.generation)
                 del open_[e.name]
     return needed | {st.generation for st in open_.values() if st.generation is not None}
@@ -70,14 +74,88 @@ def select_deletions(
 
     With no fence in DNS (nothing applied yet, or DNS unreadable upstream of this call)
     nothing is deleted.
+
+    A plan that a kept plan names as its base is kept with it: a delta can only be applied,
+    and read by clean-up as what DNS serves, while its base exists.
     """
     if fence is None:
         return []
     ordered = sorted(plans, key=lambda p: p.generation, reverse=True)
-    return [p for p in ordered[max(keep, 1):] if superseded(p.generation, live, fence)]
+    cut = max(keep, 1)
+    gone = [p for p in ordered[cut:] if superseded(p.generation, live, fence)]
+    # A rescued base is kept, so its own base (an invalid chain, but one clean-up must not
+    # break further) is rescued too: repeat until nothing more is rescued.
+    while True:
+        names = {p.name for p in gone}
+        needed = {p.base for p in ordered if p.name not in names and p.base is not None}
+        rest = [p for p in gone if p.generation not in needed]
+        if len(rest) == len(gone):
+            return rest
+        gone = rest
 
 
-def needs_finalizer(plan: PlanRef, live: Set[int], fence: int | None) -> bool:
-    """The live-plan finalizer stays on every plan DNS may depend on, so `kubectl delete`
-    of the live plan waits until it is superseded. A refused plan can never become live."""
-    return not plan.refused and protected(plan.generation, live, fence)
+class Finalizer(Enum):
+    """What clean-up does with a plan's live-plan finalizer this cycle."""
+
+    HOLD = "hold"  # DNS depends on the plan now: put it on (or keep it)
+    RELEASE = "release"  # DNS can no longer depend on it: take it off
+    LEAVE = "leave"  # newer than the fence: not in DNS yet, but it may enter any moment
+
+
+def in_dns(generation: int, live: Set[int], fence: int | None) -> bool:
+    """DNS depends on the plan now: it is live on an endpoint or the fenced generation."""
+    return generation in live or generation == fence
+
+
+def pending(generation: int, live: Set[int], fence: int | None) -> bool:
+    """Not in DNS yet but may still enter it: newer than the fence (or nothing fenced)."""
+    return not in_dns(generation, live, fence) and (fence is None or generation > fence)
+
+
+def _young(age: float, cycle: float) -> bool:
+    """Created less than a clean-up cycle ago; an unknown or skewed age (< 0) is not."""
+    return 0 <= age < cycle
+
+
+def finalizer_action(plan: PlanRef, live: Set[int], fence: int | None,
+                     bases: Set[int] = frozenset(), age: float = -1.0,
+                     cycle: float = 0.0) -> Finalizer:
+    """Clean-up alone writes the live-plan finalizer: on every plan DNS depends on, so
+    `kubectl delete` of the live plan waits until it is superseded, and on the base of
+    every such plan (`bases`: see bases_in_dns).
+
+    Not on a plan created less than a cycle ago (`age` and `cycle` in seconds; an unknown
+    age, -1, never defers): most such plans are superseded within moments, and the add and
+    the release are two writes of a large object each. So finalizer writes follow
+    clean-up's cycles, not the rate of plans. Until then a `kubectl delete` of the live
+    plan goes through at once; that changes no DNS (an enactor never needs the plan
+    object, and clean-up counts the generation live from DNS itself).
+
+    Nor is it added to or taken off a plan newer than the fence: not in DNS yet, but an
+    enactor may be applying it as clean-up decides from its earlier read of DNS. A refused
+    plan can never become live."""
+    g = plan.generation
+    if plan.refused:
+        return Finalizer.RELEASE
+    if g in bases:
+        return Finalizer.HOLD
+    if in_dns(g, live, fence):
+        return Finalizer.LEAVE if _young(age, cycle) else Finalizer.HOLD
+    if pending(g, live, fence):
+        return Finalizer.LEAVE
+    return Finalizer.RELEASE
+
+
+def bases_in_dns(plans: Iterable[PlanRef], live: Set[int], fence: int | None) -> set[int]:
+    """The base generations of the delta plans DNS depends on now."""
+    return {p.base for p in plans if p.base is not None and not p.refused
+            and in_dns(p.generation, live, fence)}
+
+
+def status_deferred(generation: int, live: Set[int], fence: int | None, age: float,
+                    cycle: float) -> bool:
+    """A valid plan newer than the fence, created less than a clean-up cycle ago, gets no
+    status yet: an enactor applies most plans within that time, and the first status the
+    plan gets is then Live (or, in a burst, Superseded). Each status write of a large plan
+    costs the API server about as much as its create. Refusals are never deferred."""
+    return pending(generation, live, fence) and _young(age, cycle)

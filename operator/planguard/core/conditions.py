@@ -96,3 +96,26 @@ def same(a: Iterable[Mapping[str, Any]] | None, b: Iterable[Mapping[str, Any]] |
             for c in cs or ()
         )
     return key(a) == key(b)
+
+
+def status_update(
+    old: Mapping[str, Any] | None,
+    conds: Iterable[Condition],
+    now: datetime,
+    observed_generation: int | None,
+    fields: Mapping[str, Any] | None = None,
+    drop: Iterable[str] = (),
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The status to write, or None when writing it would change nothing: `conds` merged
+    into the old conditions, `fields` beside them. Unchanged means the same conditions
+    (ignoring timestamps) and the same fields: equal to `previous` when given (what the
+    caller last wrote), otherwise to what the old status holds."""
+    old = old or {}
+    extra = dict(fields or {})
+    merged = merge(old.get("conditions"), conds, now, observed_generation, drop)
+    same_fields = extra == previous if previous is not None else all(
+        old.get(k) == v for k, v in extra.items())
+    if same_fields and same(old.get("conditions"), merged):
+        return None
+    return {**extra, "conditions": merged}

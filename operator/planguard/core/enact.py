@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from planguard.core import weights
 from planguard.core.markers import fence_text, generation_of, marker_text
 from planguard.core.model import Endpoint, EndpointState, Plan, ZoneState
 
@@ -29,6 +30,7 @@ class EndpointWrite:
     ttl: int
     marker: str
     kind: str  # "create", "update", "remove", "repair", "adopt" (right records, no marker)
+    lua: frozenset[bytes] = frozenset()  # weighted records to write (then a, aaaa are empty)
 
     @property
     def name(self) -> str:
@@ -36,7 +38,8 @@ class EndpointWrite:
 
     @property
     def record_count(self) -> int:
-        return len(self.a) + len(self.aaaa) + len(self.expect.a) + len(self.expect.aaaa) + 2
+        return (len(self.a) + len(self.aaaa) + len(self.lua) + len(self.expect.a)
+                + len(self.expect.aaaa) + len(self.expect.lua) + 2)
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,30 @@ class Decision:
         return self.fence_new if self.fence_new is not None else self.fence_expect
 
 
-def reproduces(e: Endpoint, st: EndpointState) -> bool:
-    """True when what DNS holds for the name is exactly what `e` asks for."""
+def served(e: Endpoint, lua: str | None) -> tuple[frozenset[str], frozenset[str], frozenset[bytes]]:
+    """(A, AAAA, LUA) records that serve `e`: plain address sets on a server without
+    weights; with `lua` (a PowerDNS selector, see weights.py) LUA records only, since a
+    plain set beside them would be served too and undo the weights."""
+    if e.remove:
+        return frozenset(), frozenset(), frozenset()
+    if lua is None:
+        v4, v6 = e.published
+        return v4, v6, frozenset()
+    return frozenset(), frozenset(), weights.records(lua, e)
+
+
+def reproduces(e: Endpoint, st: EndpointState, lua: str | None = None) -> bool:
+    """True when what DNS holds for the name is exactly what `e` asks for (with `lua`,
+    weights included)."""
     if e.remove:
         return st.empty
-    v4, v6 = e.published
-    return st.a == v4 and st.aaaa == v6 and (st.empty or st.ttl == e.ttl)
+    v4, v6, w = served(e, lua)
+    return st.a == v4 and st.aaaa == v6 and st.lua == w and (st.empty or st.ttl == e.ttl)
 
 
-def decide(plan: Plan, state: ZoneState, writer: str) -> Decision:
-    """Brings every endpoint of `plan` to it, given a snapshot `state` read from the primary."""
+def decide(plan: Plan, state: ZoneState, writer: str, lua: str | None = None) -> Decision:
+    """Brings every endpoint of `plan` to it, given a snapshot `state` read from the primary.
+    `lua`: the server serves weights, through LUA records with this selector."""
     g = plan.generation
     fence = state.fence_generation
     if fence is not None and fence > g:
@@ -83,7 +100,7 @@ def decide(plan: Plan, state: ZoneState, writer: str) -> Decision:
         if cur is not None and cur > g:
             newer.append(e.name)
             continue
-        records_ok = reproduces(e, st)
+        records_ok = reproduces(e, st, lua)
         if records_ok and (st.marker is not None or e.remove):
             # Only changed endpoints are written: the zone fence, not this marker, is what
             # stops an older plan, so an endpoint that already serves the plan stays as is.
@@ -97,10 +114,10 @@ def decide(plan: Plan, state: ZoneState, writer: str) -> Decision:
             kind = "adopt" if records_ok else "create"
         else:
             kind = "update"
-        v4, v6 = (frozenset(), frozenset()) if e.remove else e.published
+        v4, v6, w = served(e, lua)
         writes.append(EndpointWrite(
             expect=st, a=v4, aaaa=v6, ttl=e.ttl,
-            marker=marker_text(g, plan.name, writer, removed=e.remove), kind=kind,
+            marker=marker_text(g, plan.name, writer, removed=e.remove), kind=kind, lua=w,
         ))
     planned = {e.name for e in plan.endpoints}
     orphans = tuple(sorted(
@@ -166,7 +183,21 @@ def after(state: ZoneState, step: UpdateStep) -> ZoneState:
     for w in step.writes:
         endpoints[w.name] = EndpointState(
             name=w.name, marker=w.marker, generation=generation_of(w.marker),
-            a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa) else None,
+            a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa or w.lua) else None, lua=w.lua,
         )
     fence = step.fence_new if step.fence_new is not None else state.fence
     return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints)
+
+
+def prerequisites_hold(state: ZoneState, step: UpdateStep) -> bool:
+    """Whether an RFC 2136 server holding `state` accepts `step`: the exact fence, and per
+    endpoint the exact marker and records (LUA included) it expects. One fails and the
+    whole message is refused. The DNS server checks this for the real providers; the
+    in-memory servers of the tests, the replay and the model checker check it here."""
+    if state.fence != step.fence_expect:
+        return False
+    for w in step.writes:
+        cur, exp = state.endpoints.get(w.name) or EndpointState(w.name), w.expect
+        if (cur.marker, cur.a, cur.aaaa, cur.lua) != (exp.marker, exp.a, exp.aaaa, exp.lua):
+            return False
+    return True

@@ -32,6 +32,9 @@ class Work:
     enqueued: float
     deadline: float  # after this, doing it is useless: re-evaluate instead
 
+    def expired(self, now: float) -> bool:
+        return self.deadline <= now
+
 
 @dataclass
 class WorkQueue:
@@ -143,6 +146,10 @@ class TokenBucket:
             return True
         return False
 
+    def refund(self) -> None:
+        """A token taken for work that turned out not to exist."""
+        self.tokens = min(self.burst, self.tokens + 1)
+
 
 @dataclass
 class CircuitBreaker:
@@ -160,6 +167,11 @@ class CircuitBreaker:
     @property
     def open(self) -> bool:
         return self._open_since is not None
+
+    @property
+    def next_probe(self) -> float:
+        """While open: when the next probe may go out."""
+        return self._probe_at
 
     def allow(self, now: float) -> bool:
         """Closed: every call. Open: one probe per probe interval."""

@@ -31,13 +31,15 @@ def fence_name() -> str:
 
 
 def marker_text(generation: int, plan: str, writer: str, removed: bool = False) -> str:
-    """TXT presentation text: one quoted string, easy to read in `dig` and in BIND's journal."""
+    """TXT presentation text: one quoted string, easy to read in `dig` and in BIND's journal.
+    Lowercase: PowerDNS compares TXT prerequisites without letter case, so two writers'
+    markers must never differ in case alone."""
     extra = " removed" if removed else ""
-    return f'"gen={generation} plan={plan} by={writer}{extra}"'
+    return f'"gen={generation} plan={plan} by={writer}{extra}"'.lower()
 
 
 def fence_text(generation: int, writer: str) -> str:
-    return f'"gen={generation} by={writer}"'
+    return f'"gen={generation} by={writer}"'.lower()
 
 
 def generation_of(text: str | None) -> int | None:

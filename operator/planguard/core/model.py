@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
+
+from planguard.core.contract import API_VERSION, plan_name
 
 # Names under this label are planguard's own bookkeeping, never a user's endpoint.
 MARKER_LABEL = "_planguard"
@@ -52,6 +54,14 @@ class Endpoint:
         )
         return v4, v6
 
+    @cached_property
+    def weighted(self) -> tuple[tuple[str, int], ...]:
+        """(address, weight) of every target served, sorted: what a server with weighted
+        answers serves. Weight 0 drains a target; all-zero is the plan's `allow_empty`
+        question (validate.py), never the server's."""
+        return tuple(sorted((canonical_address(t.address), t.weight)
+                            for t in self.targets if t.weight > 0))
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -60,6 +70,9 @@ class Plan:
     generation: int
     endpoints: tuple[Endpoint, ...]
     uid: str = ""
+    # A delta plan (core/deltas.py): the generation of the full plan it changes. Resolved
+    # plans keep it, so clean-up knows which base they still need.
+    base: int | None = None
 
     def endpoint(self, name: str) -> Endpoint | None:
         for e in self.endpoints:
@@ -78,10 +91,13 @@ class EndpointState:
     a: frozenset[str] = frozenset()
     aaaa: frozenset[str] = frozenset()
     ttl: int | None = None
+    # Weighted records exactly as read (PowerDNS LUA rdata, wire form), compared exactly
+    # like the addresses; empty on a server without weighted answers (BIND).
+    lua: frozenset[bytes] = frozenset()
 
     @property
     def empty(self) -> bool:
-        return not self.a and not self.aaaa
+        return not self.a and not self.aaaa and not self.lua
 
 
 @dataclass(frozen=True)
@@ -123,10 +139,42 @@ def plan_from_object(obj: Mapping[str, Any]) -> Plan:
         )
         for e in spec.get("endpoints") or ()
     )
+    base = spec.get("base")
     return Plan(
         name=str(meta.get("name", "")),
         zone=str(spec.get("zone", "")),
         generation=int(spec.get("generation", 0)),
         endpoints=endpoints,
         uid=str(meta.get("uid", "")),
+        base=None if base is None else int(base),
     )
+
+
+def endpoint_spec(e: Endpoint) -> dict[str, Any]:
+    """An Endpoint as a DNSPlan's spec holds it: the inverse of plan_from_object's reading,
+    writing only what differs from the defaults."""
+    targets = [{"address": t.address, "weight": t.weight,
+                **({"availabilityZone": t.availability_zone} if t.availability_zone else {}),
+                **({"loadBalancer": t.load_balancer} if t.load_balancer else {})}
+               for t in e.targets]
+    return {"name": e.name, "ttl": e.ttl, "targets": targets,
+            **({"allowEmpty": True} if e.allow_empty else {}),
+            **({"remove": True} if e.remove else {})}
+
+
+def plan_body(zone: str, generation: int, endpoints: Sequence[Mapping[str, Any]],
+              namespace: str | None = None, labels: Mapping[str, str] | None = None,
+              annotations: Mapping[str, str] | None = None,
+              base: int | None = None) -> dict[str, Any]:
+    """A DNSPlan object to create: named `<zone>-<generation>` as the API server demands;
+    with `base`, a delta plan listing only what changed since that full plan."""
+    meta: dict[str, Any] = {"name": plan_name(zone, generation)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if labels:
+        meta["labels"] = dict(labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return {"apiVersion": API_VERSION, "kind": "DNSPlan", "metadata": meta,
+            "spec": {"zone": zone, "generation": generation, "endpoints": list(endpoints),
+                     **({"base": base} if base is not None else {})}}

@@ -1,5 +1,7 @@
 """The planner's decision: from targets, their health and the last plan, which targets a
-new plan publishes, held back by velocity control and fail-static.
+new plan publishes, held back by velocity control and fail-static, and the endpoints of
+that plan (each endpoint gets the targets of its address family; one left without an
+address holds the whole plan back).
 
 Adding capacity is always allowed at once. Removing capacity is limited per plan and per
 time window; when too much looks dead at once (healthy share below a threshold), the
@@ -8,18 +10,36 @@ checker is more likely wrong than the fleet, so the last published set is kept.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from planguard.core.health import Health
+from planguard.core.model import Endpoint, Plan, Target
 
 
 @dataclass(frozen=True)
 class PoolTarget:
+    """A target as the pool lists it: its capacity becomes a weight in the plan."""
+
     address: str
     capacity: int = 1
     availability_zone: str = ""
     load_balancer: str = ""
+
+
+@dataclass(frozen=True)
+class PoolEndpoint:
+    """A name the pool serves: the public name and its variants share the pool's targets."""
+
+    name: str
+    ttl: int = 60
+    family: str = "Any"  # IPv4, IPv6 or Any: which of the targets' addresses it answers
+
+    def serves(self, address: str) -> bool:
+        if self.family == "Any":
+            return True
+        return ipaddress.ip_address(address).version == (4 if self.family == "IPv4" else 6)
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,41 @@ class Decision:
     removed_capacity: int = 0
     changed: bool = False
     weights: Mapping[str, int] = field(default_factory=dict)
+    endpoints: tuple[Endpoint, ...] = ()  # the plan's endpoints, with these weights
+    empty: tuple[str, ...] = ()  # endpoints that would publish no address
+
+    @property
+    def publishable(self) -> bool:
+        """A plan may be written from this decision: it has endpoints and none is empty."""
+        return bool(self.endpoints) and not self.empty
+
+    def needs_plan(self, newest: Plan | None) -> bool:
+        """A new plan is written when publishable and different from the newest one."""
+        return self.publishable and (newest is None or self.endpoints != newest.endpoints)
+
+
+def published_by(plan: Plan | None, names: Iterable[str]) -> frozenset[str] | None:
+    """The addresses `plan` publishes for the endpoints `names` (None: no plan yet)."""
+    if plan is None:
+        return None
+    wanted = set(names)
+    return frozenset(a for e in plan.endpoints if e.name in wanted
+                     for a in (e.published[0] | e.published[1]))
+
+
+def endpoints_for(pool: Sequence[PoolEndpoint], targets: Sequence[PoolTarget],
+                  weights: Mapping[str, int]) -> tuple[tuple[Endpoint, ...], tuple[str, ...]]:
+    """Each endpoint with the targets of its family (by address, weights as given), and
+    the names of those that would publish no address."""
+    eps, empty = [], []
+    for pe in pool:
+        ts = tuple(Target(t.address, weights.get(t.address, 0), t.load_balancer,
+                          t.availability_zone)
+                   for t in sorted(targets, key=lambda t: t.address) if pe.serves(t.address))
+        if not any(t.weight > 0 for t in ts):
+            empty.append(pe.name)
+        eps.append(Endpoint(pe.name, pe.ttl, ts))
+    return tuple(eps), tuple(empty)
 
 
 def weights(targets: Iterable[PoolTarget], published: frozenset[str]) -> dict[str, int]:
@@ -76,9 +131,12 @@ def decide(
     removals: Sequence[Removal],
     limits: Limits,
     now: float,
+    endpoints: Sequence[PoolEndpoint] = (),
 ) -> Decision:
-    """The set to publish next. `current` is what the newest plan publishes (None: no plan
-    yet); `removals` the capacity removed by earlier plans, for the window."""
+    """The set to publish next and the plan's `endpoints`. `current` is what the newest
+    plan publishes (None: no plan yet); `removals` the capacity removed by earlier plans,
+    for the window. An endpoint left with no address adds the EmptyEndpoint hold: no plan
+    is written, the last one stays."""
     by_addr = {t.address: t for t in targets}
     cap = {t.address: max(t.capacity, 0) for t in targets}
     total = sum(cap.values())
@@ -91,8 +149,8 @@ def decide(
         if not up or healthy_share < limits.fail_static_below or len(up) < limits.min_targets:
             hold = Hold("FailStatic", f"only {healthy_share:.0%} of capacity is up and there "
                         "is no earlier plan to keep; waiting", tuple(sorted(by_addr)))
-            return Decision(frozenset(), holds=(hold,))
-        return _result(targets, frozenset(), up, (), 0)
+            return _result(targets, frozenset(), frozenset(), (hold,), 0, endpoints)
+        return _result(targets, frozenset(), up, (), 0, endpoints)
 
     gone = current - by_addr.keys()  # removed from the pool's configuration: not health
     additions = up - current
@@ -133,11 +191,17 @@ def decide(
     }
     holds += [Hold(r, msgs[r], tuple(ts)) for r, ts in held.items() if ts]
     published = (current - gone - frozenset(removed)) | additions
-    return _result(targets, current, published, tuple(holds), spent)
+    return _result(targets, current, published, tuple(holds), spent, endpoints)
 
 
 def _result(targets: Sequence[PoolTarget], current: frozenset[str], published: frozenset[str],
-            holds: tuple[Hold, ...], removed_capacity: int) -> Decision:
+            holds: tuple[Hold, ...], removed_capacity: int,
+            endpoints: Sequence[PoolEndpoint]) -> Decision:
+    w = weights(targets, published)
+    eps, empty = endpoints_for(endpoints, targets, w)
+    if empty:
+        holds += (Hold("EmptyEndpoint", f"{', '.join(empty)} would publish no address: "
+                       "keeping the last plan", ()),)
     return Decision(
         published=published,
         added=tuple(sorted(published - current)),
@@ -145,5 +209,7 @@ def _result(targets: Sequence[PoolTarget], current: frozenset[str], published: f
         holds=holds,
         removed_capacity=removed_capacity,
         changed=published != current,
-        weights=weights(targets, published),
+        weights=w,
+        endpoints=eps,
+        empty=empty,
     )

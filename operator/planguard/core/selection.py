@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from planguard.core import deltas
+from planguard.core.contract import part_index, part_of, plan_name
 from planguard.core.model import Plan, plan_from_object
 from planguard.core.validate import Problem, duplicate_endpoints, plan_problems
 
@@ -20,6 +22,7 @@ class Candidate:
     deleting: bool
     objs: tuple[Mapping[str, Any], ...]
     complete: bool = True
+    base_objs: tuple[Mapping[str, Any], ...] = ()  # a delta's base plan objects
 
     @property
     def valid(self) -> bool:
@@ -33,17 +36,24 @@ class Candidate:
         return f"{len(self.objs)} of its parts exist"
 
 
-def _part(obj: Mapping[str, Any]) -> tuple[int, int]:
-    part = (obj.get("spec") or {}).get("part") or {}
-    return int(part.get("index", 0)), int(part.get("count", 1))
-
-
 class PartCache:
     """Parsed parts and their own problems, by (uid, metadata.generation). Plan specs are
     immutable, so each object is parsed and checked once, not on every reconcile."""
 
     def __init__(self) -> None:
         self._parts: dict[tuple[str, Any], tuple[Plan, tuple[Problem, ...]]] = {}
+        # Delta plans resolved against their base, by the uids of both: the same Plan
+        # object every reconcile (the enactor skips deciding a converged plan by identity).
+        self._resolved: dict[tuple[tuple[str, ...], tuple[str, ...]], Plan] = {}
+
+    def resolved(self, delta: Candidate, base: Candidate) -> Plan:
+        key = (_uids(delta.objs), _uids(base.objs))
+        hit = self._resolved.get(key) if all(key[0]) and all(key[1]) else None
+        if hit is None:
+            hit = deltas.resolve(delta.plan, base.plan)
+            if all(key[0]) and all(key[1]):
+                self._resolved[key] = hit
+        return hit
 
     def get(self, obj: Mapping[str, Any]) -> tuple[Plan, tuple[Problem, ...]]:
         meta = obj.get("metadata") or {}
@@ -61,6 +71,12 @@ class PartCache:
         uids = {str((o.get("metadata") or {}).get("uid", "")) for o in objs}
         for key in [k for k in self._parts if k[0] not in uids]:
             del self._parts[key]
+        for rkey in [k for k in self._resolved if not uids.issuperset((*k[0], *k[1]))]:
+            del self._resolved[rkey]
+
+
+def _uids(objs: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    return tuple(str((o.get("metadata") or {}).get("uid", "")) for o in objs)
 
 
 def candidates(
@@ -81,9 +97,23 @@ def candidates(
             plan = Plan(name=str(meta.get("name", "")), zone="", generation=0, endpoints=())
             out.append(Candidate(plan, (Problem("Malformed", f"cannot read the plan: {e}"),),
                                  bool(meta.get("deletionTimestamp")), (obj,)))
-    for g, group in groups.items():
-        out.append(_assemble(g, sorted(group, key=_part), cache))
+    assembled = {g: _assemble(g, sorted(group, key=part_index), cache)
+                 for g, group in groups.items()}
+    out.extend(_resolve(c, assembled, cache) for c in assembled.values())
     return out
+
+
+def _resolve(c: Candidate, by_generation: Mapping[int, Candidate],
+             cache: PartCache) -> Candidate:
+    """A delta plan as the full plan it stands for, or refused with why (core/deltas.py)."""
+    if c.plan.base is None or c.problems or not c.complete:
+        return c
+    base = by_generation.get(c.plan.base)
+    problem = deltas.base_problem(c.plan, base.plan if base else None,
+                                  base is not None and base.valid)
+    if problem is not None or base is None:
+        return replace(c, problems=(problem,) if problem else c.problems)
+    return replace(c, plan=cache.resolved(c, base), base_objs=base.objs)
 
 
 def _assemble(generation: int, objs: list[Mapping[str, Any]], cache: PartCache) -> Candidate:
@@ -97,22 +127,27 @@ def _assemble(generation: int, objs: list[Mapping[str, Any]], cache: PartCache) 
             continue
         parts.append(plan)
         problems.extend(own)
-    counts = {_part(o)[1] for o in objs}
-    indices = [_part(o)[0] for o in objs]
+    counts = {part_of(o)[1] for o in objs}
+    indices = [part_index(o) for o in objs]
     complete = len(counts) == 1 and indices == list(range(next(iter(counts))))
     if len(counts) > 1:
         problems.append(Problem("InconsistentParts",
                                 f"parts disagree on part.count: {sorted(counts)}"))
+    bases = {p.base for p in parts}
+    if len(bases) > 1:
+        problems.append(Problem("InconsistentParts",
+                                f"parts disagree on spec.base: {sorted(bases, key=str)}"))
     first = parts[0] if parts else None
     zone = first.zone if first else ""
     if first is not None and len(parts) == 1 and len(objs) == 1 and \
-            first.name == f"{zone}-{generation}" and first.generation == generation:
+            first.name == plan_name(zone, generation) and first.generation == generation:
         plan = first  # the cached object itself, so its identity holds across reconciles
     else:
         plan = Plan(
-            name=f"{zone}-{generation}", zone=zone, generation=generation,
+            name=plan_name(zone, generation), zone=zone, generation=generation,
             endpoints=tuple(e for p in parts for e in p.endpoints),
             uid=first.uid if first and len(objs) == 1 else "",
+            base=first.base if first else None,
         )
     if not plan.endpoints:
         problems.append(Problem("NoEndpoints", "the plan lists no endpoints"))

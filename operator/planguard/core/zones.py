@@ -23,7 +23,9 @@ UNHEALTHY_SHARE = 0.55  # --unhealthy-zone-threshold
 MIN_UNHEALTHY = 3  # "notReady > 2"
 
 
-class ZoneState(Enum):
+class Disruption(Enum):
+    """How disrupted a zone's leases look (the node lifecycle controller's zone states)."""
+
     NORMAL = "Normal"
     PARTIAL = "PartialDisruption"
     FULL = "FullDisruption"
@@ -35,25 +37,25 @@ class ZoneCount:
     lapsed: int
 
 
-def zone_state(c: ZoneCount) -> ZoneState:
+def zone_state(c: ZoneCount) -> Disruption:
     if c.live == 0 and c.lapsed > 0:
-        return ZoneState.FULL
+        return Disruption.FULL
     if c.lapsed >= MIN_UNHEALTHY and c.lapsed / (c.live + c.lapsed) >= UNHEALTHY_SHARE:
-        return ZoneState.PARTIAL
-    return ZoneState.NORMAL
+        return Disruption.PARTIAL
+    return Disruption.NORMAL
 
 
 def taint_rates(zones: Mapping[str, ZoneCount], dependency_ok: bool) -> dict[str, float]:
     """Taints per second allowed in each zone. Zero everywhere (fail static) while the
     dependency fails or every zone looks fully disrupted."""
     states = {z: zone_state(c) for z, c in zones.items()}
-    if not dependency_ok or (states and all(s is ZoneState.FULL for s in states.values())):
+    if not dependency_ok or (states and all(s is Disruption.FULL for s in states.values())):
         return dict.fromkeys(zones, 0.0)
     out = {}
     for z, s in states.items():
-        if s is ZoneState.PARTIAL:
+        if s is Disruption.PARTIAL:
             out[z] = SECONDARY_RATE if zones[z].live + zones[z].lapsed > LARGE_ZONE else 0.0
-        elif s is ZoneState.FULL:
+        elif s is Disruption.FULL:
             out[z] = 0.0
         else:
             out[z] = NORMAL_RATE

@@ -2,9 +2,10 @@
 
 dnspython builds an rdata object, a name object and an RRset search for every record; on a
 zone of 25,000 endpoints (125,000 records) that is seconds of CPU for each read. An enactor
-needs only owner names and the A, AAAA and TXT records, so they are decoded here in one
-pass. The TSIG of each message is checked with dnspython's own code, chained across the
-messages as RFC 8945 §5.3.1 requires; a message without one fails the transfer.
+needs only owner names and the A, AAAA and TXT records (and PowerDNS's LUA records, kept
+as raw rdata), so they are decoded here in one pass. The TSIG of each message is checked
+with dnspython's own code, chained across the messages as RFC 8945 §5.3.1 requires; a
+message without one fails the transfer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -26,6 +26,8 @@ import dns.rdatatype
 import dns.tsig
 
 from planguard.core.model import canonical_address
+from planguard.core.weights import LUA
+from planguard.dns.frames import FrameReader, frame
 from planguard.dns.wire import AAAA, SOA, TSIG, TXT, A
 
 _RR = struct.Struct("!HHIH")
@@ -48,11 +50,13 @@ class TransferFailed(Exception):
 
 @dataclass
 class ZoneRecords:
-    """Owner name (relative, '@' for the apex) -> type -> presentation texts; A/AAAA TTLs."""
+    """Owner name (relative, '@' for the apex) -> type -> presentation texts; A/AAAA/LUA
+    TTLs; LUA rdata (wire form) by owner name."""
 
     serial: int | None = None
     records: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     ttls: dict[str, int] = field(default_factory=dict)
+    lua: dict[str, set[bytes]] = field(default_factory=dict)
 
 
 def _txt(wire: bytes, start: int, end: int) -> str:
@@ -122,39 +126,23 @@ def _text(labels: tuple[bytes, ...]) -> str:
 
 
 def read(
-    sock: socket.socket, zone: dns.name.Name, keyring: dict[dns.name.Name, dns.tsig.Key],
-    keyname: dns.name.Name, timeout: float,
+    sock: socket.socket, zone: dns.name.Name, key: dns.tsig.Key, timeout: float,
 ) -> ZoneRecords:
     """Every A, AAAA and TXT record of `zone` from one AXFR (one committed version), on
     `sock`, a TCP connection to the primary that the caller opens and closes."""
-    key = keyring[keyname]
     q = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
-    q.use_tsig(keyring, keyname=keyname, algorithm=key.algorithm)
+    q.use_tsig({key.name: key}, keyname=key.name, algorithm=key.algorithm)
     out = ZoneRecords()
     sock.settimeout(timeout)
-    wire = q.to_wire()
-    sock.sendall(struct.pack("!H", len(wire)) + wire)
+    sock.sendall(frame(q.to_wire()))
+    reader = FrameReader(sock, chunk=1 << 20)  # a transfer is many full-size messages
     ctx = None
     soa_seen = 0
-    for msg in _frames(sock):
+    while soa_seen < 2:
+        msg = reader.next_frame(timeout)
         ctx = _verify(msg, key, q.mac or b"", ctx)
         soa_seen += _parse(msg, q.id, zone, out, first=soa_seen == 0)
-        if soa_seen >= 2:
-            return out
-    raise EOFError("zone transfer ended early")
-
-
-def _frames(sock: socket.socket) -> Iterator[bytes]:
-    buf = bytearray()
-    while True:
-        while len(buf) >= 2 and len(buf) >= 2 + struct.unpack_from("!H", buf)[0]:
-            n = struct.unpack_from("!H", buf)[0]
-            yield bytes(buf[2:2 + n])
-            del buf[:2 + n]
-        chunk = sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError("the server closed the zone transfer")
-        buf += chunk
+    return out
 
 
 def _skip_question(wire: bytes, off: int, count: int) -> int:
@@ -222,6 +210,9 @@ def _parse(wire: bytes, qid: int, zone: dns.name.Name, out: ZoneRecords, first: 
             ttls[name] = ttl
         elif rdtype == TXT:
             add(name, rdtype, _txt(wire, off, off + rdlen))
+        elif rdtype == LUA:
+            out.lua.setdefault(name, set()).add(wire[off:off + rdlen])
+            ttls[name] = ttl
         elif rdtype == SOA:
             if first and i == 0:
                 out.serial = int(struct.unpack_from("!I", wire, off + rdlen - 20)[0])

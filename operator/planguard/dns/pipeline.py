@@ -14,6 +14,7 @@ import struct
 import time
 from collections.abc import Iterable
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -21,13 +22,12 @@ import dns.opcode
 import dns.rcode
 import dns.tsig
 
+from planguard.dns.frames import FrameReader, frame
 from planguard.dns.wire import SignedUpdate
-
-Keyring = dict[dns.name.Name, dns.tsig.Key]
 
 
 def exchange(
-    sock: socket.socket, msgs: Iterable[SignedUpdate], keyring: Keyring | None,
+    sock: socket.socket, msgs: Iterable[SignedUpdate], key: dns.tsig.Key | None,
     timeout: float, window: int = 16,
 ) -> list[dns.rcode.Rcode]:
     """Sends `msgs`, returns their rcodes in the order of `msgs`. They are taken from the
@@ -38,7 +38,7 @@ def exchange(
     rcodes: list[dns.rcode.Rcode | None] = []
     source = iter(msgs)
     more = True
-    reader = _FrameReader(sock)
+    reader = FrameReader(sock)
     with selectors.DefaultSelector() as sel:
         sel.register(sock, selectors.EVENT_READ)
         while more or pending:
@@ -54,17 +54,40 @@ def exchange(
                 rcodes.append(None)
             if not pending:
                 break
-            wire = reader.next_frame(sel, timeout)
+            wire = reader.next_frame(timeout, sel)
             (mid,) = struct.unpack("!H", wire[:2])
             got = pending.pop(mid, None)
             if got is None:
                 raise UnexpectedAnswer(mid)
             i, req = got
-            resp = dns.message.from_wire(wire, keyring=keyring, request_mac=req.mac)
+            resp = _answer(wire, key, req.mac)
             if not resp.flags & dns.flags.QR or resp.opcode() != dns.opcode.UPDATE:
                 raise UnexpectedAnswer(mid)
             rcodes[i] = resp.rcode()
     return [r for r in rcodes if r is not None]
+
+
+def _answer(wire: bytes, key: dns.tsig.Key | None, request_mac: bytes) -> dns.message.Message:
+    """The answer, its TSIG verified. An unsigned answer to a signed request proves nothing,
+    whatever it says: UnsignedAnswer, with its rcode for the error message."""
+    keyring = None if key is None else {key.name: key}
+    try:
+        resp = dns.message.from_wire(wire, keyring=keyring, request_mac=request_mac)
+    except dns.exception.FormError:
+        plain = dns.message.from_wire(wire, ignore_trailing=True)
+        if keyring is not None and not plain.had_tsig:
+            raise UnsignedAnswer(plain.rcode()) from None
+        raise
+    if keyring is not None and not resp.had_tsig:
+        raise UnsignedAnswer(resp.rcode())
+    return resp
+
+
+class UnsignedAnswer(Exception):
+    def __init__(self, rcode: dns.rcode.Rcode) -> None:
+        super().__init__(f"server answered {dns.rcode.to_text(rcode)} without a TSIG "
+                         "signature: it did not accept this key, or updates from this client")
+        self.rcode = rcode
 
 
 class UnexpectedAnswer(Exception):
@@ -74,7 +97,7 @@ class UnexpectedAnswer(Exception):
 
 def _send_frame(sock: socket.socket, wire: bytes, sel: selectors.BaseSelector,
                 timeout: float) -> None:
-    data = memoryview(struct.pack("!H", len(wire)) + wire)
+    data = memoryview(frame(wire))
     deadline = time.monotonic() + timeout
     while data:
         try:
@@ -93,33 +116,6 @@ def _wait(sock: socket.socket, event: int, timeout: float) -> None:
         s.register(sock, event)
         if not s.select(timeout):
             raise TimeoutError("DNS server did not answer in time")
-
-
-class _FrameReader:
-    """Length-prefixed DNS messages from a non-blocking stream."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buf = sock, bytearray()
-
-    def next_frame(self, sel: selectors.BaseSelector, timeout: float) -> bytes:
-        deadline = time.monotonic() + timeout
-        while True:
-            if len(self.buf) >= 2:
-                (n,) = struct.unpack("!H", self.buf[:2])
-                if len(self.buf) >= 2 + n:
-                    frame = bytes(self.buf[2:2 + n])
-                    del self.buf[:2 + n]
-                    return frame
-            try:
-                chunk = self.sock.recv(65536)
-            except BlockingIOError:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise TimeoutError("DNS server did not answer in time") from None
-                continue
-            if not chunk:
-                raise EOFError("DNS server closed the connection")
-            self.buf += chunk
 
 
 def alive(sock: socket.socket) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
-from planguard.core.enact import EndpointWrite
+from planguard.core.enact import EndpointWrite, UpdateStep
 from planguard.core.model import ZoneState
 
 
@@ -35,10 +35,33 @@ class WriteOutcome(StrEnum):
 
 
 class DnsProvider(Protocol):
-    def read_zone(self) -> ZoneState: ...
+    """One zone on one server. The enactor and clean-up see only this; dns/pool.py picks
+    the implementation from the DNSZone's spec.server.kind (rfc2136.py for BIND,
+    powerdns.py for PowerDNS)."""
+
+    # The PowerDNS LUA selector when the server serves weights (core/weights.py), else None:
+    # what core.enact.decide and core.cleanup.depended_on compare and write.
+    lua: str | None
+    # Records per UPDATE this server handles well within the timeout (the enactor sends
+    # at most this many, and at most its own --max-records-per-update).
+    max_records: int
+
+    def read_zone(self) -> ZoneState:
+        """Every endpoint, marker and the fence from one consistent version of the zone."""
+        ...
+
+    def read_serial(self) -> int:
+        """The zone's SOA serial: one small query that says whether anything changed."""
+        ...
 
     def write(
         self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
-    ) -> WriteOutcome: ...
+    ) -> WriteOutcome:
+        """One atomic compare-and-swap: applied whole, or nothing changed."""
+        ...
+
+    def write_steps(self, steps: Sequence[UpdateStep]) -> list[WriteOutcome]:
+        """Each step its own compare-and-swap, in flight together; outcomes in order."""
+        ...
 
     def close(self) -> None: ...

@@ -1,17 +1,19 @@
-"""RFC 2136 dynamic updates against BIND: one TCP connection, TSIG on every message.
+"""RFC 2136 dynamic updates (BIND; PowerDNS in powerdns.py): one TCP connection, TSIG on
+every message.
 
 Reads are one zone transfer (AXFR), which BIND serves from a single committed version of
 the zone, so the snapshot is consistent across endpoints. Writes are UPDATE messages whose
 prerequisites are the exact records just read (TTL 0, value-dependent) plus the zone fence.
+A server with weighted answers (`lua` set) also has its LUA RRset compared and replaced in
+the same message.
 """
 
 from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
 
 import dns.exception
 import dns.message
@@ -32,6 +34,7 @@ from planguard.core.markers import (
     generation_of,
 )
 from planguard.core.model import EndpointState, ZoneState
+from planguard.core.weights import LUA
 from planguard.dns import axfr, pipeline, wire
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.tsig import TsigKey
@@ -51,6 +54,9 @@ def _rcode_error(rcode: dns.rcode.Rcode, what: str) -> DnsError:
 
 
 class Rfc2136Provider:
+    lua: str | None = None  # no weighted answers: every target with weight > 0, equally
+    max_records = 400  # BIND applies a 400-record UPDATE in a few milliseconds
+
     def __init__(
         self, zone: str, server: str, port: int, key: TsigKey, timeout: float = 5.0,
         window: int = 16,
@@ -58,20 +64,18 @@ class Rfc2136Provider:
         self.zone = dns.name.from_text(zone)
         self.server, self.port, self.key, self.timeout = server, port, key, timeout
         self.window = window  # UPDATEs in flight at once on the connection
-        self._keyring = key.keyring()
-        self._tsig_key = self._keyring[key.keyname]
         self._sock: socket.socket | None = None
 
     # -- reads -------------------------------------------------------------------------
     def read_zone(self) -> ZoneState:
         try:
             with self._open(f"zone transfer of {self.zone}") as sock:
-                got = axfr.read(sock, self.zone, self._keyring, self.key.keyname, self.timeout)
+                got = axfr.read(sock, self.zone, self.key.dns_key, self.timeout)
         except axfr.TransferFailed as e:
             raise _rcode_error(dns.rcode.Rcode(e.rcode), f"zone transfer of {self.zone}") from e
         except Exception as e:  # classified, never swallowed
             raise self._classify(e, f"zone transfer of {self.zone}") from e
-        return replace(self._state(got.records, got.ttls), serial=got.serial)
+        return replace(self._state(got.records, got.ttls, got.lua), serial=got.serial)
 
     def read_serial(self) -> int:
         """The zone's SOA serial from the primary: one small query instead of a transfer."""
@@ -90,7 +94,8 @@ class Rfc2136Provider:
         raise DnsError(DnsErrorKind.ZONE_MISSING, f"{self.zone}: no SOA in the answer")
 
     @staticmethod
-    def _state(recs: dict[str, dict[int, list[str]]], ttls: dict[str, int]) -> ZoneState:
+    def _state(recs: dict[str, dict[int, list[str]]], ttls: dict[str, int],
+               lua: dict[str, set[bytes]]) -> ZoneState:
         fence = None
         markers: dict[str, str] = {}
         for name, types in recs.items():
@@ -102,7 +107,7 @@ class Rfc2136Provider:
             elif (ep := endpoint_of_marker(name)) is not None:
                 markers[ep] = txt[0]
         endpoints: dict[str, EndpointState] = {}
-        for name in set(markers) | {n for n, t in recs.items() if _A in t or _AAAA in t}:
+        for name in set(markers) | set(lua) | {n for n, t in recs.items() if _A in t or _AAAA in t}:
             if endpoint_of_marker(name) is not None or name in ("@", fence_name()):
                 continue
             types = recs.get(name, {})
@@ -113,6 +118,7 @@ class Rfc2136Provider:
                 a=frozenset(types.get(_A, ())),
                 aaaa=frozenset(types.get(_AAAA, ())),
                 ttl=ttls.get(name),
+                lua=frozenset(lua.get(name, ())),
             )
         return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints)
 
@@ -121,8 +127,10 @@ class Rfc2136Provider:
         self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None,
         msg_id: int = 0,
     ) -> wire.SignedUpdate:
-        """One UPDATE: the exact fence and the exact records read (marker, A, AAAA) as
-        prerequisites, then the endpoint's new RRsets and its marker at the new generation."""
+        """One UPDATE: the exact fence and the exact records read (marker, A, AAAA; LUA on
+        a weighted server) as prerequisites, then the endpoint's new RRsets and its marker
+        at the new generation. Sets, so no record is listed twice in a prerequisite (a
+        duplicate can make PowerDNS 4.7 match a different set)."""
         u = wire.UpdateBuilder(self.zone)
         fence = fence_name()
         if fence_expect is None:
@@ -148,8 +156,17 @@ class Rfc2136Provider:
                               [wire.address_rdata(rdtype, a) for a in sorted(want)])
                 else:
                     u.delete(w.name, rdtype)
+            if self.lua is not None:
+                if st.lua:
+                    u.present(w.name, LUA, sorted(st.lua))
+                else:
+                    u.absent(w.name, LUA)
+                if w.lua:
+                    u.replace(w.name, LUA, w.ttl, sorted(w.lua))
+                else:
+                    u.delete(w.name, LUA)
             u.replace(marker, _TXT, 0, [wire.txt_rdata(w.marker)])
-        return u.sign(msg_id, self._tsig_key)
+        return u.sign(msg_id, self.key.dns_key)
 
     def write(
         self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
@@ -184,7 +201,7 @@ class Rfc2136Provider:
             self.close()
             sock = self._connect()
         try:
-            return pipeline.exchange(sock, msgs, self._keyring, self.timeout, self.window)
+            return pipeline.exchange(sock, msgs, self.key.dns_key, self.timeout, self.window)
         except Exception as e:  # classified, never swallowed
             self.close()
             raise self._classify(e, f"update of {self.zone}") from e
@@ -233,31 +250,12 @@ class Rfc2136Provider:
         if isinstance(e, (dns.tsig.PeerError, dns.tsig.BadSignature, dns.message.UnknownTSIGKey,
                           dns.tsig.BadTime, axfr.Unsigned)):
             return DnsError(DnsErrorKind.TSIG, f"{what}: TSIG rejected ({type(e).__name__})")
+        if isinstance(e, pipeline.UnsignedAnswer):
+            # PowerDNS answers an unknown key, a bad signature or a client it does not
+            # take updates from with REFUSED and no TSIG (BIND signs its BADKEY/BADSIG).
+            return DnsError(DnsErrorKind.TSIG, f"{what}: {e}")
         if isinstance(e, (dns.exception.Timeout, TimeoutError, socket.timeout)):
             return DnsError(DnsErrorKind.TIMEOUT, f"{what}: timed out")
         if isinstance(e, OSError | EOFError):
             return DnsError(DnsErrorKind.UNREACHABLE, f"{what}: {e}")
         return DnsError(DnsErrorKind.PROTOCOL, f"{what}: {type(e).__name__}: {e}")
-
-
-class ProviderPool:
-    """One provider (and TCP connection) per DNSZone object, rebuilt if its server moves.
-    `via` (host, port) sends every zone's traffic through that address instead, e.g. a
-    local proxy; the zone's own server stays what status reports."""
-
-    def __init__(self, key: TsigKey, via: tuple[str, int] | None = None) -> None:
-        self.key, self.via = key, via
-        self._by_zone: dict[tuple[str, str], tuple[tuple[str, str, int], Rfc2136Provider]] = {}
-
-    def get(self, zone_key: tuple[str, str], spec: Mapping[str, Any]) -> Rfc2136Provider:
-        server = spec.get("server") or {}
-        ident = (str(spec["zone"]), str(server["address"]), int(server.get("port", 53)))
-        if self.via is not None:
-            ident = (ident[0], *self.via)
-        have = self._by_zone.get(zone_key)
-        if have is None or have[0] != ident:
-            if have is not None:
-                have[1].close()
-            have = (ident, Rfc2136Provider(*ident, key=self.key))
-            self._by_zone[zone_key] = have
-        return have[1]

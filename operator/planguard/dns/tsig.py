@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import dns.name
@@ -21,9 +22,14 @@ class TsigKey:
     algorithm: str
     secret: str
 
+    @cached_property
+    def dns_key(self) -> dns.tsig.Key:
+        """The one form the DNS code passes around (transfer, pipeline, signing)."""
+        return dns.tsig.Key(self.keyname, self.secret, self.algorithm)
+
     def keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
-        n = dns.name.from_text(self.name)
-        return {n: dns.tsig.Key(n, self.secret, self.algorithm)}
+        """For dnspython's own query functions (tests, tools)."""
+        return {self.keyname: self.dns_key}
 
     @property
     def keyname(self) -> dns.name.Name:

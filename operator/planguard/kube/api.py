@@ -19,9 +19,8 @@ from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from planguard import __version__
+from planguard.core.contract import API_VERSION, GROUP, LIVE_PLAN_FINALIZER, VERSION
 
-GROUP, VERSION = "planguard.io", "v1alpha1"
-LIVE_PLAN_FINALIZER = "planguard.io/live-plan"
 log = logging.getLogger(__name__)
 # How this process names itself to the API server (audit log, request metrics, flow
 # control). The libraries' own agents (kopf/1.x, OpenAPI-Generator/x/python) are the same
@@ -77,6 +76,16 @@ class PlanguardApi:
             GROUP, VERSION, ns, plural, name, {"status": status}
         )
 
+    def write_status(self, plural: str, ns: str, name: str, status: dict[str, Any]) -> bool:
+        """patch_status, best effort: a failure is logged and reported, never raised (the
+        next cycle writes status again)."""
+        try:
+            self.patch_status(plural, ns, name, status)
+        except Exception as e:
+            log.warning("could not write status of %s %s/%s: %s", plural, ns, name, e)
+            return False
+        return True
+
     def get(self, plural: str, ns: str, name: str) -> dict[str, Any]:
         resp = self.custom.get_namespaced_custom_object(
             GROUP, VERSION, ns, plural, name, _preload_content=False
@@ -96,16 +105,7 @@ class PlanguardApi:
             f for f in fins if f != LIVE_PLAN_FINALIZER
         ]
         body = {"metadata": {"finalizers": fins, "resourceVersion": meta["resourceVersion"]}}
-        try:
-            # The answer is the whole plan (maybe megabytes): not parsed, it is not needed.
-            discard(self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, ns, "dnsplans", meta["name"], body, _preload_content=False
-            ))
-        except ApiException as e:
-            if e.status in (404, 409, 422):
-                return False
-            raise
-        return True
+        return self._patch_plan(ns, meta["name"], body)
 
     def release_finalizer(self, ns: str, plan: dict[str, Any]) -> bool:
         """Takes the live-plan finalizer off with a JSON patch that tests the entry it
@@ -121,11 +121,15 @@ class PlanguardApi:
         ops = [{"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
                {"op": "test", "path": f"/metadata/finalizers/{i}", "value": LIVE_PLAN_FINALIZER},
                {"op": "remove", "path": f"/metadata/finalizers/{i}"}]
+        return self._patch_plan(ns, meta["name"], ops,
+                                _content_type="application/json-patch+json")
+
+    def _patch_plan(self, ns: str, name: str, body: Any, **kwargs: Any) -> bool:
+        """False when its precondition failed (409, 422) or the plan is gone (404)."""
         try:
+            # The answer is the whole plan (maybe megabytes): not parsed, it is not needed.
             discard(self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, ns, "dnsplans", meta["name"], ops,
-                _content_type="application/json-patch+json", _preload_content=False,
-            ))
+                GROUP, VERSION, ns, "dnsplans", name, body, _preload_content=False, **kwargs))
         except ApiException as e:
             if e.status in (404, 409, 422):
                 return False
@@ -163,7 +167,7 @@ class PlanguardApi:
         body = kubernetes.client.CoreV1Event(
             metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name']}."),
             involved_object=kubernetes.client.V1ObjectReference(
-                api_version=f"{GROUP}/{VERSION}", kind=kind, name=meta["name"],
+                api_version=API_VERSION, kind=kind, name=meta["name"],
                 namespace=meta["namespace"], uid=meta.get("uid"),
                 resource_version=meta.get("resourceVersion"),
             ),

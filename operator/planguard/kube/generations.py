@@ -13,9 +13,9 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from planguard.kube.api import GROUP, VERSION, PlanguardApi, discard
-
-HIGHEST = "planguard.io/highest-generation"
+from planguard.core.contract import GROUP, VERSION
+from planguard.core.contract import HIGHEST_GENERATION_ANNOTATION as HIGHEST
+from planguard.kube.api import PlanguardApi, discard
 
 
 class AllocationFailed(Exception):

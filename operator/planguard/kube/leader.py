@@ -36,7 +36,6 @@ class LeaderElector:
         self._obs: Observation | None = None
         self._renewed = -1e9  # monotonic time of our last successful write
         self._stop = threading.Event()
-        self.on_change = lambda leading: None
 
     @property
     def leading(self) -> bool:
@@ -100,7 +99,6 @@ class LeaderElector:
             if now != was:
                 log.warning("%s %s leadership of %s/%s", self.me,
                             "acquired" if now else "lost", self.ns, self.name)
-                self.on_change(now)
                 was = now
             self._stop.wait(RETRY_PERIOD)
 

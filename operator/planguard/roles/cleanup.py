@@ -20,21 +20,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard import metrics
-from planguard.core import conditions
+from planguard.core import conditions, enact
 from planguard.core.cleanup import (
+    Finalizer,
     PlanRef,
+    bases_in_dns,
     depended_on,
-    needs_finalizer,
+    finalizer_action,
     select_deletions,
+    status_deferred,
     superseded,
 )
 from planguard.core.conditions import Condition
-from planguard.core.enact import Verdict, decide
+from planguard.core.enact import Verdict
 from planguard.core.liveness import LIVENESS
 from planguard.core.model import ZoneState
 from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
-from planguard.dns.provider import DnsError
-from planguard.dns.rfc2136 import ProviderPool
+from planguard.dns.pool import ProviderPool
+from planguard.dns.provider import DnsError, DnsProvider
 from planguard.dns.tsig import TsigKey
 from planguard.kube.api import DeleteOutcome, PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
@@ -66,31 +69,36 @@ class Cleanup:
             LIVENESS.ready(f"DNS of zone {key[0]}/{key[1]}", True)
             self._zone_missing(key)
             metrics.forget_zone(f"{key[0]}/{key[1]}")
+            self._providers.forget(key)
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
         cands = candidates(self.cache.plans(key), self._parts.setdefault(key, PartCache()))
         newest = newest_valid(cands)
         t0 = time.monotonic()
+        provider: DnsProvider = self._providers.get(key, spec)
         try:
-            state: ZoneState | None = self._providers.get(key, spec).read_zone()
+            state: ZoneState | None = provider.read_zone()
             dns_error = None
         except DnsError as e:
             state, dns_error = None, e
             metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
         LIVENESS.ready(f"DNS of zone {label}", dns_error is None, str(dns_error or ""))
-        live = depended_on(state, (c.plan for c in cands if c.valid)) if state else set()
+        live = depended_on(state, (c.plan for c in cands if c.valid), provider.lua) \
+            if state else set()
         # The zone's status first: one small write that says what DNS serves right now.
         deleting = self._deletions(cands, state, live, int(spec.get("keep", 10))) \
             if state is not None and not spec.get("paused") else []
         gone = {c.plan.name for c in deleting}
         self._zone_status(zone, label, [c for c in cands if c.plan.name not in gone], newest,
-                          state, live, dns_error)
+                          state, live, dns_error, provider.lua)
         if state is not None and not spec.get("paused"):
             self._delete(zone, label, deleting, state, live)
             self._finalizers(zone, [c for c in cands if c.plan.name not in gone], state, live)
-        list(self._pool.map(lambda c: self._plan_status(c, state, live),
-                            [c for c in cands if c.plan.name not in gone]))
+        kept = [c for c in cands if c.plan.name not in gone]
+        bases = bases_in_dns(self._refs(kept).values(), live, state.fence_generation) \
+            if state is not None else set()
+        list(self._pool.map(lambda c: self._plan_status(c, state, live, bases), kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return self.cfg.interval
 
@@ -100,21 +108,18 @@ class Cleanup:
         msg = f"DNSZone {key[1]!r} does not exist in namespace {key[0]!r}; nothing is written"
         cond = [Condition("Accepted", False, "ZoneNotFound", msg)]
         for obj in self.cache.plans(key):
-            status = obj.get("status") or {}
             meta = obj["metadata"]
-            new = conditions.merge(status.get("conditions"), cond, datetime.now(UTC),
-                                   meta.get("generation"), drop=RETIRED_PLAN_CONDITIONS)
-            if conditions.same(status.get("conditions"), new):
+            new = conditions.status_update(obj.get("status"), cond, datetime.now(UTC),
+                                           meta.get("generation"),
+                                           drop=RETIRED_PLAN_CONDITIONS)
+            if new is None:
                 continue
             self.api.event(obj, "DNSPlan", "Warning", "ZoneNotFound", msg)
-            try:
-                self.api.patch_status("dnsplans", meta["namespace"], meta["name"],
-                                      {"conditions": new})
-            except Exception as e:  # status is best effort
-                log.warning("could not write status of plan %s: %s", meta["name"], e)
+            self.api.write_status("dnsplans", meta["namespace"], meta["name"], new)
 
 
-    def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int]) -> None:
+    def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int],
+                     bases: set[int]) -> None:
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
         conds = [Condition("Accepted", c.valid, reason,
@@ -123,6 +128,8 @@ class Cleanup:
             # Phase only: these messages stay the same while newer plans come and go, so a
             # plan's status is written when it becomes Live or Superseded, not every cycle.
             g, fence = c.plan.generation, state.fence_generation
+            if status_deferred(g, live, fence, _age(c), self.cfg.interval):
+                return
             in_dns, fenced = g in live, g == fence
             conds.append(Condition(
                 "Live", in_dns or fenced, "InDNS" if in_dns or fenced else "NotInDNS",
@@ -130,30 +137,29 @@ class Cleanup:
                 "the zone's active (fenced) generation" if fenced else
                 "no endpoint in DNS depends on this plan",
             ))
-            sup = superseded(g, live, fence)
+            base_of_live = g in bases
+            sup = superseded(g, live, fence) and not base_of_live
             conds.append(Condition(
-                "Superseded", sup, "NewerPlanLive" if sup else "NotSuperseded",
-                "a newer generation is active and no endpoint serves this one" if sup else "",
+                "Superseded", sup,
+                "NewerPlanLive" if sup else "BaseOfLivePlan" if base_of_live
+                else "NotSuperseded",
+                "a newer generation is active and no endpoint serves this one" if sup else
+                "the base of a delta plan DNS may depend on" if base_of_live else "",
             ))
         for obj in c.objs:
-            status = obj.get("status") or {}
             meta = obj["metadata"]
-            new = conditions.merge(status.get("conditions"), conds, datetime.now(UTC),
-                                   meta.get("generation"), drop=RETIRED_PLAN_CONDITIONS)
             count = len((obj.get("spec") or {}).get("endpoints") or ())
-            if conditions.same(status.get("conditions"), new) and status.get("endpoints") == count:
-                continue
-            try:
-                self.api.patch_status("dnsplans", meta["namespace"], meta["name"],
-                                      {"conditions": new, "endpoints": count,
-                                       "observedGeneration": meta.get("generation")})
-            except Exception as e:  # status is best effort
-                log.warning("could not write status of plan %s: %s", meta["name"], e)
+            new = conditions.status_update(
+                obj.get("status"), conds, datetime.now(UTC), meta.get("generation"),
+                {"endpoints": count, "observedGeneration": meta.get("generation")},
+                drop=RETIRED_PLAN_CONDITIONS)
+            if new is not None:
+                self.api.write_status("dnsplans", meta["namespace"], meta["name"], new)
 
     @staticmethod
     def _refs(cands: list[Candidate]) -> dict[str, PlanRef]:
         return {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
-                                     bool(c.problems)) for c in cands}
+                                     bool(c.problems), c.plan.base) for c in cands}
 
     def _deletions(self, cands: list[Candidate], state: ZoneState, live: set[int],
                    keep: int) -> list[Candidate]:
@@ -191,22 +197,25 @@ class Cleanup:
 
     def _finalizers(self, zone: dict[str, Any], cands: list[Candidate],
                     state: ZoneState, live: set[int]) -> None:
-        """The live-plan finalizer on every plan DNS may depend on, off every other."""
+        """The live-plan finalizer on every plan DNS depends on, off every plan DNS can no
+        longer depend on (core/cleanup.finalizer_action)."""
         ns = zone["metadata"]["namespace"]
         refs = self._refs(cands)
+        bases = bases_in_dns(refs.values(), live, state.fence_generation)
         for c in cands:
-            want = needs_finalizer(refs[c.plan.name], live, state.fence_generation)
+            action = finalizer_action(refs[c.plan.name], live, state.fence_generation, bases,
+                                      _age(c), self.cfg.interval)
             for obj in c.objs:
-                if not want:
+                if action is Finalizer.RELEASE:
                     self.api.release_finalizer(ns, dict(obj))
-                elif not obj["metadata"].get("deletionTimestamp"):
+                elif action is Finalizer.HOLD and not obj["metadata"].get("deletionTimestamp"):
                     self.api.set_finalizer(ns, dict(obj), True)
 
     # -- zone --------------------------------------------------------------------------
     def _zone_status(
         self, zone: dict[str, Any], label: str, cands: list[Candidate],
         newest: Candidate | None, state: ZoneState | None, depended: set[int],
-        dns_error: DnsError | None,
+        dns_error: DnsError | None, lua: str | None,
     ) -> None:
         spec, status = zone.get("spec") or {}, zone.get("status") or {}
         paused = bool(spec.get("paused"))
@@ -240,8 +249,8 @@ class Cleanup:
                 metrics.ZONE_LIVE_OLDEST.labels(label).set(live[0])
                 metrics.ZONE_LIVE_NEWEST.labels(label).set(live[-1])
             metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(len(empty))
-            converged, why = self._converged(newest, state)
-            orphans = decide(newest.plan, state, "-").orphans if newest else ()
+            converged, why = self._converged(newest, state, lua)
+            orphans = enact.decide(newest.plan, state, "-", lua).orphans if newest else ()
             out["endpoints"] = {"managed": len(managed), "empty": len(empty),
                                 "orphaned": len(orphans)}
             conds.append(Condition("Converged", converged,
@@ -260,17 +269,10 @@ class Cleanup:
                                "Problems" if degraded else "Healthy", problems))
         conds.append(self._ready(paused, dns_error if state is None else None, converged, why,
                                  problems))
-        out["conditions"] = conditions.merge(status.get("conditions"), conds, now,
-                                             zone["metadata"].get("generation"))
-        unchanged = conditions.same(status.get("conditions"), out["conditions"]) and all(
-            status.get(k) == v for k, v in out.items() if k != "conditions")
-        if unchanged:
-            return
         meta = zone["metadata"]
-        try:
-            self.api.patch_status("dnszones", meta["namespace"], meta["name"], out)
-        except Exception as e:
-            log.warning("could not write status of zone %s: %s", meta["name"], e)
+        new = conditions.status_update(status, conds, now, meta.get("generation"), out)
+        if new is not None:
+            self.api.write_status("dnszones", meta["namespace"], meta["name"], new)
 
     @staticmethod
     def _ready(paused: bool, dns_error: DnsError | None, converged: bool, why: str,
@@ -289,10 +291,12 @@ class Cleanup:
         return Condition("Ready", True, "Converged", why)
 
     @staticmethod
-    def _converged(newest: Candidate | None, state: ZoneState) -> tuple[bool, str]:
+    def _converged(
+        newest: Candidate | None, state: ZoneState, lua: str | None
+    ) -> tuple[bool, str]:
         if newest is None:
             return False, "no valid plan"
-        d = decide(newest.plan, state, "-")
+        d = enact.decide(newest.plan, state, "-", lua)
         if d.verdict is Verdict.SUPERSEDED:
             return False, (f"{d.reasons[0]}, but no such plan exists: apply a plan with a "
                            f"generation above {state.fence_generation}")
@@ -300,3 +304,13 @@ class Cleanup:
             return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
                            f"zone fence at {state.fence_generation}")
         return True, f"every endpoint serves plan {newest.plan.name}"
+
+
+def _age(c: Candidate) -> float:
+    """Seconds since the newest part of the plan was created (API server clock); -1 when
+    unknown, which never defers anything."""
+    stamps = [o["metadata"].get("creationTimestamp") for o in c.objs]
+    if not stamps or not all(stamps):
+        return -1.0
+    newest = max(datetime.fromisoformat(str(t).replace("Z", "+00:00")) for t in stamps)
+    return (datetime.now(UTC) - newest).total_seconds()

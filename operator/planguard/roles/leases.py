@@ -2,8 +2,10 @@
 node's agent; a NoSchedule taint on nodes whose lease lapsed, velocity-limited per zone and
 frozen when the view itself is failing. DWFM's job, without congestive collapse.
 
-The scheduling decisions are core/leasequeue.py and core/zones.py; this module does the
-I/O: listing Nodes and Leases, HTTP check-ins, Lease writes, taints.
+Every decision (what to renew or establish and when, admission, which leases are live,
+which nodes to taint) is core/leasescheduler.py, the same code `planguard replay dwfm`
+runs; this module does the I/O: listing Nodes and Leases, HTTP check-ins, Lease writes,
+taint patches.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -24,31 +27,29 @@ from kubernetes.client import ApiClient, CoordinationV1Api, CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
 from planguard import metrics
-from planguard.core.leasequeue import (
-    AdmissionLimits,
-    CircuitBreaker,
-    Kind,
-    TokenBucket,
-    Work,
-    WorkQueue,
-    admit,
+from planguard.core.contract import (
+    AGENT_ANNOTATION,
+    LEASE_LABEL,
+    LEASES_PAUSE_CONFIGMAP,
+    MANAGED_LABEL,
+    TAINT_KEY,
+    ZONE_LABEL,
+    lease_name,
 )
+from planguard.core.leasequeue import AdmissionLimits, Work
+from planguard.core.leasescheduler import BreakerLimits, LeasePolicy, LeaseScheduler
 from planguard.core.liveness import LIVENESS
-from planguard.core.zones import ZoneCount, taint_rates
-from planguard.fleet import AGENT_ANNOTATION, ZONE_LABEL
 from planguard.kube.api import discard
 from planguard.kube.leader import LeaderElector
 from planguard.kube.listwatch import ListWatch
 
 log = logging.getLogger(__name__)
-TAINT_KEY = "planguard.io/lease-lapsed"
-LEASE_LABEL = "planguard.io/node"
 
 
 @dataclass
 class LeaseConfig:
     namespace: str
-    selector: str = "planguard.io/managed=true"
+    selector: str = f"{MANAGED_LABEL}=true"
     lease_duration: float = 40.0
     renew_interval: float = 10.0
     workers: int = 16
@@ -60,6 +61,27 @@ class LeaseConfig:
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     identity: str = "planguard-leases"
     taint_delay: float = 0.0  # lapsed this long before a taint (0: two renew intervals)
+    agent_port: int = 10251  # `planguard agent` on the node's InternalIP (hostNetwork)
+
+    def policy(self) -> LeasePolicy:
+        # The breaker judges the dependency over a few rounds of every worker.
+        return LeasePolicy(
+            lease_duration=self.lease_duration, renew_interval=self.renew_interval,
+            workers=self.workers, rate=self.rate, burst=self.burst, admission=self.admission,
+            breaker=BreakerLimits(window=max(50, self.workers * 4),
+                                  min_samples=max(10, self.workers),
+                                  probe_interval=min(5.0, self.renew_interval)),
+            taint_delay=self.taint_delay)
+
+
+def agent_url(node: dict[str, Any], port: int) -> str:
+    """Where a Node's agent answers when no annotation says otherwise: `planguard agent`
+    on the host network at the node's InternalIP (the chart's agent DaemonSet)."""
+    for a in (node.get("status") or {}).get("addresses") or []:
+        if a.get("type") == "InternalIP":
+            host = f"[{a['address']}]" if ":" in a["address"] else a["address"]
+            return f"http://{host}:{port}/nodes/{node['metadata']['name']}/checkin"
+    return ""
 
 
 @dataclass
@@ -71,39 +93,41 @@ class Node:
     resource_version: str
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A worker's report, handed back to the loop thread (the only one that touches the
+    scheduler). Times are monotonic."""
+
+    work: Work
+    checked_in: bool
+    renewed_at: float | None  # the lease written then; None: not written
+    api_ok: bool | None  # the lease write reached the API server; None: not tried
+    finished: float
+    duration: float
+
+
 class LeaseManager:
+    """Wiring only: the policy is core/leasescheduler.py; this class lists Nodes and
+    Leases, makes the HTTP check-ins, writes the Leases and patches the taints."""
+
     def __init__(self, client: ApiClient, cfg: LeaseConfig, elector: LeaderElector) -> None:
         self.core, self.coord = CoreV1Api(client), CoordinationV1Api(client)
         self.cfg, self.elector = cfg, elector
-        self.queue = WorkQueue(aging=cfg.renew_interval)
-        self.bucket = TokenBucket(cfg.rate, cfg.burst)
-        self.breaker = CircuitBreaker(window=max(50, cfg.workers * 4),
-                                      min_samples=max(10, cfg.workers),
-                                      probe_interval=min(5.0, cfg.renew_interval))
+        self.sched = LeaseScheduler(cfg.policy())
         self.nodes: dict[str, Node] = {}
-        self.renewed: dict[str, float] = {}  # node -> wall time of its last renewal
-        self.first_seen: dict[str, float] = {}  # node -> wall time this manager first saw it
-        self.lapsed_since: dict[str, float] = {}
-        self.recovered_at = 0.0  # grace: deadlines count from here after an outage
-        self.api_failing = False
         self.paused = False
-        self.throughput = float(cfg.workers)  # completions per second, measured (EWMA)
-        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="lease")
         self._busy = 0
         self._inventory_at = 0.0
-        self._leases_at = 0.0  # last list of the Leases: at each takeover, then rarely
+        self._leases_at = -math.inf  # last list of the Leases: at each takeover, then rarely
         self._nodes_version = -1
         # Nodes by list + watch: listing 5,000 of them every inventory (5 MB of JSON every
         # 2 s) cost the API server and this process more than all the lease writes.
         self._node_watch = ListWatch(self.core.list_node, "nodes",
                                      label_selector=cfg.selector)
-        self._taint_buckets: dict[str, TokenBucket] = {}
         self._stop = threading.Event()
         self._freed = threading.Event()  # a worker finished: hand out more work now
-        # Nodes whose work finished, handed back to the loop thread: the queue is only ever
-        # touched by that one thread.
-        self._finished: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
@@ -113,15 +137,14 @@ class LeaseManager:
             # Lease writes run in workers; the loop itself only schedules, so a minute of
             # silence means it is wedged.
             LIVENESS.beat("lease manager loop", self.cfg.tick + 60.0)
-            gap, last = time.monotonic() - last, time.monotonic()
-            if gap > self.cfg.renew_interval:
-                # We were stalled (CPU starvation, a pause): that is our own outage.
-                self.recovered_at = time.time()
+            now = time.monotonic()
+            gap, last = now - last, now
+            if self.sched.stalled(gap, now):
                 log.warning("lease manager stalled %.1f s: every lease deadline reset", gap)
             leading = self.elector.leading
             metrics.LEASE_LEADER.set(1 if leading else 0)
             if leading and not was_leading:
-                self._leases_at = 0.0  # a takeover: learn every renewal from the Leases
+                self._leases_at = -math.inf  # a takeover: learn every renewal from the Leases
             was_leading = leading
             if leading:
                 try:
@@ -134,7 +157,7 @@ class LeaseManager:
         """Until the next tick, a worker that finishes gets the next item at once: handing
         out work only on ticks capped throughput at workers / tick (160/s with 32 workers),
         below what 5,000 nodes at a 30 s renew period need (167/s). Only the dispatch runs
-        here; scheduling over every node stays once per tick."""
+        here; planning over the due nodes stays once per tick."""
         deadline = time.monotonic() + self.cfg.tick
         while not self._stop.is_set():
             left = deadline - time.monotonic()
@@ -149,9 +172,15 @@ class LeaseManager:
     def _reap(self) -> None:
         while True:
             try:
-                self.queue.done(self._finished.get_nowait())
+                o = self._finished.get_nowait()
             except queue.Empty:
                 return
+            self._busy -= 1
+            metrics.LEASE_CHECKINS.labels("ok" if o.checked_in else "failed").inc()
+            if o.api_ok is not None:
+                self._api_result(o.api_ok, o.finished)
+            if self.sched.record(o.work, o.checked_in, o.renewed_at, o.finished, o.duration):
+                log.warning("check-ins work again: every lease deadline reset to a full lease")
 
     def stop(self) -> None:
         self._stop.set()
@@ -168,25 +197,14 @@ class LeaseManager:
         metrics.LEASE_PAUSED.set(1 if self.paused else 0)
         if self.paused:
             return
-        wall = time.time()
-        self._schedule(now, wall)
+        metrics.LEASE_ADMISSIONS.inc(self.sched.plan(now).admitted)
         self._dispatch(now)
-        self._taints(now, wall)
-        metrics.LEASE_QUEUE_DEPTH.set(len(self.queue))
-        metrics.LEASE_QUEUE_OLDEST.set(self.queue.oldest_age(now))
-        metrics.LEASE_TOKENS.set(max(self.bucket.tokens, 0))
-        metrics.LEASE_DEPENDENCY_UP.set(0 if self._dependency_failing() else 1)
-
-    def live(self, node: str, wall: float) -> bool:
-        """A lease is live for a full duration after its last renewal; a node first seen
-        (or seen by a manager that just took over) and every node after an outage of our
-        own get a full duration of grace before they are judged."""
-        since = max(self.renewed.get(node, 0.0), self.recovered_at,
-                    self.first_seen.get(node, 0.0))
-        return since + self.cfg.lease_duration > wall
-
-    def _dependency_failing(self) -> bool:
-        return self.breaker.open or self.api_failing
+        self._taints(now)
+        q = self.sched.queue
+        metrics.LEASE_QUEUE_DEPTH.set(len(q))
+        metrics.LEASE_QUEUE_OLDEST.set(q.oldest_age(now))
+        metrics.LEASE_TOKENS.set(max(self.sched.bucket.tokens, 0))
+        metrics.LEASE_DEPENDENCY_UP.set(0 if self.sched.dependency_failing else 1)
 
     # -- inventory ---------------------------------------------------------------------
     def _inventory(self) -> None:
@@ -197,7 +215,8 @@ class LeaseManager:
         leases = None
         try:
             try:
-                cm = self.core.read_namespaced_config_map("planguard-leases", self.cfg.namespace)
+                cm = self.core.read_namespaced_config_map(LEASES_PAUSE_CONFIGMAP,
+                                                         self.cfg.namespace)
                 self.paused = (cm.data or {}).get("paused", "false").lower() == "true"
             except ApiException as e:
                 if e.status != 404:
@@ -213,106 +232,63 @@ class LeaseManager:
                 ).data)["items"] or []
                 self._leases_at = now
         except Exception as e:  # the API is down: nothing is judged from stale data
-            self._api_result(False)
+            self._api_result(False, now)
             log.warning("lease inventory failed: %s", e)
             return
-        self._api_result(True)
+        self._api_result(True, now)
+        # Renewals before nodes: a node whose lease is known is due when that lease is.
+        wall_offset = time.time() - time.monotonic()  # Lease times are wall clock
+        for lease in leases or []:
+            node = (lease["metadata"].get("labels") or {}).get(LEASE_LABEL)
+            renew = (lease.get("spec") or {}).get("renewTime")
+            if node and renew:
+                self.sched.observe_renewal(
+                    node, datetime.fromisoformat(renew).timestamp() - wall_offset)
         version, nodes = self._node_watch.snapshot()
-        fresh = None
         if version != self._nodes_version:
             self._nodes_version = version
             fresh = {}
             for n in nodes:
                 meta = n["metadata"]
                 url = (meta.get("annotations") or {}).get(AGENT_ANNOTATION) or \
-                    self._url_from_address(n)
+                    agent_url(n, self.cfg.agent_port)
                 taints = (n.get("spec") or {}).get("taints") or []
                 fresh[meta["name"]] = Node(
                     meta["name"], (meta.get("labels") or {}).get(ZONE_LABEL, ""), url,
                     any(t.get("key") == TAINT_KEY for t in taints), meta["resourceVersion"])
-        with self._lock:
-            if fresh is not None:
-                seen = time.time()
-                for name in fresh:
-                    self.first_seen.setdefault(name, seen)
-                self.nodes = fresh
-            for lease in leases or []:
-                node = (lease["metadata"].get("labels") or {}).get(LEASE_LABEL)
-                renew = (lease.get("spec") or {}).get("renewTime")
-                if node and renew:
-                    self.renewed[node] = max(self.renewed.get(node, 0.0),
-                                             datetime.fromisoformat(renew).timestamp())
+            self.nodes = fresh
+            self.sched.observe_nodes({n.name: n.zone for n in fresh.values()}, now)
 
-    @staticmethod
-    def _url_from_address(n: dict[str, Any]) -> str:
-        for a in (n.get("status") or {}).get("addresses") or []:
-            if a.get("type") == "InternalIP":
-                return f"http://{a['address']}:10250/planguard/checkin"
-        return ""
-
-    def _api_result(self, ok: bool) -> None:
-        if ok and self.api_failing:
-            self.recovered_at = time.time()  # a full lease for everyone before judging
+    def _api_result(self, ok: bool, now: float) -> None:
+        if ok and self.sched.api_failing:
             log.warning("API server reachable again: every lease deadline reset")
-        self.api_failing = not ok
+        self.sched.api_result(ok, now)
 
-    # -- scheduling --------------------------------------------------------------------
-    def _schedule(self, now: float, wall: float) -> None:
-        waiting = []
-        in_flight = self.queue.in_flight()
-        for name in self.nodes:
-            renewed = self.renewed.get(name)
-            if renewed is not None and self.live(name, wall):
-                if wall - renewed >= self.cfg.renew_interval:
-                    left = max(renewed, self.recovered_at) + self.cfg.lease_duration - wall
-                    self.queue.add(Work(name, Kind.RENEW, now, now + max(left, 0.001)))
-            elif name not in in_flight:
-                waiting.append(name)  # no lease yet, or lapsed: an establishment
-        n = admit(len(self.queue), self.queue.oldest_age(now), self.throughput,
-                  self.cfg.admission)
-        for name in sorted(waiting, key=lambda x: self.renewed.get(x, 0.0))[:n]:
-            if self.queue.add(Work(name, Kind.ESTABLISH, now,
-                                   now + self.cfg.lease_duration / 2)):
-                metrics.LEASE_ADMISSIONS.inc()
-
+    # -- handing out work --------------------------------------------------------------
     def _dispatch(self, now: float) -> None:
         while self._busy < self.cfg.workers:
-            if not self.breaker.allow(now):
-                return  # the dependency is down: no per-node retries, one probe at a time
-            if not self.bucket.take(now):
-                return
-            w, expired = self.queue.pop(now)
-            if expired:
-                metrics.LEASE_DROPPED.inc(len(expired))
+            w, dropped = self.sched.next_work(now)
+            if dropped:
+                metrics.LEASE_DROPPED.inc(dropped)
             if w is None:
-                self.bucket.tokens += 1  # unused
                 return
-            node = self.nodes.get(w.node)
-            if node is None:
-                self.queue.done(w.node)
-                continue
-            with self._lock:
-                self._busy += 1
-            self._pool.submit(self._work, w, node)
-            if self.breaker.open:
-                return  # the probe
+            self._busy += 1
+            self._pool.submit(self._work, w, self.nodes[w.node], w.node in self.sched.renewed)
 
-    def _work(self, w: Work, node: Node) -> None:
+    def _work(self, w: Work, node: Node, has_lease: bool) -> None:
         t0 = time.monotonic()
+        ok, renewed_at, api_ok = False, None, None
         try:
             ok = self._checkin(node)
-            metrics.LEASE_CHECKINS.labels("ok" if ok else "failed").inc()
-            if self.breaker.record(ok, time.monotonic()):
-                self.recovered_at = time.time()
-                log.warning("check-ins work again: every lease deadline reset to a full lease")
-            if ok and time.monotonic() < w.deadline:
-                self._write_lease(node.name)
+            if ok and not w.expired(time.monotonic()):
+                api_ok = False
+                renewed_at = self._write_lease(node.name, has_lease)
+                api_ok = True
+        except Exception as e:
+            log.warning("could not renew the lease of %s: %s", node.name, e)
         finally:
-            dt = max(time.monotonic() - t0, 1e-3)
-            with self._lock:
-                self._busy -= 1
-                self.throughput = 0.9 * self.throughput + 0.1 * (self.cfg.workers / dt)
-            self._finished.put(w.node)
+            t1 = time.monotonic()
+            self._finished.put(Outcome(w, ok, renewed_at, api_ok, t1, t1 - t0))
             self._freed.set()
 
     def _checkin(self, node: Node) -> bool:
@@ -329,33 +305,27 @@ class LeaseManager:
         finally:
             conn.close()
 
-    def _write_lease(self, node: str) -> None:
-        wall = time.time()
-        now = datetime.fromtimestamp(wall, UTC)
-        name = f"node-{node}"
+    def _write_lease(self, node: str, has_lease: bool) -> float:
+        """Writes the node's Lease; returns when (monotonic), or raises."""
+        at = time.monotonic()
+        now = datetime.fromtimestamp(time.time(), UTC)
+        name = lease_name(node)
         spec = {"holderIdentity": self.cfg.identity, "renewTime": now.isoformat(),
                 "leaseDurationSeconds": int(self.cfg.lease_duration)}
         new = {"metadata": {"name": name, "labels": {LEASE_LABEL: node}},
                "spec": {**spec, "acquireTime": now.isoformat()}}
         # Answers are not parsed (nothing in them is used). A lease never seen is created
         # at once rather than after a patch that can only answer 404.
-        try:
-            if node in self.renewed:
-                if not self._lease_call(404, self.coord.patch_namespaced_lease, name,
-                                        self.cfg.namespace, {"spec": spec}):
-                    self._lease_call(None, self.coord.create_namespaced_lease,
-                                     self.cfg.namespace, new)
-            elif not self._lease_call(409, self.coord.create_namespaced_lease,
-                                      self.cfg.namespace, new):
-                self._lease_call(None, self.coord.patch_namespaced_lease, name,
-                                 self.cfg.namespace, {"spec": spec})
-        except Exception as e:
-            self._api_result(False)
-            log.warning("could not renew the lease of %s: %s", node, e)
-            return
-        self._api_result(True)
-        with self._lock:
-            self.renewed[node] = wall
+        if has_lease:
+            if not self._lease_call(404, self.coord.patch_namespaced_lease, name,
+                                    self.cfg.namespace, {"spec": spec}):
+                self._lease_call(None, self.coord.create_namespaced_lease,
+                                 self.cfg.namespace, new)
+        elif not self._lease_call(409, self.coord.create_namespaced_lease,
+                                  self.cfg.namespace, new):
+            self._lease_call(None, self.coord.patch_namespaced_lease, name,
+                             self.cfg.namespace, {"spec": spec})
+        return at
 
     @staticmethod
     def _lease_call(tolerated: int | None, call: Any, *args: Any) -> bool:
@@ -369,42 +339,16 @@ class LeaseManager:
         return True
 
     # -- taints ------------------------------------------------------------------------
-    def _taints(self, now: float, wall: float) -> None:
-        zones: dict[str, ZoneCount] = {}
-        lapsed: dict[str, list[Node]] = {}
-        for n in self.nodes.values():
-            is_live = self.live(n.name, wall)
-            c = zones.get(n.zone, ZoneCount(0, 0))
-            zones[n.zone] = ZoneCount(c.live + is_live, c.lapsed + (not is_live))
-            if is_live:
-                self.lapsed_since.pop(n.name, None)
-                if n.tainted:
-                    self._set_taint(n, False)  # a live lease is a candidate again, at once
-            elif not n.tainted:
-                lapsed.setdefault(n.zone, []).append(n)
-        metrics.LEASES.labels("live").set(sum(c.live for c in zones.values()))
-        metrics.LEASES.labels("lapsed").set(sum(c.lapsed for c in zones.values()))
-        rates = taint_rates(zones, dependency_ok=not self._dependency_failing())
-        delay = self.cfg.taint_delay or 2 * self.cfg.renew_interval
-        for zone, nodes in lapsed.items():
-            if rates[zone] == 0:
-                # Frozen: the lapse clock restarts, so a zone coming back from a wide loss
-                # does not taint its last few nodes in the seconds before they renew.
-                for n in nodes:
-                    self.lapsed_since[n.name] = wall
-                metrics.TAINTS_HELD.labels(zone).inc(len(nodes))
-                continue
-            bucket = self._taint_buckets.setdefault(zone, TokenBucket(rates[zone], 1.0))
-            bucket.rate = rates[zone]
-            for n in nodes:
-                # Judged only once the lapse has lasted a while in a zone that looks normal,
-                # so a loss happening all at once is seen as one, not lease by lease.
-                if wall - self.lapsed_since.setdefault(n.name, wall) < delay:
-                    continue
-                if not bucket.take(now):
-                    metrics.TAINTS_HELD.labels(zone).inc()
-                    break
-                self._set_taint(n, True)
+    def _taints(self, now: float) -> None:
+        plan = self.sched.taints(now, {n.name for n in self.nodes.values() if n.tainted})
+        metrics.LEASES.labels("live").set(plan.live)
+        metrics.LEASES.labels("lapsed").set(plan.lapsed)
+        for zone, held in plan.held.items():
+            metrics.TAINTS_HELD.labels(zone).inc(held)
+        for name in plan.lift:
+            self._set_taint(self.nodes[name], False)
+        for name in plan.apply:
+            self._set_taint(self.nodes[name], True)
 
     def _set_taint(self, n: Node, on: bool) -> None:
         try:

@@ -7,7 +7,6 @@ so a takeover starts warm, and until it knows, fail-static keeps the last plan's
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 import time
@@ -19,14 +18,16 @@ from typing import Any
 import kopf
 
 from planguard import logs, metrics
-from planguard.core import conditions
+from planguard.core import conditions, planner
 from planguard.core.conditions import Condition
+from planguard.core.contract import GROUP, POOL_LABEL, VERSION, plan_name
 from planguard.core.health import Health, TargetHealth
 from planguard.core.liveness import LIVENESS
-from planguard.core.planner import Decision, Hold, Limits, PoolTarget, Removal, decide
+from planguard.core.model import Plan, endpoint_spec, plan_body
+from planguard.core.planner import Decision, Limits, PoolEndpoint, PoolTarget, Removal
 from planguard.core.selection import PartCache, candidates, newest_valid
-from planguard.dns.probes import http_check, tcp_check
-from planguard.kube.api import GROUP, VERSION, PlanguardApi
+from planguard.healthchecks import http_check, tcp_check
+from planguard.kube.api import PlanguardApi
 from planguard.kube.generations import create_plan
 from planguard.kube.leader import LeaderElector
 from planguard.roles import runtime
@@ -65,7 +66,7 @@ class Check:
 class Pool:
     key: PoolKey
     zone: str
-    endpoints: tuple[tuple[str, int, str], ...]  # (name, ttl, family)
+    endpoints: tuple[PoolEndpoint, ...]
     targets: tuple[PoolTarget, ...]
     check_ports: dict[str, int]
     check: Check
@@ -100,7 +101,7 @@ def parse_pool(obj: dict[str, Any], slices: list[dict[str, Any]]) -> Pool:
     return Pool(
         key=(obj["metadata"]["namespace"], obj["metadata"]["name"]),
         zone=spec["zone"],
-        endpoints=tuple((e["name"], int(e.get("ttl", 60)), e.get("family", "Any"))
+        endpoints=tuple(PoolEndpoint(e["name"], int(e.get("ttl", 60)), e.get("family", "Any"))
                         for e in spec["endpoints"]),
         targets=tuple(targets), check_ports=ports,
         check=Check(hc.get("type", "TCP"), int(hc.get("port", 80)), hc.get("path", "/healthz"),
@@ -118,7 +119,7 @@ def parse_pool(obj: dict[str, Any], slices: list[dict[str, Any]]) -> Pool:
 def build_registry(cache: PlannerCache) -> kopf.OperatorRegistry:
     registry = runtime.build_registry(cache)
 
-    @kopf.on.event("planguard.io", "v1alpha1", "dnsendpointpools", registry=registry)
+    @kopf.on.event(GROUP, VERSION, "dnsendpointpools", registry=registry)
     async def pool_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         cache.pool_event(event.get("type"), dict(body))
 
@@ -229,18 +230,13 @@ class Planner:
             except Exception:
                 log.exception("planning %s/%s failed; retrying next round", *pool.key)
 
-    def _current(self, pool: Pool) -> tuple[Any, frozenset[str] | None, int]:
+    def _newest(self, pool: Pool) -> tuple[Plan | None, int]:
+        """The newest valid plan of the pool's zone, and the highest generation seen."""
         zkey = (pool.key[0], pool.zone)
         cands = candidates(self.cache.plans(zkey), self._parts.setdefault(zkey, PartCache()))
         newest = newest_valid(cands)
         top = max((c.plan.generation for c in cands), default=0)
-        if newest is None:
-            return None, None, top
-        names = {n for n, _, _ in pool.endpoints}
-        published = frozenset(
-            a for e in newest.plan.endpoints if e.name in names
-            for a in (e.published[0] | e.published[1]))
-        return newest, published, top
+        return (newest.plan if newest else None), top
 
     def _plan(self, pool: Pool) -> None:
         with logs.bound(zone=f"{pool.key[0]}/{pool.zone}", pool=pool.key[1]):
@@ -269,24 +265,25 @@ class Planner:
             self._cannot_plan(pool, obj, memo, states, "ServiceNotFound", f"Service {svc!r} has "
                               f"no EndpointSlices in namespace {ns!r}: no plan written")
             return
-        newest, current, top = self._current(pool)
+        newest, top = self._newest(pool)
         now = time.time()
         removals = [Removal(_epoch(r["at"]), int(r["capacity"]))
                     for r in status.get("removals") or ()
                     if now - _epoch(r["at"]) < pool.limits.window_seconds]
-        d = decide(pool.targets, states, current, removals, pool.limits, now)
-        endpoints, empty = self._endpoints(pool, d)
-        holds = list(d.holds)
-        if empty:
-            holds.append(Hold("EmptyEndpoint", f"{', '.join(empty)} would publish no address: "
-                              "keeping the last plan", ()))
+        current = planner.published_by(newest, (e.name for e in pool.endpoints))
+        d = planner.decide(pool.targets, states, current, removals, pool.limits, now,
+                           pool.endpoints)
+        holds = d.holds
         wrote = None
-        if not empty and endpoints and endpoints != self._plan_endpoints(newest, pool):
-            wrote = create_plan(self.api, ns, pool.zone,
-                                lambda g: self._body(pool, g, endpoints), at_least=top)
+        if d.needs_plan(newest):
+            endpoints = [endpoint_spec(e) for e in d.endpoints]
+            wrote = create_plan(self.api, ns, pool.zone, lambda g: plan_body(
+                pool.zone, g, endpoints, namespace=ns, labels={POOL_LABEL: pool.key[1]}),
+                at_least=top)
             metrics.PLANNER_PLANS.labels(zlabel).inc()
             self.api.event(obj, "DNSEndpointPool", "Normal", "PlanCreated",
-                           f"plan {pool.zone}-{wrote}: +{list(d.added)} -{list(d.removed)}")
+                           f"plan {plan_name(pool.zone, wrote)}: +{list(d.added)} "
+                           f"-{list(d.removed)}")
             if d.removed_capacity:
                 removals.append(Removal(now, d.removed_capacity))
         sig = tuple(f"{h.reason}:{','.join(h.targets)}" for h in holds)
@@ -304,7 +301,8 @@ class Planner:
                             "targets": list(h.targets)} for h in holds]}
         if wrote is not None:
             extra["lastPlanGeneration"] = wrote
-        ready = Condition("Ready", True, "Planning", f"newest plan {pool.zone}-{wrote or top}")
+        ready = Condition("Ready", True, "Planning",
+                          f"newest plan {plan_name(pool.zone, wrote or top)}")
         self._status(pool, obj, memo, d, states,
                      [Condition("Paused", False, "Running"), held, ready], extra)
 
@@ -315,37 +313,6 @@ class Planner:
             memo.holds = (reason,)
             self.api.event(obj, "DNSEndpointPool", "Warning", reason, msg)
         self._status(pool, obj, memo, None, states, [Condition("Ready", False, reason, msg)])
-
-    @staticmethod
-    def _endpoints(pool: Pool, d: Decision) -> tuple[list[dict[str, Any]], list[str]]:
-        eps, empty = [], []
-        for name, ttl, family in pool.endpoints:
-            ts = [t for t in pool.targets
-                  if family == "Any" or ipaddress.ip_address(t.address).version ==
-                  (4 if family == "IPv4" else 6)]
-            targets = [{"address": t.address, "weight": d.weights.get(t.address, 0),
-                        **({"availabilityZone": t.availability_zone}
-                           if t.availability_zone else {}),
-                        **({"loadBalancer": t.load_balancer} if t.load_balancer else {})}
-                       for t in sorted(ts, key=lambda t: t.address)]
-            if not any(t["weight"] > 0 for t in targets):
-                empty.append(name)
-            eps.append({"name": name, "ttl": ttl, "targets": targets})
-        return eps, empty
-
-    @staticmethod
-    def _plan_endpoints(newest: Any, pool: Pool) -> list[dict[str, Any]] | None:
-        if newest is None:
-            return None
-        objs = sorted(newest.objs, key=lambda o: (o["spec"].get("part") or {}).get("index", 0))
-        return [e for o in objs for e in o["spec"]["endpoints"]]
-
-    @staticmethod
-    def _body(pool: Pool, gen: int, endpoints: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "DNSPlan",
-                "metadata": {"name": f"{pool.zone}-{gen}", "namespace": pool.key[0],
-                             "labels": {"planguard.io/pool": pool.key[1]}},
-                "spec": {"zone": pool.zone, "generation": gen, "endpoints": endpoints}}
 
     def _status(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo, d: Decision | None,
                 states: dict[str, Health], conds: list[Condition],
@@ -360,17 +327,13 @@ class Planner:
             "health": {a: s.value for a, s in states.items()},
             **(extra or {}),
         }
-        new["conditions"] = conditions.merge(status.get("conditions"), conds, datetime.now(UTC),
-                                             new["observedGeneration"])
-        cmp = {k: v for k, v in new.items() if k != "conditions"}
-        if cmp == memo.status and conditions.same(status.get("conditions"), new["conditions"]):
+        # Fields compared with what this planner last wrote, not with the cached pool.
+        body = conditions.status_update(status, conds, datetime.now(UTC),
+                                        new["observedGeneration"], new, previous=memo.status)
+        if body is None:
             return
-        memo.status = cmp
-        try:
-            self.api.patch_status("dnsendpointpools", pool.key[0], pool.key[1], new)
-        except Exception as e:  # status is best effort
-            log.warning("could not write status of pool %s/%s: %s", *pool.key, e)
-            memo.status = {}
+        written = self.api.write_status("dnsendpointpools", pool.key[0], pool.key[1], body)
+        memo.status = new if written else {}
 
     def run(self) -> None:
         while not self._stop.is_set():

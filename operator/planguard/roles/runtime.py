@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from planguard import logs, metrics, probes
+from planguard.core.contract import GROUP, VERSION, kopf_finalizer
 from planguard.core.liveness import LIVENESS
 from planguard.kube import api
 from planguard.roles.cache import ObjectCache, ZoneKey
@@ -85,11 +86,11 @@ def build_registry(cache: ObjectCache) -> kopf.OperatorRegistry:
         agent = f"{api.user_agent} kopf/{importlib.metadata.version('kopf')}"
         return _Named(**fields, user_agent=agent)
 
-    @kopf.on.event("planguard.io", "v1alpha1", "dnszones", registry=registry)
+    @kopf.on.event(GROUP, VERSION, "dnszones", registry=registry)
     async def zone_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         cache.zone_event(event.get("type"), dict(body))
 
-    @kopf.on.event("planguard.io", "v1alpha1", "dnsplans", registry=registry)
+    @kopf.on.event(GROUP, VERSION, "dnsplans", registry=registry)
     async def plan_event(event: dict[str, Any], body: kopf.Body, **_: Any) -> None:
         cache.plan_event(event.get("type"), dict(body))
 
@@ -117,9 +118,9 @@ def settings(component: str) -> kopf.OperatorSettings:
     s.watching.client_timeout = 330
     s.networking.error_backoffs = [1, 1, 2, 3, 5, 8]
     # Unused by watch-only roles, but distinct per component so no two ever collide.
-    s.persistence.finalizer = f"planguard.io/kopf-{component}"
+    s.persistence.finalizer = kopf_finalizer(component)
     s.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix=f"{component}.planguard.io"
+        prefix=f"{component}.{GROUP}"
     )
     s.persistence.diffbase_storage = WatchOnlyDiffBase()
     return s

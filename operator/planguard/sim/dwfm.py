@@ -1,24 +1,17 @@
-"""DWFM's lease recovery in virtual time: planguard's scheduler (the real core/leasequeue
-code) against a naive manager (FIFO, no de-duplication, timed-out attempts re-enqueued),
-through a long dependency outage and its recovery. Time advances in slots of one
-operation's cost c; k workers each finish one operation per slot.
+"""DWFM's lease recovery in virtual time: planguard's lease policy (the production
+core/leasescheduler.py, as the lease manager runs it) against a naive manager (FIFO, no
+de-duplication, timed-out attempts re-enqueued), through a long dependency outage and its
+recovery. Time advances in slots of one operation's cost c; k workers each finish one
+operation per slot.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from dataclasses import dataclass, field
 
-from planguard.core.leasequeue import (
-    AdmissionLimits,
-    CircuitBreaker,
-    Kind,
-    TokenBucket,
-    Work,
-    WorkQueue,
-    admit,
-)
+from planguard.core.leasequeue import AdmissionLimits
+from planguard.core.leasescheduler import BreakerLimits, LeasePolicy, LeaseScheduler
 
 
 @dataclass(frozen=True)
@@ -61,18 +54,14 @@ class Result:
 
 
 def planguard(sc: Scenario) -> Result:
-    """The real scheduler: keyed queue, renewals first, deadlines, admission, token bucket,
-    circuit breaker, and a grace reset to a full lease when the dependency is back."""
+    """The production policy (core/leasescheduler.py): keyed queue, renewals first,
+    deadlines, admission, token bucket, circuit breaker, and a grace reset to a full lease
+    when the dependency is back. Only the check-ins are simulated."""
     n, dt = sc.nodes, sc.cost
-    queue = WorkQueue(aging=sc.renew)
-    bucket = TokenBucket(sc.utilisation * sc.workers / sc.cost, float(sc.workers))
-    breaker = CircuitBreaker(window=200, min_samples=50, probe_interval=5.0)
-    limits = AdmissionLimits(max_queue=n, max_oldest_age=sc.renew / 2, lease_period=sc.lease)
-    renewed = [-sc.renew * i / n for i in range(n)]  # steady state, renewals spread over R
-    due = [(renewed[i] + sc.renew, i) for i in range(n)]
-    heapq.heapify(due)
-    lapsed: set[int] = set()
-    recovered_at = -1e18
+    sched = LeaseScheduler(policy(sc))
+    for i in range(n):
+        sched.observe_renewal(str(i), -sc.renew * i / n)  # steady state, spread over R
+    sched.observe_nodes(dict.fromkeys(map(str, range(n)), ""), 0.0)
     first_after: list[float | None] = [None] * n  # first renewal after the recovery
     back = 0
     res = Result("planguard", None)
@@ -80,54 +69,41 @@ def planguard(sc: Scenario) -> Result:
     t = 0.0
     end = sc.recovery + sc.after
     while t < end:
-        if breaker.open and not sc.up(t):
-            t = max(t + dt, breaker._probe_at)  # nothing runs but the slow probe
-        while due and due[0][0] <= t:
-            _, i = heapq.heappop(due)
-            base = max(renewed[i], recovered_at)
-            if base + sc.lease > t:
-                queue.add(Work(str(i), Kind.RENEW, t, base + sc.lease))
-            else:
-                lapsed.add(i)
-                if t >= recovered_at >= sc.recovery:
-                    res.false_expiries += 1  # lapsed although the dependency is back
-        k = admit(len(queue), queue.oldest_age(t), sc.utilisation * sc.workers / sc.cost, limits)
-        for _ in range(min(k, len(lapsed))):
-            i = lapsed.pop()
-            queue.add(Work(str(i), Kind.ESTABLISH, t, t + sc.lease / 2))
+        quiet = sched.quiet_until()
+        if quiet is not None and not sc.up(t):
+            t = max(t + dt, quiet)  # nothing runs but the slow probe
+        lapsed = sched.plan(t).lapsed
+        if t >= sched.recovered_at >= sc.recovery:
+            res.false_expiries += len(lapsed)  # lapsed although the dependency is back
         for _ in range(sc.workers):
-            if not breaker.allow(t) or not bucket.take(t):
-                break
-            w, expired = queue.pop(t)
-            for e in expired:
-                heapq.heappush(due, (t, int(e.node)))  # re-evaluated, never executed
+            w, _ = sched.next_work(t)
             if w is None:
-                bucket.tokens += 1
                 break
             i, ok = int(w.node), sc.up(t)
             if t >= sc.recovery:
                 res.attempts += 1
-            if breaker.record(ok, t):
-                recovered_at = t  # every deadline reset to a full lease before judging
-                for j in range(n):
-                    heapq.heappush(due, (t, j))
-            if ok:
-                renewed[i] = t
-                if t >= sc.recovery:
-                    if first_after[i] is None:
-                        first_after[i] = t
-                        back += 1
-                    res.establishments += 1
-                    per_sec[int(t)] = per_sec.get(int(t), 0) + 1
-                heapq.heappush(due, (t + sc.renew, i))
-            else:
-                heapq.heappush(due, (t + sc.renew, i))
-            queue.done(w.node)
+            sched.record(w, ok, t if ok else None, t, dt)
+            if ok and t >= sc.recovery:
+                if first_after[i] is None:
+                    first_after[i] = t
+                    back += 1
+                res.establishments += 1
+                per_sec[int(t)] = per_sec.get(int(t), 0) + 1
         if res.t_rec is None and back == n:
             res.t_rec = t - sc.recovery
         t += dt
     res.goodput = sorted((float(s) - sc.recovery, float(c)) for s, c in per_sec.items())
     return res
+
+
+def policy(sc: Scenario) -> LeasePolicy:
+    """The scenario's manager: the bucket lets out u of the workers' capacity."""
+    return LeasePolicy(
+        lease_duration=sc.lease, renew_interval=sc.renew, workers=sc.workers,
+        rate=sc.utilisation * sc.workers / sc.cost, burst=float(sc.workers),
+        admission=AdmissionLimits(max_queue=sc.nodes, max_oldest_age=sc.renew / 2,
+                                  lease_period=sc.lease),
+        breaker=BreakerLimits(window=200, min_samples=50, probe_interval=5.0))
 
 
 def naive(sc: Scenario) -> Result:

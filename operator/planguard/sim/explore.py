@@ -25,6 +25,9 @@ class Config:
     crashes: bool = True
     keep: int = 1
     small_changes: bool = False  # endpoint i moves only every (i+1)th generation
+    # Delta plans (core/deltas.py): every `deltas`-th generation (1, 1+deltas, ...) is full,
+    # the others list only what differs from that base. 0: every plan is full.
+    deltas: int = 0
 
 
 @dataclass
@@ -44,9 +47,23 @@ def plans_for(cfg: Config) -> dict[int, Plan]:
 
     def version(i: int, g: int) -> int:
         return (g + i) // (i + 1) if cfg.small_changes else g
-    return {g: Plan(f"p{g}", "z", g, tuple(
-        Endpoint(n, 60, (Target(f"10.0.{i}.{version(i, g)}"),)) for i, n in enumerate(names)))
-        for g in range(1, cfg.generations + 1)}
+
+    def endpoints(g: int) -> tuple[Endpoint, ...]:
+        return tuple(Endpoint(n, 60, (Target(f"10.0.{i}.{version(i, g)}"),))
+                     for i, n in enumerate(names))
+    full = {g: Plan(f"p{g}", "z", g, endpoints(g)) for g in range(1, cfg.generations + 1)}
+    if not cfg.deltas:
+        return full
+    out = {}
+    for g, plan in full.items():
+        base = g - (g - 1) % cfg.deltas
+        if base == g:
+            out[g] = plan
+            continue
+        have = set(full[base].endpoints)
+        changed = tuple(e for e in plan.endpoints if e not in have) or plan.endpoints[:1]
+        out[g] = Plan(plan.name, "z", g, changed, base=base)
+    return out
 
 
 def initial(cfg: Config) -> World:

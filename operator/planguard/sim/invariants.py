@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planguard.core.enact import reproduces
-from planguard.core.model import EndpointState
+from planguard.core.enact import reproduces, served
+from planguard.core.model import Endpoint, EndpointState
+from planguard.core.weights import selector_of
 from planguard.sim.protocols import Protocol_
 from planguard.sim.world import Enactor, World
 
@@ -36,8 +37,9 @@ def _explained(w: World, st: EndpointState) -> bool:
     g = st.generation or 0
     if g not in w.deleted:
         return True
-    return any(reproduces(ep, st) for h in w.existing() if h >= g
-               for ep in w.plans[h].endpoints if ep.name == st.name)
+    lua = selector_of(st.lua)  # records served with weights are explained only so
+    return any(reproduces(ep, st, lua) for h in w.resolvable() if h >= g
+               for ep in w.resolved(h).endpoints if ep.name == st.name)  # type: ignore[union-attr]
 
 
 def newest_applies(w: World, proto: Protocol_, rounds: int = 12) -> str | None:
@@ -45,20 +47,25 @@ def newest_applies(w: World, proto: Protocol_, rounds: int = 12) -> str | None:
     Returns None if yes, else why not (the post-mortem's stuck state)."""
     if not w.published:
         return None
-    target = w.plans[w.published]
     if w.published in w.deleted:
         return f"newest plan {w.published} was deleted"
+    target = w.resolved(w.published)
+    if target is None:
+        return f"newest plan {w.published} cannot be applied: its base plan was deleted"
     probe = replace(w, enactors=(*(replace(e, pending=(), plan=0) for e in w.enactors),
                                  Enactor("probe")))
     for _ in range(rounds):
         probe, _ = proto.read(probe, "probe")
         while probe.enactor("probe").pending:
             probe, _ = proto.send(probe, "probe")
-        if all(_serves(probe, ep.name, ep.published) for ep in target.endpoints):
+        lua = getattr(proto, "lua", None)
+        if all(_serves(probe, ep, lua) for ep in target.endpoints):
             return None
     return f"a lone enactor cannot bring DNS to plan {w.published}"
 
 
-def _serves(w: World, name: str, published: tuple[frozenset[str], frozenset[str]]) -> bool:
-    st = w.dns.endpoint(name)
-    return (st.a, st.aaaa) == published
+def _serves(w: World, ep: Endpoint, lua: str | None) -> bool:
+    st = w.dns.endpoint(ep.name)
+    if lua is None:
+        return (st.a, st.aaaa) == ep.published
+    return (st.a, st.aaaa, st.lua) == served(ep, lua)

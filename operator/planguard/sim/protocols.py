@@ -41,13 +41,17 @@ def _newest_existing(w: World) -> int:
 
 class Planguard:
     name = "planguard"
+    lua: str | None = None  # the server's weighted answers (PowerDNS), see WeightedPlanguard
 
     def read(self, w: World, who: str) -> tuple[World, str]:
-        g = _newest_existing(w)
+        ok = w.resolvable()  # core/selection: the newest valid plan, deltas resolved
+        g = ok[-1] if ok else 0
         e = w.enactor(who)
         if not g:
             return w, "no plan to apply"
-        d = decide(w.plans[g], w.dns.snapshot(), who)
+        plan = w.resolved(g)
+        assert plan is not None
+        d = decide(plan, w.dns.snapshot(), who, self.lua)
         if d.verdict is Verdict.SUPERSEDED:
             return w.with_enactor(replace(e, plan=0, pending=())), \
                 f"read DNS: plan {g} superseded ({d.reasons[0]}); nothing to write"
@@ -84,8 +88,9 @@ class Planguard:
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]:
         # Whoever invokes it, the decision reads DNS now: the fence and every live generation.
         snap = w.dns.snapshot()
-        refs = [PlanRef(f"p{g}", g) for g in w.existing()]
-        live = depended_on(snap, (w.plans[g] for g in w.existing()))
+        refs = [PlanRef(f"p{g}", g, refused=w.resolved(g) is None, base=w.plans[g].base)
+                for g in w.existing()]
+        live = depended_on(snap, (p for g in w.existing() if (p := w.resolved(g))), self.lua)
         gone = {r.generation for r in select_deletions(refs, live, snap.fence_generation, keep)}
         if not gone:
             return w, "clean-up: nothing to delete"
@@ -158,4 +163,14 @@ class Naive:
         return replace(w, deleted=w.deleted | gens, dns=dns), msg
 
 
-PROTOCOLS = {"planguard": Planguard(), "naive": Naive()}
+class WeightedPlanguard(Planguard):
+    """planguard on a server with weighted answers (PowerDNS LUA records). The records are
+    one more opaque value in the exact compare of the same UPDATE, so the checker explores
+    the same interleavings and must reach the same verdict (tests/unit/test_sim.py)."""
+
+    name = "planguard-weighted"
+    lua = "pickwrandom"
+
+
+PROTOCOLS = {"planguard": Planguard(), "planguard-weighted": WeightedPlanguard(),
+             "naive": Naive()}

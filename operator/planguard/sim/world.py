@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from planguard.core.enact import UpdateStep, after
+from planguard.core import deltas
+from planguard.core.enact import UpdateStep, after, prerequisites_hold
 from planguard.core.markers import generation_of
 from planguard.core.model import EndpointState, Plan, ZoneState
 
@@ -40,13 +41,10 @@ class Dns:
 
     def cas(self, step: UpdateStep) -> Dns | None:
         """RFC 2136 semantics: every prerequisite holds and all updates apply, or nothing."""
-        if self.fence != step.fence_expect:
+        state = self.snapshot()
+        if not prerequisites_hold(state, step):
             return None
-        for w in step.writes:
-            cur, exp = self.endpoint(w.name), w.expect
-            if (cur.marker, cur.a, cur.aaaa) != (exp.marker, exp.a, exp.aaaa):
-                return None
-        z = after(self.snapshot(), step)
+        z = after(state, step)
         return replace(self, fence=z.fence, endpoints=tuple(
             sorted(z.endpoints.values(), key=lambda e: e.name)))
 
@@ -74,6 +72,23 @@ class World:
 
     def existing(self) -> list[int]:
         return [g for g in range(1, self.published + 1) if g not in self.deleted]
+
+    def resolved(self, g: int) -> Plan | None:
+        """Plan `g` as the full plan it stands for (a delta resolved against its base, as
+        core/selection.py does), or None when it cannot be applied: deleted, or a delta
+        whose base is gone."""
+        if g in self.deleted or g not in self.plans or g > self.published:
+            return None
+        plan = self.plans[g]
+        if plan.base is None:
+            return plan
+        base = self.plans.get(plan.base) if plan.base in self.existing() else None
+        if deltas.base_problem(plan, base) is not None or base is None:
+            return None
+        return deltas.resolve(plan, base)
+
+    def resolvable(self) -> list[int]:
+        return [g for g in self.existing() if self.resolved(g) is not None]
 
     def enactor(self, name: str) -> Enactor:
         return next(e for e in self.enactors if e.name == name)

@@ -1,4 +1,5 @@
-"""The planner's own health checks: a TCP connect or an HTTP GET, with a timeout."""
+"""The planner's own health checks of load-balancer targets (not DNS): a TCP connect or
+an HTTP GET, with a timeout."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""An in-memory DNS primary with RFC 2136's all-or-nothing prerequisite semantics.
-
-For the simulator, the replay and the property tests: the same EndpointWrite batches the
-real provider sends to BIND are checked and applied here in one atomic step.
+"""An in-memory DNS primary with RFC 2136's all-or-nothing prerequisite semantics, for
+the unit and property tests: the same EndpointWrite batches the real provider sends to
+BIND are checked (core/enact.prerequisites_hold) and applied (core/enact.after) here in
+one atomic step. Mutable; sim/world.Dns is its immutable twin for the model checker.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from planguard.core.enact import EndpointWrite, UpdateStep, after
+from planguard.core.enact import EndpointWrite, UpdateStep, after, prerequisites_hold
 from planguard.core.markers import generation_of
 from planguard.core.model import EndpointState, ZoneState
 
@@ -28,14 +28,10 @@ class MemoryZone:
         self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
     ) -> bool:
         """True if applied; False (nothing changed) if any prerequisite failed."""
-        if self.fence != fence_expect:
+        state, step = self.snapshot(), UpdateStep(tuple(writes), fence_expect, fence_new)
+        if not prerequisites_hold(state, step):
             return False
-        for w in writes:
-            cur = self.endpoints.get(w.name) or EndpointState(w.name)
-            e = w.expect
-            if (cur.marker, cur.a, cur.aaaa) != (e.marker, e.a, e.aaaa):
-                return False
-        z = after(self.snapshot(), UpdateStep(tuple(writes), fence_expect, fence_new))
+        z = after(state, step)
         self.fence, self.endpoints = z.fence, dict(z.endpoints)
         return True
 
