@@ -87,3 +87,45 @@ def test_a_delta_without_its_base_is_refused_and_the_newest_valid_plan_is_applie
                         obj(2, {"b": ["10.0.0.3"]}, (1, 2))])
     assert "InconsistentParts" in [p.reason for c in parts if c.plan.generation == 2
                                    for p in c.problems]
+
+
+def parsed(o: dict[str, Any]) -> Any:
+    from planguard.core.selection import ParsedPlanObject
+    return ParsedPlanObject(o)
+
+
+def test_a_parsed_object_drops_its_endpoint_json_and_assembles_the_same_plan():
+    from planguard.core.selection import endpoint_count
+    raw = [obj(1, {"a": ["10.0.0.9"]}), obj(2, {"a": ["10.0.0.1"]}, (0, 2)),
+           obj(2, {"b": ["10.0.0.2"], "c": ["10.0.0.3"]}, (1, 2))]
+    held = [parsed(o) for o in raw]
+    assert all("endpoints" not in o["spec"] for o in held)
+    assert held[1]["spec"]["part"] == {"index": 0, "count": 2}
+    assert [endpoint_count(o) for o in held] == [1, 1, 2] == [endpoint_count(o) for o in raw]
+    assert [(c.plan, c.problems, c.complete) for c in candidates(held)] == \
+        [(c.plan, c.problems, c.complete) for c in candidates(raw)]
+
+
+def test_a_status_change_reuses_the_parse_of_the_same_generation():
+    from planguard.core.selection import ParsedPlanObject
+    first = parsed(obj(1, {"a": ["10.0.0.9"]}))
+    later = {**obj(1, {"a": ["10.0.0.9"]}), "status": {"phase": "Live"}}
+    again = ParsedPlanObject(later, parsed_as=first)
+    assert again.part is first.part and again["status"] == {"phase": "Live"}
+    assert "endpoints" not in again["spec"] and again.endpoint_count == 1
+
+
+def test_equal_endpoints_of_two_generations_are_one_object():
+    one, two = parsed(obj(1, {"a": ["10.0.0.1"], "b": ["10.0.0.2"]})), \
+        parsed(obj(2, {"a": ["10.0.0.1"], "b": ["10.0.0.3"]}))
+    (a1, b1), (a2, b2) = one.part[0].endpoints, two.part[0].endpoints
+    assert a1 is a2 and b1 is not b2 and b1 != b2
+
+
+def test_a_malformed_parsed_object_is_refused_when_assembled():
+    held = parsed({"metadata": {"name": "z-1"}, "spec": {
+        "zone": "z", "generation": 1, "endpoints": [{"ttl": 60}]}})
+    assert held.part is None and "endpoints" not in held["spec"]
+    cands = candidates([held])
+    assert [p.reason for p in cands[0].problems] == ["Malformed", "NoEndpoints"]
+    assert newest_valid(cands) is None

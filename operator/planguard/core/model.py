@@ -21,7 +21,7 @@ def canonical_address(address: str | bytes) -> str:
     return str(ipaddress.ip_address(address))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a zone holds hundreds of thousands
 class Target:
     address: str
     weight: int = 1

@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from planguard.core.selection import ParsedPlanObject
+
 ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
 
 
@@ -54,8 +56,14 @@ class ObjectCache:
             plans.pop(meta["name"], None)
         else:
             old = plans.get(meta["name"])
-            plans[meta["name"]] = body
-            if old is not None and old.get("spec") == body.get("spec") and (
+            # Parsed here, once per object and generation: the cache keeps the Plan, not
+            # the JSON of its endpoints as well.
+            same = isinstance(old, ParsedPlanObject) and \
+                old["metadata"].get("uid") == meta.get("uid") and \
+                old["metadata"].get("generation") == meta.get("generation")
+            new = ParsedPlanObject(body, parsed_as=old if same else None)
+            plans[meta["name"]] = new
+            if old is not None and old.get("spec") == new.get("spec") and (
                 old["metadata"].get("deletionTimestamp") == meta.get("deletionTimestamp")
             ):
                 return  # a status or finalizer change only: nothing for workers to do

@@ -35,7 +35,13 @@ from planguard.core.conditions import Condition
 from planguard.core.enact import Verdict
 from planguard.core.liveness import LIVENESS
 from planguard.core.model import ZoneState
-from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
+from planguard.core.selection import (
+    Candidate,
+    PartCache,
+    candidates,
+    endpoint_count,
+    newest_valid,
+)
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError, DnsProvider
 from planguard.dns.tsig import TsigKey
@@ -148,7 +154,7 @@ class Cleanup:
             ))
         for obj in c.objs:
             meta = obj["metadata"]
-            count = len((obj.get("spec") or {}).get("endpoints") or ())
+            count = endpoint_count(obj)
             new = conditions.status_update(
                 obj.get("status"), conds, datetime.now(UTC), meta.get("generation"),
                 {"endpoints": count, "observedGeneration": meta.get("generation")},
