@@ -61,6 +61,22 @@ def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def pause_node(node: str, tries: int = 5) -> int:
+    """`docker pause` of a node container; how many tries it took. runc's cgroup freeze
+    sometimes gives up on a container this large ("unable to freeze", moby/moby#48205) and
+    thaws it again, so a refused freeze is tried again; anything else fails the case."""
+    err = ""
+    for attempt in range(1, tries + 1):
+        r = docker("pause", node)
+        if r.returncode == 0:
+            return attempt
+        err = r.stderr.strip()
+        if "unable to freeze" not in err:
+            break
+        time.sleep(0.5)
+    raise AssertionError(f"docker pause {node} failed: {err}")
+
+
 class KindDns:
     """BIND in the cluster, asked from the host through its NodePort (TCP, no cache)."""
 

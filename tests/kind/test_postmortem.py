@@ -18,6 +18,7 @@ from kindharness import (
     Prober,
     create,
     docker,
+    pause_node,
     plan_body,
     plans_in,
     pod_nodes,
@@ -52,7 +53,7 @@ def test_a_zone_frozen_mid_apply_never_sets_dns_back(kind: Kind) -> None:
             g += 1
             create(kind, plan_body(g, rng))
             time.sleep(delay)
-            assert docker("pause", node).returncode == 0
+            tries = pause_node(node)
             t_pause = time.monotonic()
             try:
                 fenced_plan_missing = 0
@@ -82,8 +83,9 @@ def test_a_zone_frozen_mid_apply_never_sets_dns_back(kind: Kind) -> None:
             g += 1
             create(kind, plan_body(g, rng))
             wait_converged(kind, dns, g, 180, f"after {node} came back")
-            print(f"round {r}: paused {node} (enactor {frozen_enactor}) {delay:.2f} s into "
-                  f"a plan's apply for {frozen_for:.0f} s; converged on plan {g}")
+            print(f"round {r}: paused {node} (enactor {frozen_enactor}, {tries} tries) "
+                  f"{delay:.2f} s into a plan's apply for {frozen_for:.0f} s; converged on "
+                  f"plan {g}")
     finally:
         print(prober.finish())
     prober.assert_clean()
