@@ -86,7 +86,7 @@ def test_history_stays_bounded_and_status_current_under_a_plan_stream(
                 and st.get("activeGeneration") == PLANS and st.get("newestPlan") == PLANS
                 and any(c["type"] == "Converged" and c["status"] == "True"
                         for c in st.get("conditions") or []))
-    eventually(settled, timeout=20, interval=0.5,
+    eventually(settled, timeout=60, interval=0.5,
                what=f"history at the newest {KEEP} and the zone status at plan {PLANS}")
     if moving < ENDPOINTS:
         # The still endpoints keep the marker of whichever early plan first reached them
