@@ -137,6 +137,15 @@ def one_size(cluster: Any, bind: Any, key: Any, records: int) -> dict[str, Any]:
     return {"records": records, "endpoints": n, "phases": phases}
 
 
+def _log_axes(ax: Any, title: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("A records in the zone")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -151,23 +160,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     raw = [next(p["raw_s"] for p in r["phases"] if p["phase"] == "10 % full")
            for r in result["sizes"]]
     ax.plot(sizes, raw, ":", color="grey", label="raw DNS, 10 % (baseline)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("A records in the zone")
+    _log_axes(ax, "time per change")
     ax.set_ylabel("create to last answer served (s)")
-    ax.set_title("time per change")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
     peak = [max(p["peak_rss_mib"] for p in r["phases"]) for r in result["sizes"]]
     cpu = [sum(p["cpu_s"] for p in r["phases"]) for r in result["sizes"]]
     ax2.plot(sizes, peak, "o-", label="enactor peak RSS (MiB)")
     ax2.plot(sizes, cpu, "s-", label="enactor CPU, all five phases (s)")
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel("A records in the zone")
-    ax2.set_title("enactor resources")
-    ax2.legend(fontsize=8)
-    ax2.grid(True, which="both", alpha=0.3)
+    _log_axes(ax2, "enactor resources")
     fig.suptitle("planguard cost curve (bench/cost_curve.py)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
