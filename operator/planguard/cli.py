@@ -320,6 +320,11 @@ def main(argv: list[str] | None = None,
         return 2
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's login reads it from there
+    # kopf registers the official Kubernetes client as a fallback login whenever it can be
+    # imported, and so imports it (20 MiB resident in every role); planguard logs kopf in
+    # itself (roles/runtime.py) and uses kube/rest.py. The image does not install that
+    # client; this keeps a role the same size where it is installed (a dev venv).
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[assignment]
     metrics.serve(args.metrics_port)
     return cmd.run(args, hooks)
 

@@ -14,22 +14,15 @@ import json
 import os
 import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-import kubernetes
 import urllib3
 import yaml
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
 from planguard.core.contract import (
-    GROUP,
     LEASE_LABEL,
     ROLLBACK_OF_ANNOTATION,
     TAINT_KEY,
-    VERSION,
     plan_name,
 )
 from planguard.core.leasescheduler import lease_live
@@ -40,10 +33,10 @@ from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError
 from planguard.dns.tsig import load_key
 from planguard.kube import api as kube_api
+from planguard.kube import rest
 from planguard.kube.api import PlanguardApi
 from planguard.kube.generations import create_plan
-
-SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+from planguard.kube.rest import ApiError, ConfigError
 
 
 def prog_name(argv0: str) -> str:
@@ -84,38 +77,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         p.add_argument("target", help="zone/NAME or pool/NAME")
 
 
-def _connect(args: argparse.Namespace) -> tuple[ApiClient, str]:
-    """The API client and the default namespace, chosen the way kubectl chooses them."""
-    if args.kubeconfig is None and args.context is None and "KUBECONFIG" not in os.environ \
-            and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        kubernetes.config.load_incluster_config()
-        cfg = kubernetes.client.Configuration.get_default_copy()
-        ns = SA_NAMESPACE.read_text().strip() if SA_NAMESPACE.exists() else "default"
-    else:
-        contexts, current = kubernetes.config.list_kube_config_contexts(args.kubeconfig)
-        if args.context is not None:
-            chosen = next((c for c in contexts if c["name"] == args.context), None)
-            if chosen is None:
-                raise ConfigException(f"context {args.context!r} not found in the kubeconfig")
-        else:
-            chosen = current
-        ns = (chosen.get("context") or {}).get("namespace") or "default"
-        cfg = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=args.kubeconfig, context=args.context,
-                                           client_configuration=cfg)
-    client = ApiClient(cfg)
-    client.user_agent = kube_api.user_agent
-    return client, ns
+def _connect(args: argparse.Namespace) -> rest.Client:
+    """The API client, chosen the way kubectl chooses (kube/rest.load); its credentials
+    carry the context's default namespace."""
+    return rest.Client(rest.load(args.kubeconfig, args.context), kube_api.user_agent)
 
 
 def _error_line(e: Exception, host: str | None) -> str:
-    if isinstance(e, ApiException):
-        try:
-            message = json.loads(e.body or "{}").get("message") or e.reason
-        except ValueError:
-            message = e.reason
-        line = f"{e.reason or e.status} ({e.status}): {message}"
-        if e.status == 404 and "could not find the requested resource" in str(message):
+    if isinstance(e, ApiError):
+        line = str(e)
+        if e.status == 404 and "could not find the requested resource" in e.message:
             line += " (are planguard's CRDs installed?)"
         return line
     if isinstance(e, urllib3.exceptions.MaxRetryError):
@@ -123,24 +94,23 @@ def _error_line(e: Exception, host: str | None) -> str:
         return f"cannot reach the Kubernetes API server at {host}: {why}"
     if isinstance(e, urllib3.exceptions.HTTPError | OSError):
         return f"cannot reach the Kubernetes API server at {host}: {e}"
-    return str(e)  # ConfigException, DnsError: their own message says it
+    return str(e)  # ConfigError, DnsError: their own message says it
 
 
 def run(args: argparse.Namespace) -> int:
     prog = prog_name(sys.argv[0])
     host = None
     try:
-        client, default_ns = _connect(args)
-        host = client.configuration.host
+        client = _connect(args)
+        host = client.host
         if args.namespace is None:
-            args.namespace = default_ns
+            args.namespace = client.creds.namespace
         api = PlanguardApi(client, "planguard-cli")
         out: dict[str, Any] = {
             "status": _status, "diff": _diff, "rollback": _rollback,
             "pause": _pause, "resume": _pause,
         }[args.command](api, args)
-    except (ApiException, ConfigException, DnsError, urllib3.exceptions.HTTPError,
-            OSError) as e:
+    except (ApiError, ConfigError, DnsError, urllib3.exceptions.HTTPError, OSError) as e:
         print(f"{prog}: {_error_line(e, host)}", file=sys.stderr)
         return 1
     if out.get("error"):
@@ -157,10 +127,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(api: PlanguardApi, args: argparse.Namespace, plural: str) -> list[dict[str, Any]]:
-    if getattr(args, "all_namespaces", False):
-        return list(api.custom.list_cluster_custom_object(GROUP, VERSION, plural)["items"])
-    return list(api.custom.list_namespaced_custom_object(GROUP, VERSION, args.namespace,
-                                                         plural)["items"])
+    return api.list(plural, None if getattr(args, "all_namespaces", False) else args.namespace)
 
 
 def _plans_by_zone(items: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
@@ -224,10 +191,10 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
                 + (f"; ... ({len(shown_w)} endpoints, -o json for all)"
                    if len(shown_w) > 5 else ""))
         lines.append("  " + " ".join(f"{k}={v}" for k, v in sorted(entry["conditions"].items())))
-        for eid, e in sorted(entry["enactors"].items()):
-            err = f" error({e.get('lastErrorKind')}): {e.get('lastError')}" \
-                if e.get("lastError") else ""
-            lines.append(f"  enactor {eid}: generation {e.get('generation')}{err}")
+        for eid, en in sorted(entry["enactors"].items()):
+            err = f" error({en.get('lastErrorKind')}): {en.get('lastError')}" \
+                if en.get("lastError") else ""
+            lines.append(f"  enactor {eid}: generation {en.get('generation')}{err}")
     for p in pools:
         st = p.get("status") or {}
         pname = p["metadata"]["name"]
@@ -251,18 +218,19 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
 def _lease_summary(api: PlanguardApi, ns: str) -> dict[str, int]:
     """Live, lapsed and tainted, by the lease manager's own rule."""
     import time
+    from datetime import datetime
 
-    from kubernetes.client import CoordinationV1Api, CoreV1Api
-
-    client = api.custom.api_client
-    leases = CoordinationV1Api(client).list_namespaced_lease(ns, label_selector=LEASE_LABEL)
+    leases = [lease.get("spec") or {} for lease in api.client.json(
+        "GET", rest.path("coordination.k8s.io/v1", "leases", ns),
+        query={"labelSelector": LEASE_LABEL})["items"] or []]
     now = time.time()
-    live = sum(1 for lease in leases.items if lease.spec.renew_time and
-               lease_live(lease.spec.renew_time.timestamp(),
-                          lease.spec.lease_duration_seconds or 0, now))
-    nodes = CoreV1Api(client).list_node().items
-    tainted = sum(1 for n in nodes if any(t.key == TAINT_KEY for t in n.spec.taints or []))
-    return {"live": live, "lapsed": len(leases.items) - live, "tainted": tainted}
+    live = sum(1 for s in leases if s.get("renewTime") and
+               lease_live(datetime.fromisoformat(s["renewTime"]).timestamp(),
+                          s.get("leaseDurationSeconds") or 0, now))
+    nodes = api.client.json("GET", rest.path("v1", "nodes"))["items"] or []
+    tainted = sum(1 for n in nodes if any(t.get("key") == TAINT_KEY
+                                          for t in (n.get("spec") or {}).get("taints") or []))
+    return {"live": live, "lapsed": len(leases) - live, "tainted": tainted}
 
 
 def _weighted(zone: dict[str, Any] | None) -> bool:
@@ -302,7 +270,7 @@ def _diff_plans(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     a = _resolved(api, args.namespace, a_obj)
     try:
         zone: dict[str, Any] | None = api.get("dnszones", args.namespace, a.zone)
-    except ApiException as e:
+    except ApiError as e:
         if e.status != 404 or not args.other:
             raise
         zone = None  # two plans still compare; their zone only says whether weights count
@@ -347,7 +315,7 @@ class Unresolvable(Exception):
 
 
 def _zone_plans(api: PlanguardApi, ns: str, zone: str) -> list[dict[str, Any]]:
-    items = api.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "dnsplans")["items"]
+    items = api.list("dnsplans", ns)
     return [o for o in items if (o.get("spec") or {}).get("zone") == zone]
 
 
@@ -381,7 +349,6 @@ def _pause(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     if plural is None or not name:
         return {"error": "target must be zone/NAME or pool/NAME", "_text": "bad target"}
     paused = args.command == "pause"
-    api.custom.patch_namespaced_custom_object(GROUP, VERSION, args.namespace, plural, name,
-                                              {"spec": {"paused": paused}})
+    api.patch(plural, args.namespace, name, {"spec": {"paused": paused}})
     return {"target": args.target, "paused": paused,
             "_text": f"{args.target} {'paused' if paused else 'resumed'}"}

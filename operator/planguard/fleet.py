@@ -77,20 +77,18 @@ def node_objects(prefix: str, count: int, zones: int, url: str) -> list[dict[str
 
 def serve_fleet(host: str, port: int, prefix: str, count: int, zones: int,
                 kubeconfig: str | None) -> None:
-    from kubernetes.client import CoreV1Api
-    from kubernetes.client.exceptions import ApiException
-
+    from planguard.kube import rest
     from planguard.kube.api import connect
 
     url = f"http://{host}:{port}"
     objs = node_objects(prefix, count, zones, url)
     state = FleetState(nodes={o["metadata"]["name"]: o["metadata"]["labels"][ZONE_LABEL]
                               for o in objs})
-    core = CoreV1Api(connect(kubeconfig))
+    client = connect(kubeconfig)
     for o in objs:
         try:
-            core.create_node(o)
-        except ApiException as e:
+            client.request("POST", rest.path("v1", "nodes"), body=o)
+        except rest.ApiError as e:
             if e.status != 409:
                 raise
     print(json.dumps({"fleet": url, "nodes": count, "zones": zones}), flush=True)

@@ -9,6 +9,8 @@ from kubernetes.client import CoreV1Api
 from kubernetes.config import new_client_from_config
 
 from harness import Cluster, eventually
+from planguard.kube import rest
+from planguard.kube.api import connect
 from planguard.kube.listwatch import ListWatch
 
 
@@ -24,8 +26,8 @@ def test_list_then_changes_through_the_watch(cluster: Cluster, ns: str) -> None:
 
     core.create_namespaced_config_map(ns, cm("before", "1"))
     core.create_namespaced_config_map(ns, cm("other", "1", label="no"))
-    w = ListWatch(core.list_namespaced_config_map, "configmaps", namespace=ns,
-                  label_selector="lw=yes").start()
+    w = ListWatch(connect(cluster.kubeconfig), rest.path("v1", "configmaps", ns),
+                  "configmaps", labelSelector="lw=yes").start()
     try:
         assert w.synced.wait(10), "never listed"
         assert w.healthy

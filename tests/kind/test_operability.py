@@ -51,13 +51,12 @@ def test_a_frozen_process_is_restarted_by_its_liveness_probe(kind: Kind) -> None
 def _in_pod(kind: Kind, component: str, code: str) -> str:
     """Python inside the pod, with only the pod's own ServiceAccount token."""
     pod = _pod(kind, component)["metadata"]["name"]
-    prelude = ("from kubernetes import client, config\n"
-               "from kubernetes.client.exceptions import ApiException\n"
-               "config.load_incluster_config()\n"
-               "def status(call, *a, **k):\n"
+    prelude = ("from planguard.kube import rest\n"
+               "c = rest.Client(rest.in_cluster(), 'rbac-probe')\n"
+               "def status(method, path, body=None):\n"
                "    try:\n"
-               "        call(*a, **k); return 'allowed'\n"
-               "    except ApiException as e:\n"
+               "        c.request(method, path, body=body); return 'allowed'\n"
+               "    except rest.ApiError as e:\n"
                "        return str(e.status)\n")
     return kind.cluster.kubectl("exec", "-n", NAMESPACE, pod, "--", "python3", "-c",
                                 prelude + code).stdout.strip()
@@ -68,24 +67,21 @@ def test_each_pod_has_only_its_own_rights(kind: Kind) -> None:
             "metadata": {"name": "rbac-probe-1"},
             "spec": {"zone": "dynamo", "generation": 999999, "endpoints": [
                 {"name": "x", "ttl": 5, "targets": [{"address": "192.0.2.1"}]}]}}
-    crd = "'planguard.io', 'v1alpha1', 'default', 'dnsplans'"
+    plans = "/apis/planguard.io/v1alpha1/namespaces/default/dnsplans"
     got = _in_pod(kind, "enactor",
-                  f"c = client.CustomObjectsApi()\n"
-                  f"print(status(c.create_namespaced_custom_object, {crd}, "
-                  f"{json.dumps(plan)}))\n"
-                  f"print(status(c.delete_namespaced_custom_object, {crd}, 'dynamo-1'))\n"
-                  f"print(status(c.list_namespaced_custom_object, {crd}))")
+                  f"print(status('POST', '{plans}', {json.dumps(plan)}))\n"
+                  f"print(status('DELETE', '{plans}/dynamo-1'))\n"
+                  f"print(status('GET', '{plans}'))")
     assert got.split() == ["403", "403", "allowed"], got
     got = _in_pod(kind, "planner",
-                  "print(status(client.CoreV1Api().list_namespaced_secret, 'default'))\n"
-                  "print(status(client.CoreV1Api().list_namespaced_secret, "
-                  f"'{NAMESPACE}'))")
+                  "print(status('GET', '/api/v1/namespaces/default/secrets'))\n"
+                  f"print(status('GET', '/api/v1/namespaces/{NAMESPACE}/secrets'))")
     assert got.split() == ["403", "403"], got
     got = _in_pod(kind, "leases",
-                  "c = client.CoordinationV1Api()\n"
-                  "print(status(c.list_namespaced_lease, 'kube-node-lease'))\n"
-                  "print(status(c.list_namespaced_lease, 'kube-system'))\n"
-                  f"print(status(c.list_namespaced_lease, '{NAMESPACE}'))")
+                  "leases = '/apis/coordination.k8s.io/v1/namespaces/{}/leases'\n"
+                  "print(status('GET', leases.format('kube-node-lease')))\n"
+                  "print(status('GET', leases.format('kube-system')))\n"
+                  f"print(status('GET', leases.format('{NAMESPACE}')))")
     assert got.split() == ["403", "403", "allowed"], got
 
 

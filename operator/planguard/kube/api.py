@@ -1,30 +1,27 @@
-"""A thin, synchronous wrapper over the official client for planguard's own objects.
+"""planguard's own calls to the API server, over kube/rest.py.
 
 Called from worker threads (asyncio.to_thread) so a slow API server never blocks kopf's
-event loop. Every write is either a status merge-patch of planguard's own keys, or guarded
-by resourceVersion (finalizers, deletes) so it cannot clobber another writer.
+event loop. Every write is either a merge-patch of planguard's own keys, or guarded by
+resourceVersion or uid (finalizers, deletes) so it cannot clobber another writer.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import logging
-import os
 from datetime import UTC, datetime
 from typing import Any
 
-import kubernetes
-from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
-from kubernetes.client.exceptions import ApiException
-
 from planguard import __version__
+from planguard.core.conditions import rfc3339
 from planguard.core.contract import API_VERSION, GROUP, LIVE_PLAN_FINALIZER, VERSION
+from planguard.kube import rest
+from planguard.kube.rest import JSON_PATCH, MERGE_PATCH, ApiError
 
 log = logging.getLogger(__name__)
+GROUP_VERSION = f"{GROUP}/{VERSION}"
 # How this process names itself to the API server (audit log, request metrics, flow
-# control). The libraries' own agents (kopf/1.x, OpenAPI-Generator/x/python) are the same
-# for every role, so without this no one can tell which process sends what.
+# control): without it no one can tell which process sends what.
 user_agent = f"planguard/{__version__}"
 
 
@@ -34,29 +31,10 @@ def identify(role: str) -> None:
     user_agent = f"planguard-{role}/{__version__}"
 
 
-def connect(kubeconfig: str | None = None, pool_size: int | None = None) -> ApiClient:
+def connect(kubeconfig: str | None = None, pool_size: int = 10) -> rest.Client:
     """In-cluster config when running in a Pod, the kubeconfig otherwise. `pool_size`: the
-    connections kept open; at least the number of threads calling at once, or urllib3
-    (10 by default) closes the extra ones and their next requests pay a new TLS handshake."""
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        kubernetes.config.load_incluster_config()
-        cfg = kubernetes.client.Configuration.get_default_copy()
-    else:
-        cfg = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-    if pool_size:
-        cfg.connection_pool_maxsize = pool_size
-    client = ApiClient(cfg)
-    client.user_agent = user_agent
-    return client
-
-
-def discard(resp: Any) -> None:
-    """Ends a response whose body is not wanted (`_preload_content=False`). Released
-    unread, its connection is dropped by urllib3 (a new TLS handshake later) or, if the
-    body is still arriving, read by the next request as its answer (BadStatusLine)."""
-    resp.drain_conn()
-    resp.release_conn()
+    connections kept open; at least the number of threads calling at once."""
+    return rest.Client(rest.load(kubeconfig), user_agent, pool_size)
 
 
 class DeleteOutcome(enum.Enum):
@@ -66,15 +44,18 @@ class DeleteOutcome(enum.Enum):
 
 
 class PlanguardApi:
-    def __init__(self, client: ApiClient, component: str) -> None:
-        self.custom = CustomObjectsApi(client)
-        self.core = CoreV1Api(client)
+    def __init__(self, client: rest.Client, component: str) -> None:
+        self.client = client
         self.component = component
 
+    @staticmethod
+    def path(plural: str, ns: str | None = None, name: str | None = None,
+             sub: str | None = None) -> str:
+        return rest.path(GROUP_VERSION, plural, ns, name, sub)
+
     def patch_status(self, plural: str, ns: str, name: str, status: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, ns, plural, name, {"status": status}
-        )
+        self.client.request("PATCH", self.path(plural, ns, name, "status"),
+                            body={"status": status}, content_type=MERGE_PATCH)
 
     def write_status(self, plural: str, ns: str, name: str, status: dict[str, Any]) -> bool:
         """patch_status, best effort: a failure is logged and reported, never raised (the
@@ -87,11 +68,19 @@ class PlanguardApi:
         return True
 
     def get(self, plural: str, ns: str, name: str) -> dict[str, Any]:
-        resp = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, ns, plural, name, _preload_content=False
-        )
-        obj: dict[str, Any] = json.loads(resp.data)
-        return obj
+        return self.client.json("GET", self.path(plural, ns, name))
+
+    def list(self, plural: str, ns: str | None = None) -> list[dict[str, Any]]:
+        """Every object of a kind in `ns` (None: every namespace the caller may list)."""
+        return list(self.client.json("GET", self.path(plural, ns)).get("items") or [])
+
+    def create(self, plural: str, ns: str, body: dict[str, Any]) -> None:
+        self.client.request("POST", self.path(plural, ns), body=body)
+
+    def patch(self, plural: str, ns: str, name: str, body: dict[str, Any]) -> None:
+        """A merge-patch of the object (not its status)."""
+        self.client.request("PATCH", self.path(plural, ns, name), body=body,
+                            content_type=MERGE_PATCH)
 
     def set_finalizer(self, ns: str, plan: dict[str, Any], present: bool) -> bool:
         """Adds or removes the live-plan finalizer, guarded by the object's resourceVersion
@@ -105,7 +94,7 @@ class PlanguardApi:
             f for f in fins if f != LIVE_PLAN_FINALIZER
         ]
         body = {"metadata": {"finalizers": fins, "resourceVersion": meta["resourceVersion"]}}
-        return self._patch_plan(ns, meta["name"], body)
+        return self._patch_plan(ns, meta["name"], body, MERGE_PATCH)
 
     def release_finalizer(self, ns: str, plan: dict[str, Any]) -> bool:
         """Takes the live-plan finalizer off with a JSON patch that tests the entry it
@@ -121,16 +110,15 @@ class PlanguardApi:
         ops = [{"op": "test", "path": "/metadata/uid", "value": meta["uid"]},
                {"op": "test", "path": f"/metadata/finalizers/{i}", "value": LIVE_PLAN_FINALIZER},
                {"op": "remove", "path": f"/metadata/finalizers/{i}"}]
-        return self._patch_plan(ns, meta["name"], ops,
-                                _content_type="application/json-patch+json")
+        return self._patch_plan(ns, meta["name"], ops, JSON_PATCH)
 
-    def _patch_plan(self, ns: str, name: str, body: Any, **kwargs: Any) -> bool:
+    def _patch_plan(self, ns: str, name: str, body: Any, content_type: str) -> bool:
         """False when its precondition failed (409, 422) or the plan is gone (404)."""
         try:
             # The answer is the whole plan (maybe megabytes): not parsed, it is not needed.
-            discard(self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, ns, "dnsplans", name, body, _preload_content=False, **kwargs))
-        except ApiException as e:
+            self.client.request("PATCH", self.path("dnsplans", ns, name), body=body,
+                                content_type=content_type)
+        except ApiError as e:
             if e.status in (404, 409, 422):
                 return False
             raise
@@ -143,14 +131,10 @@ class PlanguardApi:
         still never deletes a different object created under the same name."""
         meta = plan["metadata"]
         try:
-            discard(self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, ns, "dnsplans", meta["name"],
-                body=kubernetes.client.V1DeleteOptions(
-                    preconditions=kubernetes.client.V1Preconditions(uid=meta["uid"])
-                ),
-                _preload_content=False,
-            ))
-        except ApiException as e:
+            self.client.request("DELETE", self.path("dnsplans", ns, meta["name"]), body={
+                "apiVersion": "v1", "kind": "DeleteOptions",
+                "preconditions": {"uid": meta["uid"]}})
+        except ApiError as e:
             if e.status == 404:
                 return DeleteOutcome.GONE
             if e.status == 409:
@@ -163,21 +147,22 @@ class PlanguardApi:
     ) -> None:
         """A core/v1 Event on the object, as `kubectl describe` shows them."""
         meta = obj["metadata"]
-        now = datetime.now(UTC)
-        body = kubernetes.client.CoreV1Event(
-            metadata=kubernetes.client.V1ObjectMeta(generate_name=f"{meta['name']}."),
-            involved_object=kubernetes.client.V1ObjectReference(
-                api_version=API_VERSION, kind=kind, name=meta["name"],
-                namespace=meta["namespace"], uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"),
-            ),
-            type=type_, reason=reason, message=message[:1024],
-            first_timestamp=now, last_timestamp=now, count=1,
-            source=kubernetes.client.V1EventSource(component=self.component),
-            reporting_component=self.component, reporting_instance=self.component,
-        )
+        now = rfc3339(datetime.now(UTC))
+        body = {
+            "metadata": {"generateName": f"{meta['name']}."},
+            "involvedObject": {
+                "apiVersion": API_VERSION, "kind": kind, "name": meta["name"],
+                "namespace": meta["namespace"], "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": type_, "reason": reason, "message": message[:1024],
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "source": {"component": self.component},
+            "reportingComponent": self.component, "reportingInstance": self.component,
+        }
         try:
-            self.core.create_namespaced_event(meta["namespace"], body)
-        except ApiException as e:
+            self.client.request("POST", rest.path("v1", "events", meta["namespace"]),
+                                body=body)
+        except Exception as e:
             # An Event is a courtesy; never fail the decision because of one.
-            log.warning("could not post event %s on %s: %s", reason, meta["name"], e.reason)
+            log.warning("could not post event %s on %s: %s", reason, meta["name"], e)

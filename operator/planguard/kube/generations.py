@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from planguard.core.contract import GROUP, VERSION
 from planguard.core.contract import HIGHEST_GENERATION_ANNOTATION as HIGHEST
-from planguard.kube.api import PlanguardApi, discard
+from planguard.kube.api import PlanguardApi
+from planguard.kube.rest import ApiError
 
 
 class AllocationFailed(Exception):
@@ -32,8 +30,8 @@ def allocate(api: PlanguardApi, ns: str, zone: str, at_least: int = 0) -> int:
         body = {"metadata": {"annotations": {HIGHEST: str(gen)},
                              "resourceVersion": meta["resourceVersion"]}}
         try:
-            api.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, "dnszones", zone, body)
-        except ApiException as e:
+            api.patch("dnszones", ns, zone, body)
+        except ApiError as e:
             if e.status == 409:
                 continue  # someone else moved the counter: read it again
             raise
@@ -50,10 +48,8 @@ def create_plan(
     for _ in range(20):
         gen = allocate(api, ns, zone, at_least)
         try:
-            discard(api.custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, "dnsplans", body_for(gen), _preload_content=False
-            ))
-        except ApiException as e:
+            api.create("dnsplans", ns, body_for(gen))
+        except ApiError as e:
             if e.status == 409:
                 at_least = gen
                 continue

@@ -8,9 +8,7 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-
-from kubernetes.client import ApiClient, CoordinationV1Api, V1Lease, V1LeaseSpec, V1ObjectMeta
-from kubernetes.client.exceptions import ApiException
+from typing import Any
 
 from planguard.core.leadership import (
     RETRY_PERIOD,
@@ -21,17 +19,28 @@ from planguard.core.leadership import (
     still_leading,
 )
 from planguard.core.liveness import LIVENESS
+from planguard.kube import rest
+from planguard.kube.rest import ApiError, micro_time
 
 log = logging.getLogger(__name__)
 
 
-def _ts(dt: datetime | None) -> float:
-    return dt.timestamp() if dt else 0.0
+def _ts(text: str | None) -> float:
+    return datetime.fromisoformat(text).timestamp() if text else 0.0
+
+
+def _spec(holder: str | None, duration: int, acquired: float, renewed: float,
+          transitions: int) -> dict[str, Any]:
+    return {"holderIdentity": holder, "leaseDurationSeconds": duration,
+            "acquireTime": micro_time(datetime.fromtimestamp(acquired, UTC)),
+            "renewTime": micro_time(datetime.fromtimestamp(renewed, UTC)),
+            "leaseTransitions": transitions}
 
 
 class LeaderElector:
-    def __init__(self, client: ApiClient, namespace: str, name: str, identity: str) -> None:
-        self.api = CoordinationV1Api(client)
+    def __init__(self, client: rest.Client, namespace: str, name: str, identity: str) -> None:
+        self.client = client
+        self.leases = rest.path("coordination.k8s.io/v1", "leases", namespace)
         self.ns, self.name, self.me = namespace, name, identity
         self._obs: Observation | None = None
         self._renewed = -1e9  # monotonic time of our last successful write
@@ -44,8 +53,8 @@ class LeaderElector:
     def try_acquire_or_renew(self) -> bool:
         now, wall = time.monotonic(), time.time()
         try:
-            lease: V1Lease | None = self.api.read_namespaced_lease(self.name, self.ns)
-        except ApiException as e:
+            lease: dict[str, Any] | None = self.client.json("GET", self._lease_path)
+        except ApiError as e:
             if e.status != 404:
                 raise
             lease = None
@@ -54,40 +63,42 @@ class LeaderElector:
         new = claim(self._obs, self.me, now, wall)
         if new is None:
             return False
-        spec = V1LeaseSpec(
-            holder_identity=new.holder, lease_duration_seconds=int(new.duration),
-            acquire_time=datetime.fromtimestamp(new.acquired, UTC),
-            renew_time=datetime.fromtimestamp(new.renewed, UTC),
-            lease_transitions=new.transitions,
-        )
+        spec = _spec(new.holder, int(new.duration), new.acquired, new.renewed,
+                     new.transitions)
         try:
             if lease is None:
-                self.api.create_namespaced_lease(
-                    self.ns, V1Lease(metadata=V1ObjectMeta(name=self.name), spec=spec))
+                self.client.request("POST", self.leases, body={
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.name}, "spec": spec})
             else:
-                lease.spec = spec  # resourceVersion from the read: a conditional write
-                self.api.replace_namespaced_lease(self.name, self.ns, lease)
-        except ApiException as e:
+                lease["spec"] = spec  # resourceVersion from the read: a conditional write
+                self.client.request("PUT", self._lease_path, body=lease)
+        except ApiError as e:
             if e.status in (409, 422):
                 return False  # someone else wrote first; judge again next round
             raise
         self._renewed = now
         return True
 
+    @property
+    def _lease_path(self) -> str:
+        return f"{self.leases}/{self.name}"
+
     @staticmethod
-    def _record(lease: V1Lease | None) -> LeaseRecord | None:
-        if lease is None or lease.spec is None:
+    def _record(lease: dict[str, Any] | None) -> LeaseRecord | None:
+        s = (lease or {}).get("spec")
+        if not s:
             return None
-        s = lease.spec
-        return LeaseRecord(s.holder_identity, float(s.lease_duration_seconds or 15),
-                           _ts(s.acquire_time), _ts(s.renew_time), s.lease_transitions or 0)
+        return LeaseRecord(s.get("holderIdentity"), float(s.get("leaseDurationSeconds") or 15),
+                           _ts(s.get("acquireTime")), _ts(s.get("renewTime")),
+                           s.get("leaseTransitions") or 0)
 
     def run(self) -> None:
         """Campaigns and renews every retry period until stopped (call in a thread)."""
         was = False
         loop, check = f"leader election {self.ns}/{self.name}", "leader election"
         while not self._stop.is_set():
-            # API calls time out well within this (kube/api.py), so a silent thread is stuck.
+            # API calls time out well within this (kube/rest.py), so a silent thread is stuck.
             LIVENESS.beat(loop, 60.0)
             try:
                 self.try_acquire_or_renew()
@@ -113,14 +124,13 @@ class LeaderElector:
         the resourceVersion read: a Lease someone else took meanwhile is left alone."""
         self._renewed = -1e9  # from here on this process never acts as the leader
         try:
-            lease = self.api.read_namespaced_lease(self.name, self.ns)
-            if lease.spec is None or lease.spec.holder_identity != self.me:
+            lease = self.client.json("GET", self._lease_path)
+            spec = lease.get("spec") or {}
+            if spec.get("holderIdentity") != self.me:
                 return False
-            now = datetime.now(UTC)
-            lease.spec = V1LeaseSpec(
-                holder_identity=None, lease_duration_seconds=1, acquire_time=now,
-                renew_time=now, lease_transitions=lease.spec.lease_transitions)
-            self.api.replace_namespaced_lease(self.name, self.ns, lease)
+            now = time.time()
+            lease["spec"] = _spec(None, 1, now, now, spec.get("leaseTransitions") or 0)
+            self.client.request("PUT", self._lease_path, body=lease)
         except Exception as e:  # the Lease expires by itself; nothing else to do
             log.warning("could not release leadership of %s/%s: %s", self.ns, self.name, e)
             return False

@@ -13,18 +13,22 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
+
+import urllib3
+
+from planguard.kube.rest import Client
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 290  # the server ends a watch after this; it is simply resumed
 
 
 class ListWatch:
-    def __init__(self, list_call: Callable[..., Any], what: str, **params: Any) -> None:
-        """`list_call`: a kubernetes client list method (e.g. CoreV1Api.list_node), called
-        with `params` (label_selector, namespace, ...)."""
-        self._call, self._what, self._params = list_call, what, params
+    def __init__(self, client: Client, path: str, what: str, **query: Any) -> None:
+        """`path`: the collection (e.g. /api/v1/nodes, kube/rest.path); `query`: its list
+        parameters (labelSelector, ...)."""
+        self._client, self._path, self._what, self._query = client, path, what, query
         self._items: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.version = 0  # raised on every change: callers rebuild only when it moved
@@ -49,20 +53,17 @@ class ListWatch:
         failures = 0
         while not self._stop.is_set():
             try:
-                rv = self._list()
+                rv: str | None = self._list()
                 self.healthy, failures = True, 0
-                while not self._stop.is_set():
-                    rv = self._watch(rv)
-                    if rv is None:
-                        break  # 410 Gone or an ERROR event: list again
+                while rv is not None and not self._stop.is_set():
+                    rv = self._watch(rv)  # None: 410 Gone or an ERROR event, list again
             except Exception as e:  # the API server is down or restarting
                 self.healthy, failures = False, failures + 1
                 log.warning("%s: list/watch failed (%s); again shortly", self._what, e)
                 self._stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1))
 
     def _list(self) -> str:
-        resp = self._call(**self._params, _preload_content=False, _request_timeout=60)
-        body = json.loads(resp.data)
+        body = self._client.json("GET", self._path, query=self._query)
         items = {self._key(o): o for o in body.get("items") or []}
         with self._lock:
             self._items, self.version = items, self.version + 1
@@ -72,9 +73,10 @@ class ListWatch:
     def _watch(self, rv: str) -> str | None:
         """Applies events until the server ends the watch; the resourceVersion to resume
         from, or None when a new list is needed."""
-        resp = self._call(**self._params, watch=True, resource_version=rv,
-                          allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
-                          _preload_content=False, _request_timeout=(10, WATCH_SECONDS + 30))
+        resp = self._client.stream(self._path, {
+            **self._query, "watch": True, "resourceVersion": rv, "allowWatchBookmarks": True,
+            "timeoutSeconds": WATCH_SECONDS,
+        }, urllib3.Timeout(connect=10.0, read=WATCH_SECONDS + 30))
         try:
             for line in _lines(resp):
                 ev = json.loads(line)

@@ -11,7 +11,6 @@ taint patches.
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import math
 import queue
@@ -22,9 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from kubernetes.client import ApiClient, CoordinationV1Api, CoreV1Api
-from kubernetes.client.exceptions import ApiException
 
 from planguard import metrics
 from planguard.core.contract import (
@@ -39,9 +35,10 @@ from planguard.core.contract import (
 from planguard.core.leasequeue import AdmissionLimits, Work
 from planguard.core.leasescheduler import BreakerLimits, LeasePolicy, LeaseScheduler
 from planguard.core.liveness import LIVENESS
-from planguard.kube.api import discard
+from planguard.kube import rest
 from planguard.kube.leader import LeaderElector
 from planguard.kube.listwatch import ListWatch
+from planguard.kube.rest import JSON, MERGE_PATCH, ApiError, micro_time
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +107,9 @@ class LeaseManager:
     """Wiring only: the policy is core/leasescheduler.py; this class lists Nodes and
     Leases, makes the HTTP check-ins, writes the Leases and patches the taints."""
 
-    def __init__(self, client: ApiClient, cfg: LeaseConfig, elector: LeaderElector) -> None:
-        self.core, self.coord = CoreV1Api(client), CoordinationV1Api(client)
+    def __init__(self, client: rest.Client, cfg: LeaseConfig, elector: LeaderElector) -> None:
+        self.client = client
+        self.leases = rest.path("coordination.k8s.io/v1", "leases", cfg.namespace)
         self.cfg, self.elector = cfg, elector
         self.sched = LeaseScheduler(cfg.policy())
         self.nodes: dict[str, Node] = {}
@@ -123,8 +121,8 @@ class LeaseManager:
         self._nodes_version = -1
         # Nodes by list + watch: listing 5,000 of them every inventory (5 MB of JSON every
         # 2 s) cost the API server and this process more than all the lease writes.
-        self._node_watch = ListWatch(self.core.list_node, "nodes",
-                                     label_selector=cfg.selector)
+        self._node_watch = ListWatch(client, rest.path("v1", "nodes"), "nodes",
+                                     labelSelector=cfg.selector)
         self._stop = threading.Event()
         self._freed = threading.Event()  # a worker finished: hand out more work now
         self._finished: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -215,21 +213,18 @@ class LeaseManager:
         leases = None
         try:
             try:
-                cm = self.core.read_namespaced_config_map(LEASES_PAUSE_CONFIGMAP,
-                                                         self.cfg.namespace)
-                self.paused = (cm.data or {}).get("paused", "false").lower() == "true"
-            except ApiException as e:
+                cm = self.client.json("GET", rest.path(
+                    "v1", "configmaps", self.cfg.namespace, LEASES_PAUSE_CONFIGMAP))
+                self.paused = (cm.get("data") or {}).get("paused", "false").lower() == "true"
+            except ApiError as e:
                 if e.status != 404:
                     raise
                 self.paused = False
             if not self._node_watch.healthy or not self._node_watch.synced.is_set():
                 raise RuntimeError("the Node watch is not current")
             if now - self._leases_at >= self.cfg.lease_duration:
-                # Plain JSON, not the client's models: for thousands of objects, building
-                # those cost more CPU than all the check-ins and lease writes.
-                leases = json.loads(self.coord.list_namespaced_lease(
-                    self.cfg.namespace, label_selector=LEASE_LABEL, _preload_content=False
-                ).data)["items"] or []
+                leases = self.client.json("GET", self.leases,
+                                          query={"labelSelector": LEASE_LABEL})["items"] or []
                 self._leases_at = now
         except Exception as e:  # the API is down: nothing is judged from stale data
             self._api_result(False, now)
@@ -308,31 +303,30 @@ class LeaseManager:
     def _write_lease(self, node: str, has_lease: bool) -> float:
         """Writes the node's Lease; returns when (monotonic), or raises."""
         at = time.monotonic()
-        now = datetime.fromtimestamp(time.time(), UTC)
+        now = micro_time(datetime.fromtimestamp(time.time(), UTC))
         name = lease_name(node)
-        spec = {"holderIdentity": self.cfg.identity, "renewTime": now.isoformat(),
+        spec = {"holderIdentity": self.cfg.identity, "renewTime": now,
                 "leaseDurationSeconds": int(self.cfg.lease_duration)}
-        new = {"metadata": {"name": name, "labels": {LEASE_LABEL: node}},
-               "spec": {**spec, "acquireTime": now.isoformat()}}
+        new = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+               "metadata": {"name": name, "labels": {LEASE_LABEL: node}},
+               "spec": {**spec, "acquireTime": now}}
         # Answers are not parsed (nothing in them is used). A lease never seen is created
         # at once rather than after a patch that can only answer 404.
+        patch = ("PATCH", f"{self.leases}/{name}", {"spec": spec}, MERGE_PATCH)
+        create = ("POST", self.leases, new, JSON)
         if has_lease:
-            if not self._lease_call(404, self.coord.patch_namespaced_lease, name,
-                                    self.cfg.namespace, {"spec": spec}):
-                self._lease_call(None, self.coord.create_namespaced_lease,
-                                 self.cfg.namespace, new)
-        elif not self._lease_call(409, self.coord.create_namespaced_lease,
-                                  self.cfg.namespace, new):
-            self._lease_call(None, self.coord.patch_namespaced_lease, name,
-                             self.cfg.namespace, {"spec": spec})
+            if not self._lease_call(404, *patch):
+                self._lease_call(None, *create)
+        elif not self._lease_call(409, *create):
+            self._lease_call(None, *patch)
         return at
 
-    @staticmethod
-    def _lease_call(tolerated: int | None, call: Any, *args: Any) -> bool:
+    def _lease_call(self, tolerated: int | None, method: str, path: str, body: Any,
+                    content_type: str) -> bool:
         """False if the API server answered `tolerated` (e.g. 404: no such lease yet)."""
         try:
-            discard(call(*args, _preload_content=False))
-        except ApiException as e:
+            self.client.request(method, path, body=body, content_type=content_type)
+        except ApiError as e:
             if e.status != tolerated:
                 raise
             return False
@@ -352,17 +346,18 @@ class LeaseManager:
 
     def _set_taint(self, n: Node, on: bool) -> None:
         try:
-            node = self.core.read_node(n.name)
-            taints = [t for t in (node.spec.taints or []) if t.key != TAINT_KEY]
-            body_taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in taints]
+            path = rest.path("v1", "nodes", name=n.name)
+            node = self.client.json("GET", path)
+            taints = [t for t in (node.get("spec") or {}).get("taints") or []
+                      if t.get("key") != TAINT_KEY]
             if on:
-                body_taints.append({"key": TAINT_KEY, "effect": "NoSchedule"})
-            self.core.patch_node(n.name, {
-                "metadata": {"resourceVersion": node.metadata.resource_version},
-                "spec": {"taints": body_taints or None}})
-        except ApiException as e:
-            log.warning("could not %s taint on %s: %s", "set" if on else "clear", n.name,
-                        e.reason)
+                taints.append({"key": TAINT_KEY, "effect": "NoSchedule"})
+            # The whole list, conditional on the node read: no other writer's taint lost.
+            self.client.request("PATCH", path, content_type=MERGE_PATCH, body={
+                "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+                "spec": {"taints": taints or None}})
+        except ApiError as e:
+            log.warning("could not %s taint on %s: %s", "set" if on else "clear", n.name, e)
             return
         n.tainted = on
         metrics.TAINTS.labels("applied" if on else "removed").inc()
