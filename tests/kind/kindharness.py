@@ -8,6 +8,8 @@ import collections
 import json
 import os
 import random
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -89,7 +91,14 @@ class KindDns:
         import dns.rdatatype
 
         q = dns.message.make_query(name, rdtype)
-        r = dns.query.tcp(q, self.ip, port=DNS_NODEPORT, timeout=2)
+        with socket.create_connection((self.ip, DNS_NODEPORT), timeout=2) as sock:
+            # Closed with a reset, not a FIN: the prober opens hundreds of connections a
+            # second, and each one closed normally waits 60 s in TIME_WAIT on the host's
+            # side; to one address (a node's, not loopback, so never reused early) that
+            # runs the ephemeral ports out (EADDRNOTAVAIL, seen in CI at ~470/s).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.setblocking(False)  # what dnspython asks of a socket it is given
+            r = dns.query.tcp(q, self.ip, port=DNS_NODEPORT, timeout=2, sock=sock)
         want = dns.rdatatype.from_text(rdtype)
         return sorted(rd.to_text() for rrset in r.answer if rrset.rdtype == want for rd in rrset)
 
