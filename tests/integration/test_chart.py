@@ -77,26 +77,33 @@ def test_chart_refuses_kubernetes_before_1_33(helm: str) -> None:
     assert r.returncode != 0 and "kubeVersion" in r.stderr
 
 
+# What crds/ holds: the CRDs and the admission policy that keeps plans immutable.
+API_KINDS = ("CustomResourceDefinition", "ValidatingAdmissionPolicy",
+             "ValidatingAdmissionPolicyBinding")
+
+
 def test_chart_crds_match_the_source_of_truth(helm: str) -> None:
-    """The rendered CRDs are crds/ plus the chart's labels and the keep annotation."""
+    """The rendered CRDs (and plan policy) are crds/ plus the chart's labels and the keep
+    annotation."""
     r = subprocess.run([REPO / "hack" / "sync-chart-crds.sh", "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert not (CHART / "crds").exists()  # Helm would install those once, never upgrade them
-    rendered = {d["metadata"]["name"]: d for d in
-                of_kind(render(helm), "CustomResourceDefinition")}
+    rendered = {(d["kind"], d["metadata"]["name"]): d for d in
+                of_kind(render(helm), *API_KINDS)}
     sources = [yaml.safe_load(f.read_text()) for f in sorted((REPO / "crds").glob("*.yaml"))]
-    assert sorted(rendered) == sorted(s["metadata"]["name"] for s in sources)
+    assert sorted(rendered) == sorted((s["kind"], s["metadata"]["name"]) for s in sources)
+    assert {s["kind"] for s in sources} == set(API_KINDS)
     for src in sources:
-        got = rendered[src["metadata"]["name"]]
+        got = rendered[(src["kind"], src["metadata"]["name"])]
         meta = got["metadata"]
         assert meta.pop("annotations") == {"helm.sh/resource-policy": "keep"}
         assert meta.pop("labels")["app.kubernetes.io/managed-by"] == "Helm"
         assert got == src, src["metadata"]["name"]
-    unkept = of_kind(render(helm, "--set", "crds.keep=false"), "CustomResourceDefinition")
+    unkept = of_kind(render(helm, "--set", "crds.keep=false"), *API_KINDS)
     assert len(unkept) == len(sources)
     assert all("annotations" not in d["metadata"] for d in unkept)
-    assert not of_kind(render(helm, "--set", "crds.enabled=false"), "CustomResourceDefinition")
+    assert not of_kind(render(helm, "--set", "crds.enabled=false"), *API_KINDS)
 
 
 def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str) -> None:
@@ -104,7 +111,8 @@ def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str
     docs = render(helm, "--set", "leases.enabled=true")
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "DaemonSet", "ClusterRole", "Role", "ServiceAccount", "Service",
-            "PodDisruptionBudget", "CustomResourceDefinition", "Pod"} <= kinds
+            "PodDisruptionBudget", "CustomResourceDefinition", "Pod",
+            "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} <= kinds
     # The helm test Pod needs its (hook) ServiceAccount to exist: admission checks it.
     r = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
                         input=yaml.safe_dump_all([d for d in docs if d["kind"] != "Pod"]))
