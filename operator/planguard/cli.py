@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
     c.add_argument("--interval", type=float, default=5.0)
+    c.add_argument("--status-settle", type=float, default=2.0,
+                   help="seconds a valid plan waits for its first status (one write per "
+                        "plan in a burst, not Live then Superseded)")
     _common(c, 9102, 8082)
 
     p = sub.add_parser("planner", help="health-check DNSEndpointPools and write DNSPlans "
@@ -247,7 +250,8 @@ def _cleanup(args: argparse.Namespace, hooks: Hooks) -> int:
 
     key, cache = load_key(args.tsig_key), ObjectCache()
     api = PlanguardApi(connect(args.kubeconfig), "planguard-cleanup")
-    cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval))
+    cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval,
+                                                   status_settle=args.status_settle))
     runtime.run("cleanup", cache, cleanup.reconcile, args.namespace, args.liveness_port,
                 plans_without_zone=True)
     return 0

@@ -9,6 +9,7 @@ from planguard.core.cleanup import (
     finalizer_action,
     protected,
     select_deletions,
+    settle_wait,
     status_deferred,
 )
 
@@ -71,6 +72,22 @@ def test_a_pending_plan_gets_its_status_after_a_cycle_and_a_live_one_at_once():
     assert not status_deferred(3, {3}, 4, age=1.0, cycle=5.0)  # live on an endpoint
     assert not status_deferred(2, set(), 4, age=1.0, cycle=5.0)  # superseded: say so
     assert not status_deferred(5, set(), 4, age=-1.0, cycle=5.0)  # clock unknown or skewed
+
+
+def test_no_plan_gets_a_status_before_it_settles_whatever_its_phase():
+    for g, live in ((5, set()), (4, set()), (3, {3}), (2, set())):  # pending/fenced/live/old
+        assert status_deferred(g, live, 4, age=1.0, cycle=5.0, settle=2.0)
+    assert not status_deferred(4, set(), 4, age=2.5, cycle=5.0, settle=2.0)  # Live now
+    assert not status_deferred(2, set(), 4, age=2.5, cycle=5.0, settle=2.0)  # Superseded now
+    assert status_deferred(5, set(), 4, age=2.5, cycle=5.0, settle=2.0)  # pending: a cycle
+    assert not status_deferred(4, set(), 4, age=-1.0, cycle=5.0, settle=2.0)  # age unknown
+
+
+def test_a_settling_plan_is_looked_at_again_when_it_has_settled():
+    assert settle_wait(0.5, 2.0) == 1.5
+    assert settle_wait(1.99, 2.0) == 0.05  # never a busy loop
+    assert settle_wait(2.0, 2.0) is None
+    assert settle_wait(-1.0, 2.0) is None  # unknown age: nothing deferred, nothing to wait for
 
 
 @given(

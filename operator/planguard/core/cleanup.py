@@ -153,9 +153,18 @@ def bases_in_dns(plans: Iterable[PlanRef], live: Set[int], fence: int | None) ->
 
 
 def status_deferred(generation: int, live: Set[int], fence: int | None, age: float,
-                    cycle: float) -> bool:
-    """A valid plan newer than the fence, created less than a clean-up cycle ago, gets no
-    status yet: an enactor applies most plans within that time, and the first status the
-    plan gets is then Live (or, in a burst, Superseded). Each status write of a large plan
-    costs the API server about as much as its create. Refusals are never deferred."""
-    return pending(generation, live, fence) and _young(age, cycle)
+                    cycle: float, settle: float = 0.0) -> bool:
+    """No status yet for a valid plan created less than `settle` seconds ago, whatever its
+    phase: in a burst a plan is live for moments before the next one supersedes it, and
+    Live then Superseded would be two writes where one (Superseded) says what stays true.
+    Nor for one newer than the fence created less than a clean-up cycle ago: an enactor
+    applies most plans within that time, and the first status the plan gets is then Live
+    (or, in a burst, Superseded). Each status write of a large plan costs the API server
+    about as much as its create. Refusals are never deferred."""
+    return _young(age, settle) or (pending(generation, live, fence) and _young(age, cycle))
+
+
+def settle_wait(age: float, settle: float) -> float | None:
+    """Seconds until a plan `age` seconds old is past `settle` (status_deferred), so its
+    status is written then rather than at the next timed cycle; None once it is."""
+    return max(settle - age, 0.05) if _young(age, settle) else None

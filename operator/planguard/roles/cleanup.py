@@ -28,6 +28,7 @@ from planguard.core.cleanup import (
     depended_on,
     finalizer_action,
     select_deletions,
+    settle_wait,
     status_deferred,
     superseded,
 )
@@ -59,6 +60,9 @@ RETIRED_PLAN_CONDITIONS = ("Refused",)
 class CleanupConfig:
     key: TsigKey
     interval: float = 5.0
+    # A valid plan's first status waits this long (core/cleanup.status_deferred): one write
+    # per plan in a burst instead of Live then Superseded. Below the 5 s cycle.
+    status_settle: float = 2.0
     stale_enactor: float = 120.0  # an enactor error younger than this degrades the zone
 
 
@@ -67,6 +71,11 @@ class Cleanup:
         self.api, self.cache, self.cfg = api, cache, cfg
         self._providers = ProviderPool(cfg.key)
         self._parts: dict[ZoneKey, PartCache] = {}
+        # Per zone: plan object name -> the resourceVersion its last status write was
+        # computed from. While the cache still holds that version, the write has not come
+        # back through the watch yet; computing from it again would write the same thing
+        # twice (in a burst the next cycle starts before the API server's echo arrives).
+        self._sent: dict[ZoneKey, dict[str, str]] = {}
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cleanup-write")
 
     def reconcile(self, key: ZoneKey) -> float:
@@ -76,6 +85,7 @@ class Cleanup:
             self._zone_missing(key)
             metrics.forget_zone(f"{key[0]}/{key[1]}")
             self._providers.forget(key)
+            self._sent.pop(key, None)
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
@@ -104,9 +114,14 @@ class Cleanup:
         kept = [c for c in cands if c.plan.name not in gone]
         bases = bases_in_dns(self._refs(kept).values(), live, state.fence_generation) \
             if state is not None else set()
-        list(self._pool.map(lambda c: self._plan_status(c, state, live, bases), kept))
+        sent = self._sent.setdefault(key, {})
+        names = {o["metadata"]["name"] for c in kept for o in c.objs}
+        for name in sent.keys() - names:
+            del sent[name]
+        waits = list(self._pool.map(lambda c: self._plan_status(c, state, live, bases, sent),
+                                    kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
-        return self.cfg.interval
+        return min([self.cfg.interval, *(w for w in waits if w is not None)])
 
     # -- plans -------------------------------------------------------------------------
     def _zone_missing(self, key: ZoneKey) -> None:
@@ -125,7 +140,9 @@ class Cleanup:
 
 
     def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int],
-                     bases: set[int]) -> None:
+                     bases: set[int], sent: dict[str, str]) -> float | None:
+        """Writes the plan's status if it changed; returns the seconds after which a
+        deferred status is due (None: nothing deferred)."""
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
         conds = [Condition("Accepted", c.valid, reason,
@@ -133,9 +150,9 @@ class Cleanup:
         if state is not None and c.valid:
             # Phase only: these messages stay the same while newer plans come and go, so a
             # plan's status is written when it becomes Live or Superseded, not every cycle.
-            g, fence = c.plan.generation, state.fence_generation
-            if status_deferred(g, live, fence, _age(c), self.cfg.interval):
-                return
+            g, fence, age = c.plan.generation, state.fence_generation, _age(c)
+            if status_deferred(g, live, fence, age, self.cfg.interval, self.cfg.status_settle):
+                return settle_wait(age, self.cfg.status_settle)
             in_dns, fenced = g in live, g == fence
             conds.append(Condition(
                 "Live", in_dns or fenced, "InDNS" if in_dns or fenced else "NotInDNS",
@@ -154,13 +171,18 @@ class Cleanup:
             ))
         for obj in c.objs:
             meta = obj["metadata"]
+            version = str(meta.get("resourceVersion"))
+            if sent.get(meta["name"]) == version:
+                continue  # our write to this version has not come back yet (self._sent)
             count = endpoint_count(obj)
             new = conditions.status_update(
                 obj.get("status"), conds, datetime.now(UTC), meta.get("generation"),
                 {"endpoints": count, "observedGeneration": meta.get("generation")},
                 drop=RETIRED_PLAN_CONDITIONS)
-            if new is not None:
-                self.api.write_status("dnsplans", meta["namespace"], meta["name"], new)
+            if new is not None and self.api.write_status("dnsplans", meta["namespace"],
+                                                         meta["name"], new):
+                sent[meta["name"]] = version
+        return None
 
     @staticmethod
     def _refs(cands: list[Candidate]) -> dict[str, PlanRef]:
