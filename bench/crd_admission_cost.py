@@ -6,7 +6,9 @@ Installs copies of the DNSPlan CRD under throw-away groups (<variant>.planguard.
 with one thing removed, and times creates of the same plan against each, interleaved round
 by round so drift hits all alike; medians (the first round is dropped as warm-up).
 Each created plan then gets --patches status patches (what clean-up writes: the API server
-validates the whole object again on every write, status included), timed the same way.
+validates the whole object again on every write, status included), then is deleted (the
+API server decodes, prunes and defaults the stored object on each of its reads), timed the
+same way.
 Variants: the CRD as shipped; isIP replaced by a regex; the per-endpoint CEL rules removed,
 or merged into one; every CEL rule removed; targets an atomic list instead of a list-map;
 every endpoint and address rule moved to the list and skipped on updates (`guarded`,
@@ -147,6 +149,7 @@ def main() -> None:
         eps = initial_endpoints(args.endpoints, 4)
         times: dict[str, list[float]] = {v: [] for v in ALL}
         patches: dict[str, list[float]] = {v: [] for v in ALL}
+        deletes: dict[str, list[float]] = {v: [] for v in ALL}
         for r in range(args.rounds):
             for v in ALL:
                 body = plan_body("z", r + 1, eps)
@@ -163,6 +166,11 @@ def main() -> None:
                         {"status": {"endpoints": k + 1}},
                         _preload_content=False).read()
                     patches[v].append(time.monotonic() - t)
+                t = time.monotonic()
+                api.delete_namespaced_custom_object(
+                    f"{v}.planguard.io", "v1alpha1", ns, "dnsplans", f"z-{r + 1}",
+                    _preload_content=False).read()
+                deletes[v].append(time.monotonic() - t)
     finally:
         for v in ALL:
             cluster.kubectl("delete", "crd", f"dnsplans.{v}.planguard.io", "--wait=false",
@@ -171,16 +179,18 @@ def main() -> None:
     print(f"create of one plan of {args.endpoints} endpoints x 4 targets; medians of "
           f"{args.rounds - 1} rounds; ratio = variant / shipped")
     pbase = statistics.median(patches["shipped"][args.patches:])
-    print(f"  {'':14s} create            status patch (x of the shipped create)")
+    print(f"  {'':14s} create            status patch (x of the shipped create)   delete")
     result = {}
     for v, ts in times.items():
         med = statistics.median(ts[1:])
         pmed = statistics.median(patches[v][args.patches:])
+        dmed = statistics.median(deletes[v][1:])
         result[v] = {"median_s": med, "ratio": med / base, "all_s": ts,
                      "patch_median_s": pmed, "patch_ratio": pmed / pbase,
-                     "patch_of_create": pmed / base}
+                     "patch_of_create": pmed / base, "delete_median_s": dmed,
+                     "delete_of_create": dmed / base}
         print(f"  {v:14s} {med:.3f} s  x{med / base:.2f}   {pmed:.3f} s  x{pmed / pbase:.2f}"
-              f"  ({pmed / base:.2f})")
+              f"  ({pmed / base:.2f})   {dmed:.3f} s ({dmed / base:.2f})")
     write_result("crd_admission_cost", {"endpoints": args.endpoints, "variants": result})
 
 
