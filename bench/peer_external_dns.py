@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,12 @@ class Answers:
                         time.sleep(0.2)
                         return ok
                     inflight[qid] = (fqdn, qname)
-                if not select.select([sock], [], [], 1.0)[0]:
-                    inflight.clear()  # lost (BIND restarted?): counted as not served yet
+                # No answer for 0.1 s: those queries are lost (BIND drops some while it
+                # applies a burst of UPDATEs, or it restarted) and count as not served yet,
+                # so the next pass asks again. A 1 s wait here made every first publish
+                # look a whole second late whenever a pass met such a burst.
+                if not select.select([sock], [], [], 0.1)[0]:
+                    inflight.clear()
                     continue
                 while True:
                     try:
@@ -387,6 +392,14 @@ class ExternalDNS:
 # ---------------------------------------------------------------- planguard
 
 
+def _scrape(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            return r.read().decode()
+    except OSError:
+        return ""  # not listening yet
+
+
 class Planguard:
     """One planguard enactor on its own namespace, DNSZone and zone."""
 
@@ -398,12 +411,21 @@ class Planguard:
         bind.add_zone(self.zone)
         cluster.apply(self.ns, zone_obj("p", self.zone, bind.port))
         self.procs = Processes(cluster, logdir / f"planguard-{self.ns}")
-        self.procs.enactor("a", self.ns, bind.key("enactor-a"), drift=drift)
+        metrics = free_port()
+        self.procs.enactor("a", self.ns, bind.key("enactor-a"), drift=drift,
+                           metrics_port=metrics)
         self.proc = self.procs.procs["enactor-a"]
         self.api = kubernetes.client.CustomObjectsApi(
             kubernetes.config.new_client_from_config(cluster.kubeconfig))
         self.generation = 0
-        time.sleep(3)  # let the enactor list and start its zone worker, as enactor_latency
+        # Started once its zone worker has run (the zone's series in its metrics), as
+        # external-dns is once its first sync is done: frozen (Measure) before then, the
+        # first publish would also carry the rest of its start-up.
+        deadline, series = time.monotonic() + 60, f'planguard_zone_paused{{zone="{self.ns}/p"}}'
+        while series not in _scrape(metrics):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the enactor did not start:\n{self.procs.log('enactor-a')}")
+            time.sleep(0.1)
 
     def publish(self, eps: Endpoints) -> None:
         """A new generation with every endpoint (a plan is the whole desired state)."""
