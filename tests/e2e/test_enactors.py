@@ -165,6 +165,10 @@ def test_force_removed_live_plan_does_not_block_a_newer_plan(cluster, bind, ns, 
     start_roles(procs, bind, ns, "ab")
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    # The plan protected first: clean-up puts the live-plan finalizer on once the plan is a
+    # cycle old (before that a delete goes through at once and there is nothing to force).
+    eventually(lambda: "planguard.io/live-plan" in cluster.get("dnsplan", ns, f"{zone}-1")
+               ["metadata"].get("finalizers", []), what="plan 1 protected")
     # Force removal as an operator would do it: delete, then strip the finalizer (removing it
     # first would race clean-up, which puts it back on a plan DNS depends on).
     cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--wait=false")
