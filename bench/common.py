@@ -23,12 +23,14 @@ from harness import (
     Cluster,
     Processes,
     hack_env,
+    metrics_text,
     run_script,
     unique,
     zone_obj,
 )
 
-__all__ = ["REPO", "Bind", "Cluster", "Processes", "hack_env", "run_script", "unique", "zone_obj"]
+__all__ = ["REPO", "Bind", "Cluster", "Processes", "hack_env", "metrics_text", "run_script",
+           "unique", "zone_obj"]
 
 
 def real_parts() -> tuple[Cluster, Bind]:

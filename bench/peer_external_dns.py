@@ -34,7 +34,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ from common import (
     free_port,
     hack_env,
     initial_endpoints,
+    metrics_text,
     plan_body,
     proc_stats,
     real_parts,
@@ -394,8 +394,7 @@ class ExternalDNS:
 
 def _scrape(port: int) -> str:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            return r.read().decode()
+        return metrics_text(port)
     except OSError:
         return ""  # not listening yet
 

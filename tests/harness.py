@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -43,6 +44,12 @@ def run_script(name: str, *args: str, timeout: float = 3600) -> str:
         raise RuntimeError(f"hack/{name} {' '.join(args)} failed ({p.returncode}):\n"
                            f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p.stdout
+
+
+def metrics_text(port: int, timeout: float = 2) -> str:
+    """What a planguard process serves on /metrics (its --metrics-port), as text."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+        return r.read().decode()
 
 
 def eventually(fn: Callable[[], T], timeout: float = 30, interval: float = 0.2,

@@ -8,12 +8,20 @@ import copy
 import json
 import socket
 import time
-import urllib.request
 from typing import Any
 
 import pytest
 
-from harness import Bind, Cluster, Processes, condition, eventually, plan_obj, zone_obj
+from harness import (
+    Bind,
+    Cluster,
+    Processes,
+    condition,
+    eventually,
+    metrics_text,
+    plan_obj,
+    zone_obj,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -289,8 +297,7 @@ def test_unreachable_server(cluster, bind, ns, procs, kind) -> None:
     assert conds["DNSReadable"]["reason"] == kind.capitalize()
     assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("False", "DNSUnreadable")
     assert "DNSError" in events(cluster, ns)
-    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5) as r:
-        assert f'kind="{kind}"' in r.read().decode(), "DNS error kind not in the metrics"
+    assert f'kind="{kind}"' in metrics_text(mport, timeout=5), "DNS error kind not in the metrics"
 
 
 def test_zone_missing_on_the_server(cluster, bind, ns, procs) -> None:

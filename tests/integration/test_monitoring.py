@@ -16,7 +16,16 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import REPO, Bind, Cluster, Processes, eventually, plan_obj, run_script
+from harness import (
+    REPO,
+    Bind,
+    Cluster,
+    Processes,
+    eventually,
+    metrics_text,
+    plan_obj,
+    run_script,
+)
 from planguard import __version__, metrics
 
 pytestmark = pytest.mark.integration
@@ -117,8 +126,7 @@ def free_port() -> int:
 
 def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
     """The samples a process serves on /metrics, by sample name."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-        text = r.read().decode()
+    text = metrics_text(port)
     out: dict[str, list[tuple[dict[str, str], float]]] = {}
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
