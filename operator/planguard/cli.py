@@ -50,8 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
     c.add_argument("--interval", type=float, default=5.0)
     c.add_argument("--status-settle", type=float, default=2.0,
-                   help="seconds a valid plan waits for its first status (one write per "
-                        "plan in a burst, not Live then Superseded)")
+                   help="seconds a valid plan waits for its first status, and the pause "
+                        "in a zone's stream of plans that plan status waits for")
+    c.add_argument("--status-hold", type=float, default=30.0,
+                   help="while a zone's plans keep coming, a plan's status waits at most "
+                        "this long after its creation (plans deleted sooner: none)")
     _common(c, 9102, 8082)
 
     p = sub.add_parser("planner", help="health-check DNSEndpointPools and write DNSPlans "
@@ -251,7 +254,8 @@ def _cleanup(args: argparse.Namespace, hooks: Hooks) -> int:
     key, cache = load_key(args.tsig_key), ObjectCache()
     api = PlanguardApi(connect(args.kubeconfig), "planguard-cleanup")
     cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval,
-                                                   status_settle=args.status_settle))
+                                                   status_settle=args.status_settle,
+                                                   status_hold=args.status_hold))
     runtime.run("cleanup", cache, cleanup.reconcile, args.namespace, args.liveness_port,
                 plans_without_zone=True)
     return 0

@@ -7,6 +7,7 @@ from planguard.core.cleanup import (
     Finalizer,
     PlanRef,
     finalizer_action,
+    pending,
     protected,
     select_deletions,
     settle_wait,
@@ -222,3 +223,42 @@ def test_no_kept_plan_ever_loses_its_base(gens, live, fence, keep):
     for p in plans:
         if p.generation not in gone and p.base is not None:
             assert p.base not in gone
+
+
+def test_in_a_stream_a_plans_status_waits_for_a_pause_at_most_hold():
+    kw = {"cycle": 5.0, "settle": 2.0, "hold": 30.0}
+    # Superseded 4 s after its creation while newer plans keep arriving: not yet.
+    assert status_deferred(2, set(), 9, age=4.0, stream_age=0.5, **kw)
+    assert status_deferred(9, set(), 9, age=4.0, stream_age=0.5, **kw)  # live, too
+    # The stream paused for `settle`: every phase is written.
+    assert not status_deferred(2, set(), 9, age=4.0, stream_age=2.0, **kw)
+    assert not status_deferred(9, set(), 9, age=4.0, stream_age=2.5, **kw)
+    # An endless stream: written once the plan is `hold` old.
+    assert not status_deferred(2, set(), 9, age=30.0, stream_age=0.1, **kw)
+    # Unknown ages defer nothing.
+    assert not status_deferred(2, set(), 9, age=4.0, stream_age=-1.0, **kw)
+    assert not status_deferred(2, set(), 9, age=-1.0, stream_age=0.5, **kw)
+    # A hold below settle is settle: a plan alone is written as before.
+    assert status_deferred(2, set(), 9, age=1.0, stream_age=1.0, cycle=5.0, settle=2.0, hold=0)
+    assert not status_deferred(2, set(), 9, age=2.0, stream_age=2.0, cycle=5.0, settle=2.0)
+
+
+@given(g=st.integers(1, 20), live=st.sets(st.integers(1, 20), max_size=4),
+       fence=st.one_of(st.none(), st.integers(1, 20)), age=st.floats(-1, 100),
+       stream_age=st.floats(-1, 100), settle=st.floats(0, 10), hold=st.floats(0, 60))
+def test_no_status_is_deferred_past_the_longest_wait(g, live, fence, age, stream_age,
+                                                      settle, hold):
+    if status_deferred(g, live, fence, age, 5.0, settle, stream_age, hold):
+        assert 0 <= age < max(5.0, settle, hold)
+        wait = settle_wait(age, settle, stream_age, hold)
+        # Nothing to wait for but a pending plan's cycle: the loop's own interval.
+        assert wait is not None or pending(g, live, fence)
+        assert wait is None or 0.05 <= wait <= max(settle, hold)
+
+
+def test_a_plan_in_a_stream_is_looked_at_again_when_the_stream_may_have_paused():
+    assert settle_wait(4.0, 2.0, stream_age=0.5, hold=30.0) == 1.5  # the pause
+    assert settle_wait(29.5, 2.0, stream_age=0.1, hold=30.0) == 0.5  # hold reached first
+    assert settle_wait(1.0, 2.0, stream_age=1.0, hold=30.0) == 1.0  # the newest: as alone
+    assert settle_wait(1.0, 2.0, stream_age=0.5, hold=30.0) == 1.5  # a newer one came
+    assert settle_wait(4.0, 2.0, stream_age=3.0, hold=30.0) is None  # paused already

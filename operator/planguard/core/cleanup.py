@@ -153,18 +153,36 @@ def bases_in_dns(plans: Iterable[PlanRef], live: Set[int], fence: int | None) ->
 
 
 def status_deferred(generation: int, live: Set[int], fence: int | None, age: float,
-                    cycle: float, settle: float = 0.0) -> bool:
-    """No status yet for a valid plan created less than `settle` seconds ago, whatever its
-    phase: in a burst a plan is live for moments before the next one supersedes it, and
-    Live then Superseded would be two writes where one (Superseded) says what stays true.
+                    cycle: float, settle: float = 0.0, stream_age: float = -1.0,
+                    hold: float = 0.0) -> bool:
+    """No status yet for a valid plan while its zone's plans keep coming: the zone's
+    youngest plan (`stream_age` seconds old, this one included) is younger than `settle`,
+    and this plan is younger than `hold` (never below `settle`). A plan alone is written
+    once it is `settle` old; in a burst a plan waits until the burst pauses, and one that
+    clean-up deletes before then (beyond `keep`, superseded) is never written at all. Live
+    then Superseded would be two writes where one says what stays true, and each status
+    write of a large plan costs the API server about as much as its create; `hold` bounds
+    how long a plan of an endless stream goes without one.
     Nor for one newer than the fence created less than a clean-up cycle ago: an enactor
     applies most plans within that time, and the first status the plan gets is then Live
-    (or, in a burst, Superseded). Each status write of a large plan costs the API server
-    about as much as its create. Refusals are never deferred."""
-    return _young(age, settle) or (pending(generation, live, fence) and _young(age, cycle))
+    (or, in a burst, Superseded). An unknown or skewed age (-1) defers nothing. Refusals
+    are never deferred (the caller writes them at once)."""
+    return (_young(age, settle) or _streaming(age, settle, stream_age, hold)
+            or (pending(generation, live, fence) and _young(age, cycle)))
 
 
-def settle_wait(age: float, settle: float) -> float | None:
-    """Seconds until a plan `age` seconds old is past `settle` (status_deferred), so its
-    status is written then rather than at the next timed cycle; None once it is."""
-    return max(settle - age, 0.05) if _young(age, settle) else None
+def _streaming(age: float, settle: float, stream_age: float, hold: float) -> bool:
+    return _young(stream_age, settle) and _young(age, max(hold, settle))
+
+
+def settle_wait(age: float, settle: float, stream_age: float = -1.0,
+                hold: float = 0.0) -> float | None:
+    """Seconds until status_deferred's settling ends for this plan if no newer plan comes
+    (the stream pauses, or the plan reaches `hold` or `settle`), so its status is written
+    then rather than at the next timed cycle; None once nothing defers it."""
+    due = []
+    if _young(age, settle):
+        due.append(settle - age)
+    if _streaming(age, settle, stream_age, hold):
+        due.append(min(settle - stream_age, max(hold, settle) - age))
+    return max(max(due), 0.05) if due else None

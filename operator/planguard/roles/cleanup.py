@@ -63,6 +63,10 @@ class CleanupConfig:
     # A valid plan's first status waits this long (core/cleanup.status_deferred): one write
     # per plan in a burst instead of Live then Superseded. Below the 5 s cycle.
     status_settle: float = 2.0
+    # While a zone's plans keep coming less than status_settle apart, a plan's status waits
+    # for a pause, at most this long after its creation: plans clean-up deletes in a burst
+    # are never written (core/cleanup.status_deferred).
+    status_hold: float = 30.0
     stale_enactor: float = 120.0  # an enactor error younger than this degrades the zone
 
 
@@ -118,8 +122,9 @@ class Cleanup:
         names = {o["metadata"]["name"] for c in kept for o in c.objs}
         for name in sent.keys() - names:
             del sent[name]
-        waits = list(self._pool.map(lambda c: self._plan_status(c, state, live, bases, sent),
-                                    kept))
+        stream_age = _stream_age(cands)
+        waits = list(self._pool.map(
+            lambda c: self._plan_status(c, state, live, bases, sent, stream_age), kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return min([self.cfg.interval, *(w for w in waits if w is not None)])
 
@@ -140,7 +145,8 @@ class Cleanup:
 
 
     def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int],
-                     bases: set[int], sent: dict[str, str]) -> float | None:
+                     bases: set[int], sent: dict[str, str],
+                     stream_age: float) -> float | None:
         """Writes the plan's status if it changed; returns the seconds after which a
         deferred status is due (None: nothing deferred)."""
         problems = "; ".join(p.message for p in c.problems)
@@ -151,8 +157,9 @@ class Cleanup:
             # Phase only: these messages stay the same while newer plans come and go, so a
             # plan's status is written when it becomes Live or Superseded, not every cycle.
             g, fence, age = c.plan.generation, state.fence_generation, _age(c)
-            if status_deferred(g, live, fence, age, self.cfg.interval, self.cfg.status_settle):
-                return settle_wait(age, self.cfg.status_settle)
+            settle, hold = self.cfg.status_settle, self.cfg.status_hold
+            if status_deferred(g, live, fence, age, self.cfg.interval, settle, stream_age, hold):
+                return settle_wait(age, settle, stream_age, hold)
             in_dns, fenced = g in live, g == fence
             conds.append(Condition(
                 "Live", in_dns or fenced, "InDNS" if in_dns or fenced else "NotInDNS",
@@ -332,6 +339,12 @@ class Cleanup:
             return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
                            f"zone fence at {state.fence_generation}")
         return True, f"every endpoint serves plan {newest.plan.name}"
+
+
+def _stream_age(cands: list[Candidate]) -> float:
+    """Seconds since the zone's youngest plan was created; -1 when no age is known."""
+    ages = [a for a in map(_age, cands) if a >= 0]
+    return min(ages) if ages else -1.0
 
 
 def _age(c: Candidate) -> float:
