@@ -155,9 +155,9 @@ def bases_in_dns(plans: Iterable[PlanRef], live: Set[int], fence: int | None) ->
 def status_deferred(generation: int, live: Set[int], fence: int | None, age: float,
                     cycle: float, settle: float = 0.0, stream_age: float = -1.0,
                     hold: float = 0.0) -> bool:
-    """No status yet for a valid plan while its zone's plans keep coming: the zone's
-    youngest plan (`stream_age` seconds old, this one included) is younger than `settle`,
-    and this plan is younger than `hold` (never below `settle`). A plan alone is written
+    """No status yet for a valid plan while its zone's plans keep coming: a plan new to
+    the zone arrived `stream_age` seconds ago, less than `settle`, and this plan is younger
+    than `hold` (never below `settle`). A plan alone is written
     once it is `settle` old; in a burst a plan waits until the burst pauses, and one that
     clean-up deletes before then (beyond `keep`, superseded) is never written at all. Live
     then Superseded would be two writes where one says what stays true, and each status

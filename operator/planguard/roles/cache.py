@@ -8,6 +8,7 @@ wakes the per-zone worker whenever something about its zone changes.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +18,11 @@ ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
 
 
 class ObjectCache:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.zones: dict[ZoneKey, dict[str, Any]] = {}
         self._plans: dict[ZoneKey, dict[str, dict[str, Any]]] = {}
+        self._clock = clock
+        self._arrived: dict[ZoneKey, float] = {}  # when a plan name new to the zone came
         self._wake: dict[ZoneKey, asyncio.Event] = {}
         self.on_zone_added: Callable[[ZoneKey], None] = lambda key: None
         # Plans naming a zone that does not exist (yet): clean-up reports them.
@@ -34,6 +37,12 @@ class ObjectCache:
 
     def plans(self, key: ZoneKey) -> list[dict[str, Any]]:
         return list(self._plans.get(key, {}).values())
+
+    def plan_arrived_ago(self, key: ZoneKey) -> float:
+        """Seconds since a plan object not seen before arrived for the zone (-1: none).
+        This process's own clock: creationTimestamps have whole seconds only."""
+        t = self._arrived.get(key)
+        return -1.0 if t is None else self._clock() - t
 
     def zone_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         meta = body["metadata"]
@@ -54,8 +63,12 @@ class ObjectCache:
         plans = self._plans.setdefault(key, {})
         if event_type == "DELETED":
             plans.pop(meta["name"], None)
+            if not plans:
+                self._arrived.pop(key, None)
         else:
             old = plans.get(meta["name"])
+            if old is None:
+                self._arrived[key] = self._clock()
             # Parsed here, once per object and generation: the cache keeps the Plan, not
             # the JSON of its endpoints as well.
             same = isinstance(old, ParsedPlanObject) and \

@@ -80,6 +80,10 @@ class Cleanup:
         # back through the watch yet; computing from it again would write the same thing
         # twice (in a burst the next cycle starts before the API server's echo arrives).
         self._sent: dict[ZoneKey, dict[str, str]] = {}
+        # Per zone: uids of plan objects this process deleted whose DELETED event has not
+        # come back through the watch yet; the next cycle (in a burst it starts sooner)
+        # would delete them again and get a 404 for each.
+        self._deleted: dict[ZoneKey, set[str]] = {}
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cleanup-write")
 
     def reconcile(self, key: ZoneKey) -> float:
@@ -90,6 +94,7 @@ class Cleanup:
             metrics.forget_zone(f"{key[0]}/{key[1]}")
             self._providers.forget(key)
             self._sent.pop(key, None)
+            self._deleted.pop(key, None)
             return self.cfg.interval
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
@@ -112,8 +117,10 @@ class Cleanup:
         gone = {c.plan.name for c in deleting}
         self._zone_status(zone, label, [c for c in cands if c.plan.name not in gone], newest,
                           state, live, dns_error, provider.lua)
+        deleted = self._deleted.setdefault(key, set())
+        deleted &= {str(o["metadata"].get("uid")) for c in cands for o in c.objs}
         if state is not None and not spec.get("paused"):
-            self._delete(zone, label, deleting, state, live)
+            self._delete(zone, label, deleting, state, live, deleted)
             self._finalizers(zone, [c for c in cands if c.plan.name not in gone], state, live)
         kept = [c for c in cands if c.plan.name not in gone]
         bases = bases_in_dns(self._refs(kept).values(), live, state.fence_generation) \
@@ -122,7 +129,7 @@ class Cleanup:
         names = {o["metadata"]["name"] for c in kept for o in c.objs}
         for name in sent.keys() - names:
             del sent[name]
-        stream_age = _stream_age(cands)
+        stream_age = self.cache.plan_arrived_ago(key)
         waits = list(self._pool.map(
             lambda c: self._plan_status(c, state, live, bases, sent, stream_age), kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
@@ -205,19 +212,26 @@ class Cleanup:
             refs.values(), live, state.fence_generation, keep)]
 
     def _delete(self, zone: dict[str, Any], label: str, deleting: list[Candidate],
-                state: ZoneState, live: set[int]) -> None:
+                state: ZoneState, live: set[int], deleted: set[str]) -> None:
         """Finalizer off, then delete, every object of each plan; the plans concurrently
         (each write costs the API server a validation of a large object, so one at a time
-        a cycle would take seconds per handful of plans)."""
+        a cycle would take seconds per handful of plans). The uids deleted go in
+        `deleted`; an object there whose deletion the cache has not seen yet is skipped
+        (once it has, a finalizer still on it is released again)."""
         ns = zone["metadata"]["namespace"]
         fence = state.fence_generation
 
         def one(c: Candidate) -> None:
             outcomes = []
             for o in c.objs:
+                uid, dying = str(o["metadata"].get("uid")), o["metadata"].get("deletionTimestamp")
+                if uid in deleted and not dying:
+                    continue  # deleted by us; the watch has not said so yet
                 self.api.release_finalizer(ns, dict(o))
-                if not o["metadata"].get("deletionTimestamp"):
+                if not dying:
                     outcomes.append(self.api.delete_plan(ns, dict(o)))
+                    if outcomes[-1] is not DeleteOutcome.REFUSED:
+                        deleted.add(uid)
             if DeleteOutcome.DELETED in outcomes:
                 metrics.CLEANUP_DELETIONS.labels(label).inc()
                 self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
@@ -339,12 +353,6 @@ class Cleanup:
             return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
                            f"zone fence at {state.fence_generation}")
         return True, f"every endpoint serves plan {newest.plan.name}"
-
-
-def _stream_age(cands: list[Candidate]) -> float:
-    """Seconds since the zone's youngest plan was created; -1 when no age is known."""
-    ages = [a for a in map(_age, cands) if a >= 0]
-    return min(ages) if ages else -1.0
 
 
 def _age(c: Candidate) -> float:

@@ -1,0 +1,36 @@
+"""The object cache's sense of a zone's plan stream (what clean-up's status settling reads)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from planguard.roles.cache import ObjectCache
+
+
+def plan(g: int, zone: str = "z") -> dict[str, Any]:
+    return {"metadata": {"name": f"{zone}-{g}", "namespace": "ns", "uid": f"u{g}",
+                         "generation": 1},
+            "spec": {"zone": zone, "generation": g,
+                     "endpoints": [{"name": "a", "targets": [{"address": "10.0.0.1"}]}]}}
+
+
+def test_only_a_plan_new_to_the_zone_restarts_its_stream_clock():
+    now = [100.0]
+    cache = ObjectCache(clock=lambda: now[0])
+    key = ("ns", "z")
+    assert cache.plan_arrived_ago(key) == -1.0
+    cache.plan_event("ADDED", plan(1))
+    now[0] = 103.0
+    assert cache.plan_arrived_ago(key) == 3.0
+    # A status write of the same plan, or a relist, is no new plan.
+    cache.plan_event("MODIFIED", {**plan(1), "status": {"endpoints": 1}})
+    cache.plan_event(None, plan(1))
+    assert cache.plan_arrived_ago(key) == 3.0
+    cache.plan_event("ADDED", plan(2))
+    assert cache.plan_arrived_ago(key) == 0.0
+    assert cache.plan_arrived_ago(("ns", "other")) == -1.0  # per zone
+    now[0] = 104.5
+    cache.plan_event("DELETED", plan(1))  # a deletion is no arrival
+    assert cache.plan_arrived_ago(key) == 1.5
+    cache.plan_event("DELETED", plan(2))  # nothing left: forgotten
+    assert cache.plan_arrived_ago(key) == -1.0
