@@ -298,8 +298,10 @@ class Cleanup:
                 metrics.ZONE_LIVE_OLDEST.labels(label).set(live[0])
                 metrics.ZONE_LIVE_NEWEST.labels(label).set(live[-1])
             metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(len(empty))
-            converged, why = self._converged(newest, state, lua)
-            orphans = enact.decide(newest.plan, state, "-", lua).orphans if newest else ()
+            # What an enactor would do with the newest plan now: one decision serves both.
+            d = enact.decide(newest.plan, state, "-", lua) if newest else None
+            converged, why = self._converged(newest, d, state)
+            orphans = d.orphans if d else ()
             out["endpoints"] = {"managed": len(managed), "empty": len(empty),
                                 "orphaned": len(orphans)}
             conds.append(Condition("Converged", converged,
@@ -341,11 +343,10 @@ class Cleanup:
 
     @staticmethod
     def _converged(
-        newest: Candidate | None, state: ZoneState, lua: str | None
+        newest: Candidate | None, d: enact.Decision | None, state: ZoneState
     ) -> tuple[bool, str]:
-        if newest is None:
+        if newest is None or d is None:
             return False, "no valid plan"
-        d = enact.decide(newest.plan, state, "-", lua)
         if d.verdict is Verdict.SUPERSEDED:
             return False, (f"{d.reasons[0]}, but no such plan exists: apply a plan with a "
                            f"generation above {state.fence_generation}")
