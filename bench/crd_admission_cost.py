@@ -101,10 +101,28 @@ def atomic_targets(ep: Schema) -> None:
     del t["x-kubernetes-list-map-keys"]
 
 
+def no_name_pattern(ep: Schema) -> None:
+    del ep["items"]["properties"]["name"]["pattern"]
+
+
+def no_defaults(ep: Schema) -> None:
+    props = ep["items"]["properties"]
+    del props["ttl"]["default"]
+    del props["targets"]["items"]["properties"]["weight"]["default"]
+
+
+def schemaless(ep: Schema) -> None:
+    """A floor, not a candidate: endpoints stored as they come, nothing checked."""
+    ep.clear()
+    ep.update({"type": "array", "x-kubernetes-list-type": "atomic",
+               "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}})
+
+
 VARIANTS: dict[str, Callable[[Schema], None]] = {
     "shipped": lambda ep: None, "ipregex": ip_regex, "noeprules": no_endpoint_rules,
     "nocel": no_cel, "atomictargets": atomic_targets, "oneeprule": one_endpoint_rule,
-    "guarded": guarded,
+    "guarded": guarded, "nopattern": no_name_pattern, "nodefaults": no_defaults,
+    "schemaless": schemaless,
 }
 SPEC_VARIANTS: dict[str, Callable[[Schema], None]] = {
     "celimmutable": cel_immutable,
@@ -133,25 +151,28 @@ def main() -> None:
     ap.add_argument("--endpoints", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--patches", type=int, default=3, help="status patches per created plan")
+    ap.add_argument("--variants", default=",".join(ALL),
+                    help=f"comma-separated, 'shipped' always included: {', '.join(ALL)}")
     args = ap.parse_args()
+    chosen = ["shipped", *(v for v in args.variants.split(",") if v and v != "shipped")]
     cluster, _ = real_parts()
     api = kubernetes.client.CustomObjectsApi(
         kubernetes.config.new_client_from_config(cluster.kubeconfig))
     ns = unique("crdcost-")
     cluster.kubectl("create", "namespace", ns)
     try:
-        for v in ALL:
+        for v in chosen:
             cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-",
                             input=yaml.safe_dump(crd(v)))
         cluster.kubectl("wait", "--for=condition=Established",
-                        *[f"crd/dnsplans.{v}.planguard.io" for v in ALL])
+                        *[f"crd/dnsplans.{v}.planguard.io" for v in chosen])
         time.sleep(3)  # a just-established CRD may still answer 429 for a moment
         eps = initial_endpoints(args.endpoints, 4)
-        times: dict[str, list[float]] = {v: [] for v in ALL}
-        patches: dict[str, list[float]] = {v: [] for v in ALL}
-        deletes: dict[str, list[float]] = {v: [] for v in ALL}
+        times: dict[str, list[float]] = {v: [] for v in chosen}
+        patches: dict[str, list[float]] = {v: [] for v in chosen}
+        deletes: dict[str, list[float]] = {v: [] for v in chosen}
         for r in range(args.rounds):
-            for v in ALL:
+            for v in chosen:
                 body = plan_body("z", r + 1, eps)
                 body["apiVersion"] = f"{v}.planguard.io/v1alpha1"
                 t = time.monotonic()
@@ -172,7 +193,7 @@ def main() -> None:
                     _preload_content=False).read()
                 deletes[v].append(time.monotonic() - t)
     finally:
-        for v in ALL:
+        for v in chosen:
             cluster.kubectl("delete", "crd", f"dnsplans.{v}.planguard.io", "--wait=false",
                             check=False)
     base = statistics.median(times["shipped"][1:])
