@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +45,13 @@ def run_script(name: str, *args: str, timeout: float = 3600) -> str:
         raise RuntimeError(f"hack/{name} {' '.join(args)} failed ({p.returncode}):\n"
                            f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p.stdout
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now (for a process's --metrics-port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def metrics_text(port: int, timeout: float = 2) -> str:
@@ -249,9 +257,10 @@ class Processes:
                    metrics_port=metrics_port, fault=fault)
 
     def cleanup(self, ns: str, key: str, interval: float = 0.5,
-                kubeconfig: str | None = None) -> None:
+                kubeconfig: str | None = None, metrics_port: int = 0) -> None:
         self.start("cleanup", "cleanup", "-n", ns, "--tsig-key", key,
-                   "--interval", str(interval), kubeconfig=kubeconfig)
+                   "--interval", str(interval), kubeconfig=kubeconfig,
+                   metrics_port=metrics_port)
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         self.procs[name].send_signal(sig)

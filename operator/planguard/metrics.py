@@ -74,6 +74,10 @@ CLEANUP_DELETE_REFUSED = Counter(
     "Plan deletions the API server refused (the object was replaced: uid precondition)",
     ["zone"],
 )
+CLEANUP_PLAN_STATUS_WRITES = Counter(
+    "planguard_cleanup_plan_status_writes_total",
+    "Plan status writes by clean-up (deferred while a zone's plans keep coming)", ["zone"],
+)
 CLEANUP_CYCLE_SECONDS = Histogram(
     "planguard_cleanup_cycle_seconds", "Time of one clean-up reconcile of a zone", ["zone"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness import Bind, Cluster, Processes, eventually, plan_obj
+from harness import Bind, Cluster, Processes, eventually, free_port, metrics_text, plan_obj
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +46,12 @@ def _zone_status(cluster: Cluster, ns: str) -> dict[str, Any]:
     return status
 
 
+def _status_writes(text: str, zone: str) -> float:
+    prefix = f'planguard_cleanup_plan_status_writes_total{{zone="{zone}"}} '
+    return sum(float(line[len(prefix):]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
 @pytest.mark.parametrize("moving", [ENDPOINTS, 3], ids=["every-endpoint", "1-percent"])
 def test_history_stays_bounded_and_status_current_under_a_plan_stream(
         cluster: Cluster, bind: Bind, ns: str, zone: str, dns_zone: str,
@@ -54,7 +60,8 @@ def test_history_stays_bounded_and_status_current_under_a_plan_stream(
                     "-p", json.dumps({"spec": {"keep": KEEP}}))
     for e in "abc":
         procs.enactor(e, ns, bind.key(f"enactor-{e}"))
-    procs.cleanup(ns, bind.key("planguard-cleanup"), interval=1.0)
+    mport = free_port()
+    procs.cleanup(ns, bind.key("planguard-cleanup"), interval=1.0, metrics_port=mport)
     # The stream starts once clean-up has read DNS and written the zone's status: a process
     # still starting (seconds on a loaded machine) is not a status falling behind.
     eventually(lambda: any(c["type"] == "DNSReadable" for c in
@@ -88,6 +95,16 @@ def test_history_stays_bounded_and_status_current_under_a_plan_stream(
                         for c in st.get("conditions") or []))
     eventually(settled, timeout=60, interval=0.5,
                what=f"history at the newest {KEEP} and the zone status at plan {PLANS}")
+    # Plan status waits for a pause in the stream, so the plans deleted in it are never
+    # written: at most the kept ones at each pause (creates here come ~1 s apart, so a
+    # pause is a stall of this machine). Written as soon as settled, this was one per plan.
+    # The kept plans do get theirs once the stream has paused.
+    eventually(lambda: all(
+        (cluster.get("dnsplan", ns, f"{zone}-{g}").get("status") or {}).get("conditions")
+        for g in range(PLANS - KEEP + 1, PLANS + 1)), timeout=30, what="kept plans' status")
+    writes = _status_writes(metrics_text(mport), f"{ns}/{zone}")
+    print(f"plan status writes by clean-up: {writes:.0f} for {PLANS} plans")
+    assert KEEP <= writes <= PLANS // 2, writes
     if moving < ENDPOINTS:
         # The still endpoints keep the marker of whichever early plan first reached them
         # (plans came faster than applies), and that plan is gone: the fenced plan asks for

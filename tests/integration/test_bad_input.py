@@ -18,6 +18,7 @@ from harness import (
     Processes,
     condition,
     eventually,
+    free_port,
     metrics_text,
     plan_obj,
     zone_obj,
@@ -236,12 +237,6 @@ def test_a_zone_name_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> Non
 
 
 # ---- handled at run time: a condition and an Event, nothing written ----------------------
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        port: int = s.getsockname()[1]
-        return port
-
 
 def events(cluster: Cluster, ns: str) -> str:
     return cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -22,6 +21,7 @@ from harness import (
     Cluster,
     Processes,
     eventually,
+    free_port,
     metrics_text,
     plan_obj,
     run_script,
@@ -116,12 +116,6 @@ def test_chart_ships_the_same_rules_and_dashboard(helm_bin: str) -> None:
 @pytest.fixture(scope="session")
 def helm_bin() -> str:
     return run_script("build-helm.sh").strip().splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:

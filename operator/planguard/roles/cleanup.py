@@ -131,7 +131,7 @@ class Cleanup:
             del sent[name]
         stream_age = self.cache.plan_arrived_ago(key)
         waits = list(self._pool.map(
-            lambda c: self._plan_status(c, state, live, bases, sent, stream_age), kept))
+            lambda c: self._plan_status(c, label, state, live, bases, sent, stream_age), kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return min([self.cfg.interval, *(w for w in waits if w is not None)])
 
@@ -151,7 +151,7 @@ class Cleanup:
             self.api.write_status("dnsplans", meta["namespace"], meta["name"], new)
 
 
-    def _plan_status(self, c: Candidate, state: ZoneState | None, live: set[int],
+    def _plan_status(self, c: Candidate, label: str, state: ZoneState | None, live: set[int],
                      bases: set[int], sent: dict[str, str],
                      stream_age: float) -> float | None:
         """Writes the plan's status if it changed; returns the seconds after which a
@@ -196,6 +196,7 @@ class Cleanup:
             if new is not None and self.api.write_status("dnsplans", meta["namespace"],
                                                          meta["name"], new):
                 sent[meta["name"]] = version
+                metrics.CLEANUP_PLAN_STATUS_WRITES.labels(label).inc()
         return None
 
     @staticmethod
