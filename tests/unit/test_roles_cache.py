@@ -34,3 +34,18 @@ def test_only_a_plan_new_to_the_zone_restarts_its_stream_clock():
     assert cache.plan_arrived_ago(key) == 1.5
     cache.plan_event("DELETED", plan(2))  # nothing left: forgotten
     assert cache.plan_arrived_ago(key) == -1.0
+
+
+def test_the_endpoint_json_of_kopfs_event_is_dropped_once_the_cache_has_parsed_it():
+    from planguard.roles.runtime import _drop_endpoints
+
+    cache = ObjectCache()
+    event = {"type": "ADDED", "object": plan(1)}
+    cache.plan_event(event["type"], dict(event["object"]))
+    _drop_endpoints(event)
+    assert "endpoints" not in event["object"]["spec"]
+    assert event["object"]["spec"]["zone"] == "z"  # the rest stays
+    # The cache's parse is untouched by it.
+    (cached,) = cache.plans(("ns", "z"))
+    assert cached.part is not None and [e.name for e in cached.part[0].endpoints] == ["a"]
+    _drop_endpoints({"type": "DELETED", "object": {"metadata": {}}})  # no spec: nothing
