@@ -115,14 +115,13 @@ class Cleanup:
         deleting = self._deletions(cands, state, live, int(spec.get("keep", 10))) \
             if state is not None and not spec.get("paused") else []
         gone = {c.plan.name for c in deleting}
-        self._zone_status(zone, label, [c for c in cands if c.plan.name not in gone], newest,
-                          state, live, dns_error, provider.lua)
+        kept = [c for c in cands if c.plan.name not in gone]
+        self._zone_status(zone, label, kept, newest, state, live, dns_error, provider.lua)
         deleted = self._deleted.setdefault(key, set())
         deleted &= {str(o["metadata"].get("uid")) for c in cands for o in c.objs}
         if state is not None and not spec.get("paused"):
             self._delete(zone, label, deleting, state, live, deleted)
-            self._finalizers(zone, [c for c in cands if c.plan.name not in gone], state, live)
-        kept = [c for c in cands if c.plan.name not in gone]
+            self._finalizers(zone, kept, state, live)
         bases = bases_in_dns(self._refs(kept).values(), live, state.fence_generation) \
             if state is not None else set()
         sent = self._sent.setdefault(key, {})
