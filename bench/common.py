@@ -66,11 +66,15 @@ def changed(
     return out, pick
 
 
-def plan_body(zone: str, g: int, eps: Endpoints, ttl: int = 60) -> dict[str, Any]:
+def plan_body(zone: str, g: int, eps: Endpoints, ttl: int = 60,
+              bare: bool = True) -> dict[str, Any]:
+    """A plan as a user writes one: bare `addresses` (no weights), or with `bare=False` the
+    same addresses as `targets` objects."""
     return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
             "metadata": {"name": f"{zone}-{g}"},
             "spec": {"zone": zone, "generation": g, "endpoints": [
-                {"name": n, "ttl": ttl, "targets": [{"address": a} for a in addrs]}
+                {"name": n, "ttl": ttl, **({"addresses": list(addrs)} if bare else
+                                           {"targets": [{"address": a} for a in addrs]})}
                 for n, addrs in eps.items()]}}
 
 

@@ -295,9 +295,11 @@ def zone_obj(name: str, zone: str, port: int, **spec: Any) -> dict[str, Any]:
 
 
 def plan_obj(zone: str, generation: int, endpoints: dict[str, list[str]] | list[dict[str, Any]],
-             ttl: int = 30) -> dict[str, Any]:
+             ttl: int = 30, bare: bool = False) -> dict[str, Any]:
+    """`bare`: addresses in the short form (`addresses`), else as `targets`."""
     eps = endpoints if isinstance(endpoints, list) else [
-        {"name": n, "ttl": ttl, "targets": [{"address": a} for a in addrs]}
+        {"name": n, "ttl": ttl, **({"addresses": list(addrs)} if bare else
+                                   {"targets": [{"address": a} for a in addrs]})}
         for n, addrs in endpoints.items()
     ]
     return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",

@@ -52,6 +52,15 @@ def setp(path: str, value: Any):  # type: ignore[no-untyped-def]
 
 
 _DELETE = object()
+
+
+def bare(*addresses: str):  # type: ignore[no-untyped-def]
+    """The first endpoint's targets given in the short form, as `addresses`."""
+    def f(p: dict[str, Any]) -> None:
+        del ep(p)["targets"]
+        ep(p)["addresses"] = list(addresses)
+    return f
+
 T0 = "spec.endpoints.0.targets.0"
 
 # (case id, mutation of a valid plan, what the refusal must say)
@@ -107,6 +116,27 @@ ADMISSION = [
     ("missing-generation", setp("spec.generation", _DELETE), "spec.generation: Required value"),
     ("unknown-field", setp("spec.endpoints.0.wieght", 3),
      'unknown field "spec.endpoints[0].wieght"'),
+    *[(f"bare-{case}", bare(*addresses), message) for case, addresses, message in [
+        ("ipv4-out-of-range", ["10.0.0.1", "10.0.0.300"],
+         "must each be a unicast IPv4 or IPv6 address (unspecified, broadcast, multicast and "
+         "link-local addresses are refused); one of these is not: 10.0.0.1, 10.0.0.300"),
+        ("hostname-not-address", ["lb.example.com"], "one of these is not: lb.example.com"),
+        ("empty-address", [""], "must each be a unicast IPv4 or IPv6 address"),
+        ("unspecified-v6", ["::"], "one of these is not: ::"),
+        ("broadcast", ["255.255.255.255"], "one of these is not: 255.255.255.255"),
+        ("multicast-v6", ["ff02::fb"], "one of these is not: ff02::fb"),
+        ("link-local", ["169.254.169.254"], "one of these is not: 169.254.169.254"),
+        ("duplicate", ["10.0.0.1", "10.0.0.1"], 'Duplicate value: "10.0.0.1"'),
+        ("empty-endpoint", [], "would answer with no address"),
+        ("too-many", [f"10.1.0.{i + 1}" for i in range(33)], "must have at most 32 items"),
+        ("too-long", ["1" * 46], "Too long: may not be more than 45 bytes"),
+    ]],
+    ("bare-and-targets", lambda p: ep(p).__setitem__("addresses", ["10.0.0.2"]),
+     "spec.endpoints[0].addresses: Forbidden: list an endpoint's addresses as targets or as "
+     "addresses, not both"),
+    ("bare-remove-with-addresses",
+     lambda p: (bare("10.0.0.1")(p), ep(p).__setitem__("remove", True)),
+     "an endpoint with remove=true must list no targets or addresses"),
 ]
 
 

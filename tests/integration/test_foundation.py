@@ -21,6 +21,9 @@ def test_sample_objects_are_accepted(cluster: Cluster, bind: Bind, ns: str) -> N
     plan = cluster.get("dnsplan", ns, "web-1")
     assert plan["spec"]["endpoints"][0]["targets"][0]["weight"] == 1  # defaulted
     assert plan["spec"]["endpoints"][0]["ttl"] == 30
+    cluster.apply(ns, plan_obj("web", 2, {"api": ["10.0.0.1", "2001:db8::1"]}, bare=True))
+    short = cluster.get("dnsplan", ns, "web-2")["spec"]["endpoints"][0]
+    assert short == {"name": "api", "ttl": 30, "addresses": ["10.0.0.1", "2001:db8::1"]}
 
 
 @pytest.mark.parametrize(("mutate", "message"), [

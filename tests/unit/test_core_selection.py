@@ -129,3 +129,30 @@ def test_a_malformed_parsed_object_is_refused_when_assembled():
     cands = candidates([held])
     assert [p.reason for p in cands[0].problems] == ["Malformed", "NoEndpoints"]
     assert newest_valid(cands) is None
+
+
+def test_bare_addresses_are_weight_one_targets_and_one_object_per_address():
+    from planguard.core.model import Target, endpoint_spec, plan_from_object
+
+    bare = {"metadata": {"name": "z-1"}, "spec": {"zone": "z", "generation": 1, "endpoints": [
+        {"name": "a", "ttl": 60, "addresses": ["10.0.0.1", "2001:db8::1"]},
+        {"name": "b", "ttl": 60, "addresses": ["10.0.0.1"]}]}}
+    long = obj(1, {"a": ["10.0.0.1", "2001:db8::1"], "b": ["10.0.0.1"]})
+    plan = plan_from_object(bare)
+    assert plan.endpoints == plan_from_object(long).endpoints
+    assert plan.endpoints[0].targets == (Target("10.0.0.1"), Target("2001:db8::1"))
+    assert plan.endpoints[0].targets[0] is plan.endpoints[1].targets[0]
+    # written back in the short form when nothing but the address is said, else in full
+    assert [endpoint_spec(e) for e in plan.endpoints] == bare["spec"]["endpoints"]
+    placed = plan_from_object(obj(1, {"a": ["10.0.0.1"]}) | {"spec": {
+        "zone": "z", "generation": 1, "endpoints": [{"name": "a", "ttl": 60, "targets": [
+            {"address": "10.0.0.1", "weight": 3}]}]}})
+    assert endpoint_spec(placed.endpoints[0])["targets"] == [{"address": "10.0.0.1", "weight": 3}]
+
+
+def test_an_endpoint_listing_targets_and_addresses_is_refused():
+    both = parsed({"metadata": {"name": "z-1"}, "spec": {"zone": "z", "generation": 1,
+                   "endpoints": [{"name": "a", "ttl": 60, "addresses": ["10.0.0.1"],
+                                  "targets": [{"address": "10.0.0.2"}]}]}})
+    assert both.part is None and "both targets and addresses" in str(both.error)
+    assert newest_valid(candidates([both])) is None

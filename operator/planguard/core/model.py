@@ -117,23 +117,40 @@ class ZoneState:
         return {e.generation for e in self.endpoints.values() if e.generation is not None}
 
 
+@lru_cache(maxsize=1 << 18)
+def plain_target(address: str) -> Target:
+    """A target given as a bare address (`addresses`): weight 1, no placement. One object per
+    address, shared by every endpoint and generation that lists it."""
+    return Target(address=address)
+
+
+def _targets(e: Mapping[str, Any]) -> tuple[Target, ...]:
+    if "addresses" in e:
+        if "targets" in e:  # refused at admission; read without it, refused here
+            raise ValueError(f"endpoint {e.get('name')!r} lists both targets and addresses")
+        return tuple(plain_target(str(a)) for a in e["addresses"] or ())
+    return tuple(
+        Target(
+            address=str(t["address"]),
+            weight=int(t.get("weight", 1)),
+            load_balancer=str(t.get("loadBalancer", "")),
+            availability_zone=str(t.get("availabilityZone", "")),
+        )
+        for t in e.get("targets") or ()
+    )
+
+
 def plan_from_object(obj: Mapping[str, Any]) -> Plan:
-    """Builds a Plan from a DNSPlan object (dict as the API server returns it)."""
+    """Builds a Plan from a DNSPlan object (dict as the API server returns it). An endpoint
+    lists its addresses as `targets` (with weights and placement) or as `addresses` (bare:
+    weight 1)."""
     spec = obj.get("spec") or {}
     meta = obj.get("metadata") or {}
     endpoints = tuple(
         Endpoint(
             name=str(e["name"]),
             ttl=int(e.get("ttl", 60)),
-            targets=tuple(
-                Target(
-                    address=str(t["address"]),
-                    weight=int(t.get("weight", 1)),
-                    load_balancer=str(t.get("loadBalancer", "")),
-                    availability_zone=str(t.get("availabilityZone", "")),
-                )
-                for t in e.get("targets") or ()
-            ),
+            targets=_targets(e),
             allow_empty=bool(e.get("allowEmpty", False)),
             remove=bool(e.get("remove", False)),
         )
@@ -152,12 +169,17 @@ def plan_from_object(obj: Mapping[str, Any]) -> Plan:
 
 def endpoint_spec(e: Endpoint) -> dict[str, Any]:
     """An Endpoint as a DNSPlan's spec holds it: the inverse of plan_from_object's reading,
-    writing only what differs from the defaults."""
-    targets = [{"address": t.address, "weight": t.weight,
-                **({"availabilityZone": t.availability_zone} if t.availability_zone else {}),
-                **({"loadBalancer": t.load_balancer} if t.load_balancer else {})}
-               for t in e.targets]
-    return {"name": e.name, "ttl": e.ttl, "targets": targets,
+    writing only what differs from the defaults, as bare `addresses` when no target has a
+    weight or placement of its own (half the API server's work to admit)."""
+    if all(t == plain_target(t.address) for t in e.targets):
+        listed: dict[str, Any] = {"addresses": [t.address for t in e.targets]}
+    else:
+        listed = {"targets": [
+            {"address": t.address, "weight": t.weight,
+             **({"availabilityZone": t.availability_zone} if t.availability_zone else {}),
+             **({"loadBalancer": t.load_balancer} if t.load_balancer else {})}
+            for t in e.targets]}
+    return {"name": e.name, "ttl": e.ttl, **listed,
             **({"allowEmpty": True} if e.allow_empty else {}),
             **({"remove": True} if e.remove else {})}
 
