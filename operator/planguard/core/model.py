@@ -117,18 +117,11 @@ class ZoneState:
         return {e.generation for e in self.endpoints.values() if e.generation is not None}
 
 
-@lru_cache(maxsize=1 << 18)
-def plain_target(address: str) -> Target:
-    """A target given as a bare address (`addresses`): weight 1, no placement. One object per
-    address, shared by every endpoint and generation that lists it."""
-    return Target(address=address)
-
-
 def _targets(e: Mapping[str, Any]) -> tuple[Target, ...]:
     if "addresses" in e:
         if "targets" in e:  # refused at admission; read without it, refused here
             raise ValueError(f"endpoint {e.get('name')!r} lists both targets and addresses")
-        return tuple(plain_target(str(a)) for a in e["addresses"] or ())
+        return tuple(Target(address=str(a)) for a in e["addresses"] or ())
     return tuple(
         Target(
             address=str(t["address"]),
@@ -171,7 +164,7 @@ def endpoint_spec(e: Endpoint) -> dict[str, Any]:
     """An Endpoint as a DNSPlan's spec holds it: the inverse of plan_from_object's reading,
     writing only what differs from the defaults, as bare `addresses` when no target has a
     weight or placement of its own (half the API server's work to admit)."""
-    if all(t == plain_target(t.address) for t in e.targets):
+    if all(t == Target(t.address) for t in e.targets):
         listed: dict[str, Any] = {"addresses": [t.address for t in e.targets]}
     else:
         listed = {"targets": [
