@@ -155,3 +155,26 @@ def test_an_endpoint_listing_targets_and_addresses_is_refused():
                                   "targets": [{"address": "10.0.0.2"}]}]}})
     assert both.part is None and "both targets and addresses" in str(both.error)
     assert newest_valid(candidates([both])) is None
+
+
+def test_a_plan_in_parts_is_assembled_once_when_complete_and_then_kept():
+    from planguard.core.selection import PartCache
+
+    def part(i: int, uid: str) -> dict[str, Any]:
+        o = obj(2, {f"e{i}": [f"10.0.0.{i + 1}"]}, (i, 3))
+        o["metadata"]["uid"] = uid
+        return o
+
+    cache = PartCache()
+    p0, p1, p2 = part(0, "u0"), part(1, "u1"), part(2, "u2")
+    waiting = candidates([p0, p1], cache)[0]
+    # not assembled while parts are missing: no growing work as they arrive
+    assert waiting.plan.endpoints == () and not waiting.problems and not waiting.valid
+    first = newest_valid(candidates([p0, p1, p2], cache))
+    again = newest_valid(candidates([p2, p1, p0], cache))
+    assert first is not None and again is not None
+    assert [e.name for e in first.plan.endpoints] == ["e0", "e1", "e2"]
+    assert again.plan is first.plan  # the same object: an enactor's converged fast path holds
+    replaced = newest_valid(candidates([p0, p1, part(2, "u2b")], cache))
+    assert replaced is not None and replaced.plan is not first.plan
+    assert replaced.plan == first.plan

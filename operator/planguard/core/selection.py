@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -102,6 +102,9 @@ class PartCache:
         # Delta plans resolved against their base, by the uids of both: the same Plan
         # object every reconcile (the enactor skips deciding a converged plan by identity).
         self._resolved: dict[tuple[tuple[str, ...], tuple[str, ...]], Plan] = {}
+        # Plans in parts, assembled once by the uids of their parts, for the same reasons:
+        # re-assembling 25,000 endpoints every reconcile was most of an enactor's CPU.
+        self._assembled: dict[tuple[str, ...], tuple[Plan, tuple[Problem, ...]]] = {}
 
     def resolved(self, delta: Candidate, base: Candidate) -> Plan:
         key = (_uids(delta.objs), _uids(base.objs))
@@ -133,6 +136,20 @@ class PartCache:
             del self._parts[key]
         for rkey in [k for k in self._resolved if not uids.issuperset((*k[0], *k[1]))]:
             del self._resolved[rkey]
+        for akey in [k for k in self._assembled if not uids.issuperset(k)]:
+            del self._assembled[akey]
+
+    def assembled(self, objs: tuple[Mapping[str, Any], ...],
+                  build: Callable[[], tuple[Plan, tuple[Problem, ...]]]
+                  ) -> tuple[Plan, tuple[Problem, ...]]:
+        """The whole plan of a complete generation's parts and its cross-part problems."""
+        key = _uids(objs)
+        if not all(key):
+            return build()
+        hit = self._assembled.get(key)
+        if hit is None:
+            hit = self._assembled[key] = build()
+        return hit
 
 
 def _uids(objs: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -199,20 +216,32 @@ def _assemble(generation: int, objs: list[Mapping[str, Any]], cache: PartCache) 
                                 f"parts disagree on spec.base: {sorted(bases, key=str)}"))
     first = parts[0] if parts else None
     zone = first.zone if first else ""
-    if first is not None and len(parts) == 1 and len(objs) == 1 and \
-            first.name == plan_name(zone, generation) and first.generation == generation:
-        plan = first  # the cached object itself, so its identity holds across reconciles
-    else:
+
+    def whole() -> tuple[Plan, tuple[Problem, ...]]:
         plan = Plan(
             name=plan_name(zone, generation), zone=zone, generation=generation,
             endpoints=tuple(e for p in parts for e in p.endpoints),
             uid=first.uid if first and len(objs) == 1 else "",
             base=first.base if first else None,
         )
-    if not plan.endpoints:
+        return plan, tuple(duplicate_endpoints(plan))
+
+    if first is not None and len(parts) == 1 and len(objs) == 1 and \
+            first.name == plan_name(zone, generation) and first.generation == generation:
+        plan = first  # the cached object itself, so its identity holds across reconciles
+    elif not complete:
+        # Not assembled before its last part exists: a generation arriving in 25 parts
+        # would otherwise be assembled and checked 25 times, growing each time.
+        plan = Plan(name=plan_name(zone, generation), zone=zone, generation=generation,
+                    endpoints=(), base=first.base if first else None)
+    elif len(parts) == len(objs):
+        plan, across = cache.assembled(tuple(objs), whole)
+        problems.extend(across)
+    else:  # a part could not be read: refused above, its problems not cached
+        plan, across = whole()
+        problems.extend(across)
+    if complete and not plan.endpoints:
         problems.append(Problem("NoEndpoints", "the plan lists no endpoints"))
-    if len(parts) > 1:
-        problems.extend(duplicate_endpoints(plan))
     deleting = any((o.get("metadata") or {}).get("deletionTimestamp") for o in objs)
     return Candidate(plan, tuple(problems), deleting, tuple(objs), complete)
 
