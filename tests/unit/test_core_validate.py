@@ -1,5 +1,8 @@
 """Enactment-time plan checks (the same rules the CRD's CEL enforces at admission)."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from planguard.core.model import Endpoint, Plan, Target
 from planguard.core.validate import plan_problems
 
@@ -48,3 +51,52 @@ def test_unservable_message_names_the_address_and_why():
     (p,) = plan_problems(Plan("z-1", "z", 1, (Endpoint("api", 60, (Target("0.0.0.0"),)),)))
     assert p.message == ("endpoint 'api': 0.0.0.0 is the unspecified address, "
                          "which no load balancer has")
+
+
+def _reference_unservable(address: str) -> str | None:
+    """ipaddress's answer, as unservable gave it before its IPv4 fast path."""
+    import ipaddress
+
+    ip = ipaddress.ip_address(address)
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return None
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    return None
+
+
+_OCTET = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "0x1",
+                                                                 "", " 1", "1 ", "٣", "+1"]))
+
+
+@given(st.one_of(
+    st.lists(_OCTET, min_size=3, max_size=5).map(".".join),
+    st.ip_addresses(v=4).map(str),
+    st.sampled_from(["0.0.0.0", "127.0.0.1", "224.0.0.1", "239.255.255.255", "240.0.0.1",
+                     "169.254.1.1", "169.253.1.1", "255.255.255.255", "255.255.255.254",
+                     "10.0.0.1", "1.2.3"]),
+))
+def test_ipv4_fast_path_agrees_with_ipaddress(text: str) -> None:
+    import ipaddress
+
+    from planguard.core.model import canonical_address, ipv4_octets
+    from planguard.core.validate import unservable
+
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        ip = None
+    octets = ipv4_octets(text)
+    assert (octets is not None) == (ip is not None and ip.version == 4)
+    if ip is None:
+        return
+    assert octets == tuple(ip.packed)
+    assert canonical_address.__wrapped__(text) == str(ip)
+    assert canonical_address.__wrapped__(ip.packed) == str(ip)
+    assert unservable.__wrapped__(text) == _reference_unservable(text)

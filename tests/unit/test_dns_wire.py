@@ -1,6 +1,7 @@
 """planguard's one-pass UPDATE encoder against dnspython's UpdateMessage: same sections,
 a TSIG that verifies. Pure: no sockets."""
 
+import dns.exception
 import dns.message
 import dns.name
 import dns.rdataclass
@@ -91,6 +92,21 @@ def test_owner_names_are_compressed_against_the_zone_and_escapes_are_honoured():
     assert wire.owner("@") == b"\xc0\x0c"
     assert wire.owner("_planguard.api") == b"\x0a_planguard\x03api\xc0\x0c"
     assert wire.owner(r"a\.b") == b"\x03a.b\xc0\x0c"
+
+
+@given(st.lists(st.text("abcXYZ09_-.\\*@ ", min_size=1, max_size=70), min_size=1,
+                max_size=4).map(".".join))
+def test_owner_matches_dnspython_for_any_name(name: str) -> None:
+    try:
+        ref = dns.name.from_text(name, origin=None)
+    except dns.exception.DNSException:
+        with pytest.raises(dns.exception.DNSException):
+            wire.owner.__wrapped__(name)
+        return
+    if name in ("@", ""):
+        return
+    labels = b"".join(bytes([len(label)]) + label for label in ref.labels)
+    assert wire.owner.__wrapped__(name) == labels + b"\xc0\x0c"
 
 
 def test_a_message_over_64_kib_is_refused():

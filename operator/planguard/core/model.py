@@ -14,10 +14,28 @@ from planguard.core.contract import API_VERSION, plan_name
 MARKER_LABEL = "_planguard"
 
 
+def ipv4_octets(text: str) -> tuple[int, ...] | None:
+    """The octets of an IPv4 address written as Python's ipaddress accepts it (four decimal
+    octets, no leading zeros), else None: ipaddress's rules at a fraction of its cost, which
+    was a tenth of an enactor's CPU reading a large plan of new addresses."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    for p in parts:
+        if not (0 < len(p) <= 3 and p.isascii() and p.isdigit()) or (p[0] == "0" and len(p) > 1):
+            return None
+    octets = tuple(int(p) for p in parts)
+    return octets if max(octets) <= 255 else None
+
+
 @lru_cache(maxsize=1 << 18)
 def canonical_address(address: str | bytes) -> str:
     """One text per address (RFC 5952 for IPv6), from text or from packed rdata, so what a
     plan says and what a zone transfer reads compare equal."""
+    if isinstance(address, bytes) and len(address) == 4:
+        return ".".join(map(str, address))
+    if isinstance(address, str) and ipv4_octets(address) is not None:
+        return address  # dotted decimal without leading zeros is its own canonical text
     return str(ipaddress.ip_address(address))
 
 

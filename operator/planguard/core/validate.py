@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from planguard.core.model import Endpoint, Plan, canonical_address
+from planguard.core.model import Endpoint, Plan, canonical_address, ipv4_octets
 
 TTL_MIN, TTL_MAX = 1, 86400
 # The CRD's targets maxItems: with 5,000 endpoints per plan it keeps the address rule's CEL
@@ -30,6 +30,16 @@ def unservable(address: str) -> str | None:
     without ever looking empty), or None. Loopback is allowed: local tests and the demo
     serve on 127.0.0.0/8. The CRDs' CEL rule is the same: isGlobalUnicast() || isLoopback().
     """
+    if (o := ipv4_octets(address)) is not None:  # ipaddress's answers, without parsing twice
+        if o == (0, 0, 0, 0):
+            return "the unspecified address"
+        if o[0] == 127:
+            return None
+        if 224 <= o[0] <= 239:
+            return "a multicast address"
+        if o[:2] == (169, 254):
+            return "a link-local address"
+        return "the broadcast address" if o == (255, 255, 255, 255) else None
     ip = ipaddress.ip_address(address)
     if ip.is_unspecified:
         return "the unspecified address"

@@ -29,6 +29,7 @@ _IN, _NONE, _ANY = 1, 254, 255
 _OPCODE_UPDATE = 5 << 11
 _ZONE_PTR = b"\xc0\x0c"  # the zone's name, written first at offset 12
 _FUDGE = 300
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*")  # nothing escaped
 _SIMPLE_TXT = re.compile(r'"([\x20\x21\x23-\x5b\x5d-\x7e]{0,255})"')  # no quote, no backslash
 
 
@@ -37,8 +38,11 @@ def owner(name: str) -> bytes:
     """A name relative to the zone ('@' for the apex), as labels plus a pointer to the zone."""
     if name in ("@", ""):
         return _ZONE_PTR
-    rel = dns.name.from_text(name, origin=None)  # handles escapes exactly as BIND's parser
-    return b"".join(bytes([len(label)]) + label for label in rel.labels) + _ZONE_PTR
+    if len(name) <= 200 and _PLAIN_NAME.fullmatch(name):  # endpoint and marker names
+        labels = [label.encode("ascii") for label in name.split(".")]
+    else:
+        labels = list(dns.name.from_text(name, origin=None).labels)  # escapes as BIND reads
+    return b"".join(bytes([len(label)]) + label for label in labels) + _ZONE_PTR
 
 
 @lru_cache(maxsize=65536)
