@@ -40,7 +40,12 @@ def unservable(address: str) -> str | None:
         if o[:2] == (169, 254):
             return "a link-local address"
         return "the broadcast address" if o == (255, 255, 255, 255) else None
-    ip = ipaddress.ip_address(address)
+    return unservable_ip(ipaddress.ip_address(address))
+
+
+def unservable_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """unservable() of a parsed address: every IPv6 address, and what the IPv4 fast path
+    must agree with (tests/unit/test_core_validate.py)."""
     if ip.is_unspecified:
         return "the unspecified address"
     if ip.is_loopback:
