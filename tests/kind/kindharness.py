@@ -179,9 +179,9 @@ def plan_body(g: int, rng: random.Random, bulk: int = BULK) -> dict[str, Any]:
     eps = [{"name": ep, "ttl": 5, "targets": [
         {"address": f"10.{i}.{g % 250}.{rng.randrange(1, 250)}", "weight": 10}]}
         for i, ep in enumerate(PROBES)]
-    eps += [{"name": f"bulk-{i}", "ttl": 60, "targets": [
-        {"address": f"10.{100 + i // 250}.{i % 250}.{g % 250 + 1}"},
-        {"address": f"10.{100 + i // 250}.{i % 250}.{(g + 1) % 250 + 1}"}]}
+    eps += [{"name": f"bulk-{i}", "ttl": 60, "addresses": [
+        f"10.{100 + i // 250}.{i % 250}.{g % 250 + 1}",
+        f"10.{100 + i // 250}.{i % 250}.{(g + 1) % 250 + 1}"]}
         for i in range(bulk)]
     return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
             "metadata": {"name": f"dynamo-{g}"},

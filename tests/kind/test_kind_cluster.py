@@ -85,10 +85,13 @@ def test_plan_applied_with_kubectl_is_served_by_bind(kind: Kind) -> None:
             "metadata": {"name": f"dynamo-{gen}"},
             "spec": {"zone": "dynamo", "generation": gen, "endpoints": [
                 {"name": "kind-check", "ttl": 5,
-                 "targets": [{"address": a, "weight": 10} for a in targets]}]}}
+                 "targets": [{"address": a, "weight": 10} for a in targets]},
+                {"name": "kind-bare", "ttl": 5, "addresses": targets[:2]}]}}
     kind.cluster.kubectl("apply", "-n", "default", "-f", "-", input=json.dumps(plan))
     eventually(lambda: _answer(kind, "kind-check") == targets, timeout=60,
                what=f"BIND to serve plan {gen} through the NodePort")
+    eventually(lambda: _answer(kind, "kind-bare") == targets[:2], timeout=30,
+               what="the short form (addresses), admitted by the chart's CRD, served")
 
     def zone_at_gen() -> bool:
         zone = kind.cluster.get("dnszones", "default", "dynamo")
