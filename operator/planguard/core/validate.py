@@ -15,8 +15,9 @@ from functools import lru_cache
 from planguard.core.model import Endpoint, Plan, canonical_address, ipv4_octets
 
 TTL_MIN, TTL_MAX = 1, 86400
-# The CRD's targets maxItems: with 5,000 endpoints per plan it keeps the address rule's CEL
-# cost within the API server's budget (and well under BIND's max-records-per-type, 100).
+# The CRD's targets and addresses maxItems: with 5,000 endpoints per plan it keeps the
+# address rules' CEL cost within the API server's budget (and well under BIND's
+# max-records-per-type, 100).
 MAX_TARGETS = 32
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 NAME_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
@@ -91,7 +92,8 @@ def endpoint_problems(e: Endpoint) -> list[Problem]:
         return out
     v4, v6 = e.published
     if e.remove and e.targets:
-        out.append(Problem("RemoveWithTargets", f"{where}: remove=true but targets are listed"))
+        out.append(Problem("RemoveWithTargets",
+                           f"{where}: remove=true but targets or addresses are listed"))
     elif not e.remove and not v4 and not v6 and not e.allow_empty:
         out.append(Problem(
             "EmptyEndpoint",
