@@ -24,6 +24,7 @@ from harness import (
     Processes,
     hack_env,
     metrics_text,
+    plan_obj,
     run_script,
     unique,
     zone_obj,
@@ -70,12 +71,7 @@ def plan_body(zone: str, g: int, eps: Endpoints, ttl: int = 60,
               bare: bool = True) -> dict[str, Any]:
     """A plan as a user writes one: bare `addresses` (no weights), or with `bare=False` the
     same addresses as `targets` objects."""
-    return {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSPlan",
-            "metadata": {"name": f"{zone}-{g}"},
-            "spec": {"zone": zone, "generation": g, "endpoints": [
-                {"name": n, "ttl": ttl, **({"addresses": list(addrs)} if bare else
-                                           {"targets": [{"address": a} for a in addrs]})}
-                for n, addrs in eps.items()]}}
+    return plan_obj(zone, g, eps, ttl=ttl, bare=bare)
 
 
 def pct(xs: list[float], p: float) -> float:

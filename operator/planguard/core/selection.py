@@ -234,11 +234,8 @@ def _assemble(generation: int, objs: list[Mapping[str, Any]], cache: PartCache) 
         # would otherwise be assembled and checked 25 times, growing each time.
         plan = Plan(name=plan_name(zone, generation), zone=zone, generation=generation,
                     endpoints=(), base=first.base if first else None)
-    elif len(parts) == len(objs):
+    else:  # the same part objects read the same way: their specs are immutable
         plan, across = cache.assembled(tuple(objs), whole)
-        problems.extend(across)
-    else:  # a part could not be read: refused above, its problems not cached
-        plan, across = whole()
         problems.extend(across)
     if complete and not plan.endpoints:
         problems.append(Problem("NoEndpoints", "the plan lists no endpoints"))
