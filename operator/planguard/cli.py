@@ -30,6 +30,14 @@ def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -
                    default=os.environ.get("PLANGUARD_LOG_FORMAT", "text"))
 
 
+def _owner(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--owner-id", default=os.environ.get("PLANGUARD_OWNER_ID", ""),
+                   help="this install's name in the claims it writes into DNS zones "
+                        "(owner=<owner-id>:<namespace>/<dnszone>): two clusters or installs "
+                        "writing one DNS server must differ (the chart sets the kube-system "
+                        "namespace's uid); default $PLANGUARD_OWNER_ID or none")
+
+
 def _parser() -> argparse.ArgumentParser:
     from planguard import ctl
 
@@ -45,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--dns-via", metavar="HOST:PORT",
                    help="send DNS traffic through this address instead of each zone's "
                         "server (a local proxy, a per-zone path)")
+    _owner(e)
     _common(e, 9101, 8081)
 
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
@@ -55,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--status-hold", type=float, default=30.0,
                    help="while a zone's plans keep coming, a plan's status waits at most "
                         "this long after its creation (plans deleted sooner: none)")
+    _owner(c)
     _common(c, 9102, 8082)
 
     p = sub.add_parser("planner", help="health-check DNSEndpointPools and write DNSPlans "
@@ -235,7 +245,7 @@ def _enactor(args: argparse.Namespace, hooks: Hooks) -> int:
     key, cache = load_key(args.tsig_key), ObjectCache()
     api = PlanguardApi(connect(args.kubeconfig), f"planguard-enactor-{args.id}")
     role = Enactor(api, cache, EnactorConfig(
-        args.id, key, drift_interval=args.drift_interval,
+        args.id, key, drift_interval=args.drift_interval, owner_id=args.owner_id,
         dns_via=(args.dns_via.rsplit(":", 1)[0], int(args.dns_via.rsplit(":", 1)[1]))
         if args.dns_via else None,
     ), after_decide=hooks.after_decide)
@@ -254,6 +264,7 @@ def _cleanup(args: argparse.Namespace, hooks: Hooks) -> int:
     key, cache = load_key(args.tsig_key), ObjectCache()
     api = PlanguardApi(connect(args.kubeconfig), "planguard-cleanup")
     cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval,
+                                                   owner_id=args.owner_id,
                                                    status_settle=args.status_settle,
                                                    status_hold=args.status_hold))
     runtime.run("cleanup", cache, cleanup.reconcile, args.namespace, args.liveness_port,

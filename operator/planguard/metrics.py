@@ -34,6 +34,15 @@ ENDPOINT_WRITES = Counter(
 REFUSALS = Counter(
     "planguard_plan_refusals_total", "Plans refused, by reason", ["zone", "reason"],
 )
+ZONE_HELD = Gauge(
+    "planguard_zone_held",
+    "1 while the zone's newest plan is held for approval (too large a change)", ["zone"],
+)
+ENDPOINTS_REFUSED = Gauge(
+    "planguard_zone_endpoints_refused",
+    "Endpoints of the zone's chosen plan not written: records planguard did not write, "
+    "names beside a CNAME or below a delegation, names too long", ["zone"],
+)
 DNS_ERRORS = Counter(
     "planguard_dns_errors_total", "DNS errors, by kind (state unknown: nothing written)",
     ["zone", "component", "kind"],

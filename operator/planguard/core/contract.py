@@ -21,6 +21,16 @@ LIVE_PLAN_FINALIZER = f"{GROUP}/live-plan"
 HIGHEST_GENERATION_ANNOTATION = f"{GROUP}/highest-generation"
 ROLLBACK_OF_ANNOTATION = f"{GROUP}/rollback-of"
 POOL_LABEL = f"{GROUP}/pool"  # on a plan: the DNSEndpointPool that wrote it
+# On a plan: the digest of the content a person approved (`planguard approve`), so a held
+# plan goes ahead, and an approval never carries over to other content.
+APPROVE_ANNOTATION = f"{GROUP}/approve"
+# On a plan: "true" lets its generation jump further above the zone's fence than the
+# DNSZone's spec.maxGenerationJump.
+ALLOW_JUMP_ANNOTATION = f"{GROUP}/allow-generation-jump"
+# On a DNSZone: the claim (fence owner) this DNSZone takes over, e.g. from a deleted owner.
+ADOPT_FROM_ANNOTATION = f"{GROUP}/adopt-from"
+# On a DNSZone: the fence generation (left too high) its newest plan may lower.
+REBASE_ANNOTATION = f"{GROUP}/rebase-fence"
 
 # The lease manager's contract with Nodes and their agents.
 MANAGED_LABEL = f"{GROUP}/managed"  # the default selector of managed Nodes

@@ -7,17 +7,27 @@ anything read earlier than the snapshot it is given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from planguard.core import weights
+from planguard.core import authoring, weights
+from planguard.core.authoring import Authority, Consent
 from planguard.core.markers import fence_text, generation_of, marker_text
 from planguard.core.model import Endpoint, EndpointState, Plan, ZoneState
+from planguard.core.selection import Candidate
+from planguard.core.validate import Problem
+
+NO_CONSENT = Consent()
+# What counts against a zone's change guard: records that serve now and would change.
+_GUARDED = frozenset({"update", "remove"})
 
 
 class Verdict(Enum):
     APPLY = "apply"  # writes to send (possibly none: already converged)
     SUPERSEDED = "superseded"  # DNS is fenced at a newer generation: this plan may never write
+    REFUSED = "refused"  # an authoring rule forbids it (another owner, a generation's use)
+    HELD = "held"  # too large a change: waits for an approval of exactly this content
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,10 @@ class Decision:
     orphans: tuple[str, ...] = ()  # managed endpoints the plan does not mention: left alone
     unchanged: int = 0
     reasons: list[str] = field(default_factory=list)
+    # Why the plan is refused or held (REFUSED, HELD); endpoints refused alone (APPLY:
+    # the plan's other endpoints are written).
+    problems: tuple[Problem, ...] = ()
+    refused: tuple[Problem, ...] = ()
 
     @property
     def fence_after(self) -> str | None:
@@ -80,28 +94,46 @@ def reproduces(e: Endpoint, st: EndpointState, lua: str | None = None) -> bool:
     return st.a == v4 and st.aaaa == v6 and st.lua == w and (st.empty or st.ttl == e.ttl)
 
 
-def decide(plan: Plan, state: ZoneState, writer: str, lua: str | None = None) -> Decision:
+def decide(plan: Plan, state: ZoneState, writer: str, lua: str | None = None,
+           auth: Authority | None = None, consent: Consent = NO_CONSENT) -> Decision:
     """Brings every endpoint of `plan` to it, given a snapshot `state` read from the primary.
-    `lua`: the server serves weights, through LUA records with this selector."""
+    `lua`: the server serves weights, through LUA records with this selector. `auth`: the
+    zone owner's rules (core/authoring.py; None: none, as in the simulator), `consent`:
+    what the plan's objects say about themselves (approvals, a deliberate jump)."""
     g = plan.generation
     fence = state.fence_generation
-    if fence is not None and fence > g:
+    if auth is not None:
+        why = authoring.claim_problem(state, auth) or authoring.generation_problem(
+            plan, plan.digest, state, auth, consent)
+        if why is not None:
+            return Decision(Verdict.REFUSED, g, fence_expect=state.fence,
+                            reasons=[why.message], problems=(why,))
+    rebase = auth is not None and authoring.rebases(plan, state, auth)
+    if fence is not None and fence > g and not rebase:
         return Decision(
             Verdict.SUPERSEDED, g, fence_expect=state.fence,
             reasons=[f"zone fenced at generation {fence}, newer than {g}"],
         )
-    fence_new = None if fence == g else fence_text(g, writer)
+    fence_new = None
+    if fence != g or (auth is not None and authoring.claims_anew(state, auth)):
+        fence_new = fence_text(g, writer) if auth is None else \
+            fence_text(g, writer, auth.owner, plan.digest)
+    refusals = authoring.endpoint_refusals(plan, state, auth) if auth is not None else {}
     writes: list[EndpointWrite] = []
     newer: list[str] = []
     unchanged = 0
     for e in plan.endpoints:
+        if e.name in refusals:
+            continue
         st = state.endpoint(e.name)
         cur = st.generation
-        if cur is not None and cur > g:
+        # No write of the protocol puts a marker above the fence: one there predates a
+        # re-base of the fence and is overwritten, never obeyed.
+        if cur is not None and cur > g and not rebase and (fence is None or cur <= fence):
             newer.append(e.name)
             continue
         records_ok = reproduces(e, st, lua)
-        if records_ok and (st.marker is not None or e.remove):
+        if records_ok and (st.marker is not None or e.remove) and (cur is None or cur <= g):
             # Only changed endpoints are written: the zone fence, not this marker, is what
             # stops an older plan, so an endpoint that already serves the plan stays as is.
             unchanged += 1
@@ -124,9 +156,22 @@ def decide(plan: Plan, state: ZoneState, writer: str, lua: str | None = None) ->
         n for n, st in state.endpoints.items()
         if st.marker is not None and not st.empty and n not in planned
     ))
+    refused = tuple(refusals.values())
+    if auth is not None and auth.guard is not None and plan.digest not in consent.approved:
+        changed = sum(1 for w in writes if w.kind in _GUARDED and not w.expect.empty)
+        managed = sum(1 for st in state.endpoints.values()
+                      if st.marker is not None and not st.empty)
+        if auth.guard.holds(changed, managed):
+            why = Problem("Held", (
+                f"would change or remove {authoring.change_share(changed, managed)}, more "
+                f"than the zone's spec.changeGuard.maxChangePercent ({auth.guard.percent} %); "
+                f"nothing is written until exactly this content is approved: planguard "
+                f"approve {plan.name} (digest {plan.digest})"))
+            return Decision(Verdict.HELD, g, fence_expect=state.fence,
+                            reasons=[why.message], problems=(why,), refused=refused)
     return Decision(
         Verdict.APPLY, g, fence_expect=state.fence, fence_new=fence_new, writes=tuple(writes),
-        newer=tuple(newer), orphans=orphans, unchanged=unchanged,
+        newer=tuple(newer), orphans=orphans, unchanged=unchanged, refused=refused,
     )
 
 
@@ -186,7 +231,8 @@ def after(state: ZoneState, step: UpdateStep) -> ZoneState:
             a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa or w.lua) else None, lua=w.lua,
         )
     fence = step.fence_new if step.fence_new is not None else state.fence
-    return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints)
+    return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints,
+                     foreign=state.foreign)
 
 
 def prerequisites_hold(state: ZoneState, step: UpdateStep) -> bool:
@@ -201,3 +247,27 @@ def prerequisites_hold(state: ZoneState, step: UpdateStep) -> bool:
         if (cur.marker, cur.a, cur.aaaa, cur.lua) != (exp.marker, exp.a, exp.aaaa, exp.lua):
             return False
     return True
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which plan of a zone to bring DNS to, from one snapshot: the newest valid plan
+    that no authoring rule refuses. Newer plans refused for their own generation
+    (`refused`) never block an older good one; a zone claimed by another owner or a held
+    plan stops the choice (nothing older is applied behind a person's back)."""
+
+    candidate: Candidate | None
+    decision: Decision | None
+    refused: tuple[tuple[Candidate, Decision], ...] = ()
+
+
+def choose(cands: Iterable[Candidate], state: ZoneState, writer: str, lua: str | None,
+           auth: Authority | None) -> Choice:
+    refused: list[tuple[Candidate, Decision]] = []
+    for c in sorted((c for c in cands if c.valid), key=lambda c: -c.plan.generation):
+        d = decide(c.plan, state, writer, lua, auth, authoring.consent_of(c.objs))
+        if d.verdict is Verdict.REFUSED and d.problems[0].reason != "ZoneClaimed":
+            refused.append((c, d))
+            continue
+        return Choice(c, d, tuple(refused))
+    return Choice(None, None, tuple(refused))

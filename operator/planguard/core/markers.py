@@ -30,16 +30,27 @@ def fence_name() -> str:
     return MARKER_LABEL
 
 
+TXT_MAX = 255  # octets in one TXT character-string
+
+
 def marker_text(generation: int, plan: str, writer: str, removed: bool = False) -> str:
     """TXT presentation text: one quoted string, easy to read in `dig` and in BIND's journal.
     Lowercase: PowerDNS compares TXT prerequisites without letter case, so two writers'
-    markers must never differ in case alone."""
+    markers must never differ in case alone. The plan's name is only for people: it is
+    shortened when the string would not fit one TXT string."""
     extra = " removed" if removed else ""
+    fixed = len(f"gen={generation} plan= by={writer}{extra}")
+    if fixed + len(plan) > TXT_MAX:
+        plan = plan[:max(0, TXT_MAX - fixed - 1)] + "~"
     return f'"gen={generation} plan={plan} by={writer}{extra}"'.lower()
 
 
-def fence_text(generation: int, writer: str) -> str:
-    return f'"gen={generation} by={writer}"'.lower()
+def fence_text(generation: int, writer: str, owner: str | None = None,
+               digest: str | None = None) -> str:
+    """The zone fence: the newest generation started, who started it, and (since owners
+    exist) the DNSZone that owns the zone and the digest of what that generation says."""
+    extra = (f" owner={owner}" if owner else "") + (f" d={digest}" if digest else "")
+    return f'"gen={generation} by={writer}{extra}"'.lower()
 
 
 def generation_of(text: str | None) -> int | None:

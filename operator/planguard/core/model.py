@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,20 @@ class Plan:
                 return e
         return None
 
+    @cached_property
+    def digest(self) -> str:
+        """What the plan says, as 16 hex digits: every endpoint (sorted by name) with its
+        TTL, targets and weights (sorted), allowEmpty and remove. Part boundaries, object
+        names and list order do not count, nor the generation (compared on its own). A
+        generation names one content: the fence carries this (core/authoring.py)."""
+        h = hashlib.blake2b(digest_size=8)
+        for e in sorted(self.endpoints, key=lambda e: e.name):
+            targets = sorted((canonical_address(t.address), t.weight, t.load_balancer,
+                              t.availability_zone) for t in e.targets)
+            h.update(repr((e.name, e.ttl, targets, e.allow_empty, e.remove)).encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
 
 @dataclass(frozen=True)
 class EndpointState:
@@ -126,6 +141,9 @@ class ZoneState:
     fence_generation: int | None = None
     endpoints: Mapping[str, EndpointState] = field(default_factory=dict)
     serial: int | None = None  # the zone's SOA serial when read, if the reader knows it
+    # Names holding records planguard never writes there (CNAME, NS, MX, TXT outside its
+    # markers...; the apex as "@"), by type name: never taken over (core/authoring.py).
+    foreign: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def endpoint(self, name: str) -> EndpointState:
         return self.endpoints.get(name) or EndpointState(name=name)

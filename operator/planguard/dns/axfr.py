@@ -57,6 +57,9 @@ class ZoneRecords:
     records: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     ttls: dict[str, int] = field(default_factory=dict)
     lua: dict[str, set[bytes]] = field(default_factory=dict)
+    # Owner name -> the types of its records that are none of the above (CNAME, NS, MX...):
+    # names planguard must never take over.
+    other: dict[str, set[int]] = field(default_factory=dict)
 
 
 def _txt(wire: bytes, start: int, end: int) -> str:
@@ -217,6 +220,8 @@ def _parse(wire: bytes, qid: int, zone: dns.name.Name, out: ZoneRecords, first: 
             if first and i == 0:
                 out.serial = int(struct.unpack_from("!I", wire, off + rdlen - 20)[0])
             soas += 1
+        elif rdtype != TSIG:
+            out.other.setdefault(name, set()).add(rdtype)
         off += rdlen
     if first and an and soas == 0:
         raise BadTransfer("zone transfer does not start with the SOA")

@@ -75,7 +75,8 @@ class Rfc2136Provider:
             raise _rcode_error(dns.rcode.Rcode(e.rcode), f"zone transfer of {self.zone}") from e
         except Exception as e:  # classified, never swallowed
             raise self._classify(e, f"zone transfer of {self.zone}") from e
-        return replace(self._state(got.records, got.ttls, got.lua), serial=got.serial)
+        return replace(self._state(got.records, got.ttls, got.lua, got.other),
+                       serial=got.serial)
 
     def read_serial(self) -> int:
         """The zone's SOA serial from the primary: one small query instead of a transfer."""
@@ -95,9 +96,13 @@ class Rfc2136Provider:
 
     @staticmethod
     def _state(recs: dict[str, dict[int, list[str]]], ttls: dict[str, int],
-               lua: dict[str, set[bytes]]) -> ZoneState:
+               lua: dict[str, set[bytes]],
+               other: dict[str, set[int]] | None = None) -> ZoneState:
         fence = None
         markers: dict[str, str] = {}
+        foreign: dict[str, frozenset[str]] = {
+            name: frozenset(dns.rdatatype.to_text(t) for t in types)
+            for name, types in (other or {}).items()}
         for name, types in recs.items():
             txt = types.get(_TXT)
             if not txt:
@@ -106,6 +111,8 @@ class Rfc2136Provider:
                 fence = txt[0]
             elif (ep := endpoint_of_marker(name)) is not None:
                 markers[ep] = txt[0]
+            else:  # someone's own TXT (SPF, a verification, _acme-challenge...)
+                foreign[name] = foreign.get(name, frozenset()) | {"TXT"}
         endpoints: dict[str, EndpointState] = {}
         for name in set(markers) | set(lua) | {n for n, t in recs.items() if _A in t or _AAAA in t}:
             if endpoint_of_marker(name) is not None or name in ("@", fence_name()):
@@ -120,7 +127,8 @@ class Rfc2136Provider:
                 ttl=ttls.get(name),
                 lua=frozenset(lua.get(name, ())),
             )
-        return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints)
+        return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints,
+                         foreign=foreign)
 
     # -- writes ------------------------------------------------------------------------
     def build_update(

@@ -20,6 +20,7 @@ ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
 class ObjectCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.zones: dict[ZoneKey, dict[str, Any]] = {}
+        self.zones_version = 0  # moves with every zone event: what depends on all zones
         self._plans: dict[ZoneKey, dict[str, dict[str, Any]]] = {}
         self._clock = clock
         self._arrived: dict[ZoneKey, float] = {}  # when a plan name new to the zone came
@@ -50,12 +51,23 @@ class ObjectCache:
         if event_type == "DELETED":
             self.zones.pop(key, None)
             self.wakeup(key).set()  # its worker notices and ends
+            self._claims_changed()
             return
         new = key not in self.zones
+        old = self.zones.get(key)
         self.zones[key] = body
+        if new or (old or {}).get("spec") != body.get("spec"):
+            self._claims_changed()
         if new:
             self.on_zone_added(key)
         self.wakeup(key).set()
+
+    def _claims_changed(self) -> None:
+        """Which DNSZone owns which DNS zone may have changed (core/authoring
+        .first_claimants): rare, so every zone's worker looks again."""
+        self.zones_version += 1
+        for event in self._wake.values():
+            event.set()
 
     def plan_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         meta = body["metadata"]

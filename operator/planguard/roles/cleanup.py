@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard import metrics
-from planguard.core import conditions, enact
+from planguard.core import authoring, conditions, enact
 from planguard.core.cleanup import (
     Finalizer,
     PlanRef,
@@ -68,6 +68,7 @@ class CleanupConfig:
     # are never written (core/cleanup.status_deferred).
     status_hold: float = 30.0
     stale_enactor: float = 120.0  # an enactor error younger than this degrades the zone
+    owner_id: str = ""  # this install's part of the claims in DNS (as the enactors')
 
 
 class Cleanup:
@@ -85,6 +86,7 @@ class Cleanup:
         # would delete them again and get a 404 for each.
         self._deleted: dict[ZoneKey, set[str]] = {}
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cleanup-write")
+        self._rivals: tuple[int, dict[ZoneKey, ZoneKey]] = (-1, {})
 
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
@@ -99,7 +101,6 @@ class Cleanup:
         label = f"{key[0]}/{key[1]}"
         spec = zone.get("spec") or {}
         cands = candidates(self.cache.plans(key), self._parts.setdefault(key, PartCache()))
-        newest = newest_valid(cands)
         t0 = time.monotonic()
         provider: DnsProvider = self._providers.get(key, spec)
         try:
@@ -111,15 +112,21 @@ class Cleanup:
         LIVENESS.ready(f"DNS of zone {label}", dns_error is None, str(dns_error or ""))
         live = depended_on(state, (c.plan for c in cands if c.valid), provider.lua) \
             if state else set()
+        auth = authoring.authority_of(zone, self.cfg.owner_id)
+        choice = enact.choose(cands, state, "-", provider.lua, auth) if state is not None \
+            else enact.Choice(newest_valid(cands), None)
+        # A DNSZone that does not own its DNS zone (another DNSZone came first, or the
+        # zone's claim names another owner) deletes nothing: the fence it reads is not its.
+        blocked = self._blocked(key, zone, choice)
         # The zone's status first: one small write that says what DNS serves right now.
         deleting = self._deletions(cands, state, live, int(spec.get("keep", 10))) \
-            if state is not None and not spec.get("paused") else []
+            if state is not None and not spec.get("paused") and blocked is None else []
         gone = {c.plan.name for c in deleting}
         kept = [c for c in cands if c.plan.name not in gone]
-        self._zone_status(zone, label, kept, newest, state, live, dns_error, provider.lua)
+        self._zone_status(zone, label, kept, choice, state, live, dns_error, blocked)
         deleted = self._deleted.setdefault(key, set())
         deleted &= {str(o["metadata"].get("uid")) for c in cands for o in c.objs}
-        if state is not None and not spec.get("paused"):
+        if state is not None and not spec.get("paused") and blocked is None:
             self._delete(zone, label, deleting, state, live, deleted)
             self._finalizers(zone, kept, state, live)
         bases = bases_in_dns(self._refs(kept).values(), live, state.fence_generation) \
@@ -129,8 +136,10 @@ class Cleanup:
         for name in sent.keys() - names:
             del sent[name]
         stream_age = self.cache.plan_arrived_ago(key)
+        verdicts = _verdicts(choice)
         waits = list(self._pool.map(
-            lambda c: self._plan_status(c, label, state, live, bases, sent, stream_age), kept))
+            lambda c: self._plan_status(c, label, state, live, bases, sent, stream_age,
+                                        verdicts.get(c.plan.name, [])), kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
         return min([self.cfg.interval, *(w for w in waits if w is not None)])
 
@@ -150,16 +159,36 @@ class Cleanup:
             self.api.write_status("dnsplans", meta["namespace"], meta["name"], new)
 
 
+    def _blocked(self, key: ZoneKey, zone: dict[str, Any],
+                 choice: enact.Choice) -> authoring.Problem | None:
+        """Why this DNSZone may not act on its DNS zone at all, if it may not."""
+        if self._rivals[0] != self.cache.zones_version:
+            self._rivals = (self.cache.zones_version,
+                            authoring.first_claimants(self.cache.zones.values()))
+        first = self._rivals[1].get(key)
+        if first is not None:
+            return authoring.rival_problem(
+                authoring.normal_zone(str((zone.get("spec") or {}).get("zone", ""))), first)
+        d = choice.decision
+        if d is not None and d.problems and d.problems[0].reason == "ZoneClaimed":
+            return d.problems[0]
+        return None
+
     def _plan_status(self, c: Candidate, label: str, state: ZoneState | None, live: set[int],
                      bases: set[int], sent: dict[str, str],
-                     stream_age: float) -> float | None:
+                     stream_age: float, verdict: list[Condition]) -> float | None:
         """Writes the plan's status if it changed; returns the seconds after which a
-        deferred status is due (None: nothing deferred)."""
+        deferred status is due (None: nothing deferred). `verdict`: what the authoring
+        rules said of this plan against DNS (core/authoring.py), as conditions."""
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
         conds = [Condition("Accepted", c.valid, reason,
                            "passed enactment checks" if c.valid else problems or c.waiting)]
-        if state is not None and c.valid:
+        refusal = next((v for v in verdict if v.type == "Accepted"), None)
+        if refusal is not None:
+            conds = [refusal]
+        conds.extend(v for v in verdict if v.type != "Accepted")
+        if state is not None and c.valid and refusal is None:
             # Phase only: these messages stay the same while newer plans come and go, so a
             # plan's status is written when it becomes Live or Superseded, not every cycle.
             g, fence, age = c.plan.generation, state.fence_generation, _age(c)
@@ -263,8 +292,8 @@ class Cleanup:
     # -- zone --------------------------------------------------------------------------
     def _zone_status(
         self, zone: dict[str, Any], label: str, cands: list[Candidate],
-        newest: Candidate | None, state: ZoneState | None, depended: set[int],
-        dns_error: DnsError | None, lua: str | None,
+        choice: enact.Choice, state: ZoneState | None, depended: set[int],
+        dns_error: DnsError | None, blocked: authoring.Problem | None,
     ) -> None:
         spec, status = zone.get("spec") or {}, zone.get("status") or {}
         paused = bool(spec.get("paused"))
@@ -272,11 +301,23 @@ class Cleanup:
         conds = [Condition("Paused", paused, "Paused" if paused else "Running",
                            "spec.paused is true: no writes to this zone" if paused else "")]
         out: dict[str, Any] = {"observedGeneration": zone["metadata"].get("generation")}
+        newest = choice.candidate
         if newest is not None:
             out["newestPlan"] = newest.plan.generation
             metrics.ZONE_NEWEST.labels(label).set(newest.plan.generation)
         degraded: list[str] = [f"plan {c.plan.name} refused: {c.problems[0].message}"
                                for c in cands if c.problems and not c.deleting]
+        degraded += [f"plan {c.plan.name} refused: {d.problems[0].message}"
+                     for c, d in choice.refused if not c.deleting]
+        d = choice.decision
+        refused_endpoints = d.refused if d is not None else ()
+        held = d is not None and d.verdict is Verdict.HELD
+        metrics.ZONE_HELD.labels(label).set(1 if held else 0)
+        metrics.ENDPOINTS_REFUSED.labels(label).set(len(refused_endpoints))
+        if refused_endpoints:
+            degraded.append(f"{len(refused_endpoints)} endpoint(s) of plan "
+                            f"{newest.plan.name if newest else '?'} not written: "
+                            + "; ".join(p.message for p in refused_endpoints[:3]))
         converged, why = False, "DNS state unknown"
         if state is None:
             kind = dns_error.kind.value if dns_error else "unknown"
@@ -299,7 +340,6 @@ class Cleanup:
                 metrics.ZONE_LIVE_NEWEST.labels(label).set(live[-1])
             metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(len(empty))
             # What an enactor would do with the newest plan now: one decision serves both.
-            d = enact.decide(newest.plan, state, "-", lua) if newest else None
             converged, why = self._converged(newest, d, state)
             orphans = d.orphans if d else ()
             out["endpoints"] = {"managed": len(managed), "empty": len(empty),
@@ -318,8 +358,10 @@ class Cleanup:
         problems = "; ".join(degraded)[:2000]
         conds.append(Condition("Degraded", bool(degraded),
                                "Problems" if degraded else "Healthy", problems))
+        stop = blocked or (d.problems[0] if d is not None and d.problems
+                           and d.verdict in (Verdict.HELD, Verdict.REFUSED) else None)
         conds.append(self._ready(paused, dns_error if state is None else None, converged, why,
-                                 problems))
+                                 problems, stop))
         meta = zone["metadata"]
         new = conditions.status_update(status, conds, now, meta.get("generation"), out)
         if new is not None:
@@ -327,14 +369,17 @@ class Cleanup:
 
     @staticmethod
     def _ready(paused: bool, dns_error: DnsError | None, converged: bool, why: str,
-               problems: str) -> Condition:
+               problems: str, stop: authoring.Problem | None = None) -> Condition:
         """Ready is what `kubectl wait --for=condition=Ready` users assume: DNS serves the
         newest valid plan, nothing is degraded and the zone is not paused. The reason is
-        the first thing in the way."""
+        the first thing in the way (`stop`: an authoring rule that stops every write, or
+        holds the newest plan)."""
         if paused:
             return Condition("Ready", False, "Paused", "spec.paused is true: no writes")
         if dns_error is not None:
             return Condition("Ready", False, "DNSUnreadable", str(dns_error))
+        if stop is not None:
+            return Condition("Ready", False, stop.reason, stop.message)
         if problems:  # before NotConverged: often the reason it does not converge
             return Condition("Ready", False, "Degraded", problems)
         if not converged:
@@ -350,10 +395,36 @@ class Cleanup:
         if d.verdict is Verdict.SUPERSEDED:
             return False, (f"{d.reasons[0]}, but no such plan exists: apply a plan with a "
                            f"generation above {state.fence_generation}")
+        if d.verdict in (Verdict.HELD, Verdict.REFUSED):
+            return False, f"plan {newest.plan.name}: {d.problems[0].message}"
         if d.writes or d.fence_new is not None:
             return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
                            f"zone fence at {state.fence_generation}")
         return True, f"every endpoint serves plan {newest.plan.name}"
+
+
+def _verdicts(choice: enact.Choice) -> dict[str, list[Condition]]:
+    """Per plan name, the conditions the authoring rules give it (core/authoring.py):
+    Accepted=False for a refusal, Held while it waits for approval, EndpointsRefused when
+    some of its endpoints are not written."""
+    out: dict[str, list[Condition]] = {}
+    for c, d in choice.refused:
+        p = d.problems[0]
+        out[c.plan.name] = [Condition("Accepted", False, p.reason, p.message)]
+    c, d = choice.candidate, choice.decision
+    if c is None or d is None:
+        return out
+    conds = out.setdefault(c.plan.name, [])
+    if d.verdict is Verdict.REFUSED:
+        conds.append(Condition("Accepted", False, d.problems[0].reason, d.problems[0].message))
+    held = d.verdict is Verdict.HELD
+    conds.append(Condition("Held", held, "Held" if held else "NotHeld",
+                           d.problems[0].message if held else ""))
+    conds.append(Condition(
+        "EndpointsRefused", bool(d.refused),
+        d.refused[0].reason if d.refused else "NoneRefused",
+        "; ".join(p.message for p in d.refused)[:4000]))
+    return out
 
 
 def _age(c: Candidate) -> float:

@@ -18,13 +18,16 @@ from enum import Enum
 from typing import Any
 
 from planguard import logs, metrics
+from planguard.core import authoring
+from planguard.core.authoring import Authority
 from planguard.core.backoff import full_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.contract import LIVE_PLAN_FINALIZER
-from planguard.core.enact import Verdict, after, decide, update_steps
+from planguard.core.enact import Choice, Verdict, after, choose, update_steps
 from planguard.core.liveness import LIVENESS
 from planguard.core.model import Plan, ZoneState
 from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
+from planguard.core.validate import Problem
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError, DnsProvider, WriteOutcome
 from planguard.dns.tsig import TsigKey
@@ -45,6 +48,7 @@ class EnactorConfig:
     conflict_rounds: int = 50
     heartbeat: float = 30.0
     dns_via: tuple[str, int] | None = None  # send DNS traffic through this address
+    owner_id: str = ""  # this install's part of the claims written into DNS (--owner-id)
 
 
 class Applied(Enum):
@@ -55,6 +59,8 @@ class Applied(Enum):
     SUPERSEDED = "superseded"  # DNS serves a newer generation: the plan is never written
     WITHDRAWN = "withdrawn"  # the plan was deleted before its fence went in
     CONTENDED = "contended"  # conflicts every round: try again soon
+    REFUSED = "refused"  # an authoring rule forbids every plan (another owner...)
+    HELD = "held"  # the plan waits for an approval of its content
 
 
 @dataclass
@@ -66,7 +72,8 @@ class _ZoneReads:
     snapshot: tuple[ZoneState, float] | None = None  # last zone read (+ own writes), read time
     serial: int | None = None  # the SOA serial the snapshot stands for, with our own writes
     full_read_at: float = 0.0
-    converged: tuple[Plan, ZoneState] | None = None  # (plan, snapshot) last found converged
+    # (newest valid plan, snapshot, the zone's rules) last found converged, and the choice
+    converged: tuple[Plan, ZoneState, Authority, Choice] | None = None
     parts: PartCache = field(default_factory=PartCache)
 
 
@@ -81,6 +88,7 @@ class _ZoneReport:
     reported_at: float = 0.0
     refused: set[str] = field(default_factory=set)
     superseded: set[str] = field(default_factory=set)
+    told: set[tuple[str, str, str]] = field(default_factory=set)  # (plan, reason, message)
 
 
 class Enactor:
@@ -100,6 +108,7 @@ class Enactor:
         self._reports: dict[ZoneKey, _ZoneReport] = {}
         # Where in a plan this enactor starts writing: its own point, from its id.
         self._offset = zlib.crc32(cfg.enactor_id.encode())
+        self._rivals: tuple[int, dict[ZoneKey, ZoneKey]] = (-1, {})
 
     # -- one reconcile of one zone (runs in a worker thread) ---------------------------
     def reconcile(self, key: ZoneKey) -> float:
@@ -120,16 +129,23 @@ class Enactor:
         if paused:
             self._report(zone, report, {})
             return self.cfg.drift_interval
+        first = self._first_claimant(key)
+        if first is not None:  # another DNSZone names the same DNS zone and came first
+            why = authoring.rival_problem(authoring.normal_zone(str(spec.get("zone", ""))),
+                                          first)
+            self._tell(zone, report, "DNSZone", zone, why)
+            return self.cfg.drift_interval
         cands = candidates(self.cache.plans(key), reads.parts)
         self._report_refusals(zone, report, label, cands)
-        chosen = newest_valid(cands)
-        if chosen is None:
+        newest = newest_valid(cands)
+        if newest is None:
             return self.cfg.drift_interval
-        logs.bind(generation=chosen.plan.generation, plan=chosen.plan.name)
+        logs.bind(generation=newest.plan.generation, plan=newest.plan.name)
         provider = self._providers.get(key, spec)
+        auth = authoring.authority_of(zone, self.cfg.owner_id)
         t0 = time.monotonic()
         try:
-            result = self._apply(provider, chosen, reads)
+            result, choice = self._apply(provider, cands, newest, auth, reads)
         except DnsError as e:
             reads.snapshot = None
             return self._dns_failed(zone, report, label, e)
@@ -138,6 +154,11 @@ class Enactor:
                 time.monotonic() - t0)
         report.error_kind, report.error_attempts = None, 0
         LIVENESS.ready(f"DNS of zone {label}", True)
+        self._report_choice(zone, report, label, choice)
+        chosen = choice.candidate
+        if result in (Applied.REFUSED, Applied.HELD) or chosen is None:
+            self._report(zone, report, {})
+            return self.cfg.drift_interval
         if result is Applied.SUPERSEDED:
             if chosen.plan.name not in report.superseded:
                 report.superseded.add(chosen.plan.name)
@@ -167,28 +188,46 @@ class Enactor:
                          force=result is Applied.APPLIED)
         return self.cfg.drift_interval
 
-    def _apply(self, provider: DnsProvider, chosen: Candidate, reads: _ZoneReads) -> Applied:
-        """Compare-and-swap loop: decide, write; on conflict read again. Never forces.
+    def _first_claimant(self, key: ZoneKey) -> ZoneKey | None:
+        """The older DNSZone naming the same DNS zone on the same server, if any (worked
+        out again only when a zone's spec changes, not per reconcile)."""
+        if self._rivals[0] != self.cache.zones_version:
+            self._rivals = (self.cache.zones_version,
+                            authoring.first_claimants(self.cache.zones.values()))
+        return self._rivals[1].get(key)
+
+    def _apply(self, provider: DnsProvider, cands: list[Candidate], newest: Candidate,
+               auth: Authority, reads: _ZoneReads) -> tuple[Applied, Choice]:
+        """Compare-and-swap loop: choose and decide, write; on conflict read again. Never
+        forces.
 
         The first round may decide from the snapshot this enactor last read and then wrote
         itself (younger than the drift interval) instead of a new zone transfer: the
         compare-and-swap makes that safe, since any write decided on a stale view fails its
         prerequisites and is followed by a fresh read. Drift is caught by the full read the
         timer brings once the snapshot is older than the drift interval."""
-        plan, eid, label = chosen.plan, self.cfg.enactor_id, reads.label
+        eid, label = self.cfg.enactor_id, reads.label
+        choice = Choice(None, None)
         for attempt in range(self.cfg.conflict_rounds):
             state = self._snapshot(provider, reads)
-            if reads.converged is not None and reads.converged[0] is plan \
-                    and reads.converged[1] is state:
-                return Applied.CONVERGED  # same plan, same state: decide would say so again
-            d = decide(plan, state, eid, provider.lua)
+            seen = reads.converged
+            if seen is not None and seen[0] is newest.plan and seen[1] is state \
+                    and seen[2] == auth:
+                return Applied.CONVERGED, seen[3]  # the same inputs decide the same again
+            choice = choose(cands, state, eid, provider.lua, auth)
+            d, chosen = choice.decision, choice.candidate
+            if d is None or chosen is None or d.verdict is Verdict.REFUSED:
+                return Applied.REFUSED, choice
+            if d.verdict is Verdict.HELD:
+                return Applied.HELD, choice
             if d.verdict is Verdict.SUPERSEDED:
-                return Applied.SUPERSEDED
+                return Applied.SUPERSEDED, choice
+            plan = chosen.plan
             if not d.writes and d.fence_new is None:
-                reads.converged = (plan, state)
-                return Applied.CONVERGED
+                reads.converged = (newest.plan, state, auth, choice)
+                return Applied.CONVERGED, choice
             if d.fence_new is not None and self._withdrawn(chosen):
-                return Applied.WITHDRAWN
+                return Applied.WITHDRAWN, choice
             if self._after_decide is not None:
                 self._after_decide(plan.generation)
             steps = update_steps(d, min(self.cfg.max_records_per_update, provider.max_records),
@@ -222,11 +261,11 @@ class Enactor:
                          extra={"planguard": {"zone": label, "generation": plan.generation,
                                               "enactor": eid, "endpoints": names[:20],
                                               "writes": kinds}})
-                return Applied.APPLIED
+                return Applied.APPLIED, choice
             # RFC 2136 §7.20: retry after a random delay; growing, so that enactors racing on
             # one plan mostly let the first finish instead of re-reading the zone in a loop.
             time.sleep(self.rng.uniform(0, min(1.0, 0.05 * 2**attempt)))
-        return Applied.CONTENDED
+        return Applied.CONTENDED, choice
 
     def _snapshot(self, provider: DnsProvider, reads: _ZoneReads) -> ZoneState:
         """The zone as last read plus this enactor's own writes while it is young; once it
@@ -274,6 +313,31 @@ class Enactor:
         self._report(zone, report, {"lastError": str(e), "lastErrorKind": e.kind.value,
                                   "lastErrorTime": rfc3339(datetime.now(UTC))})
         return max(0.2, full_jitter(report.error_attempts, 0.5, 30.0, self.rng))
+
+    def _report_choice(self, zone: dict[str, Any], report: _ZoneReport, label: str,
+                       choice: Choice) -> None:
+        """Events for what the authoring rules refused or held (each once per plan, reason
+        and message: an Event names the record, and a new one is told anew)."""
+        for c, d in choice.refused:
+            self._tell(zone, report, "DNSPlan", dict(c.objs[0]), *d.problems)
+        c, d = choice.candidate, choice.decision
+        if c is not None and d is not None:
+            self._tell(zone, report, "DNSPlan", dict(c.objs[0]), *d.problems, *d.refused)
+
+    def _tell(self, zone: dict[str, Any], report: _ZoneReport, kind: str,
+              obj: dict[str, Any], *problems: Problem) -> None:
+        for p in problems:
+            key = (str(obj["metadata"]["name"]), p.reason, p.message)
+            if key in report.told:
+                continue
+            if len(report.told) > 1000:  # bounded: a long-lived zone forgets old news
+                report.told.clear()
+            report.told.add(key)
+            label = f"{zone['metadata']['namespace']}/{zone['metadata']['name']}"
+            metrics.REFUSALS.labels(label, p.reason).inc()
+            log.warning("%s: %s %s: %s", label, kind, key[0], p.message)
+            self.api.event(obj, kind, "Warning", p.reason,
+                           f"{self.cfg.enactor_id}: {p.message}")
 
     def _report_refusals(
         self, zone: dict[str, Any], report: _ZoneReport, label: str, cands: list[Candidate]
