@@ -12,6 +12,7 @@ from planguard.sim.memoryzone import MemoryZone
 
 TEAM = Authority(owner="team/web", zone="ten.test")
 THIEF = Authority(owner="other/steal", zone="ten.test")
+NONE = Consent()
 
 
 def plan(g: int, **eps: tuple[str, ...]) -> Plan:
@@ -19,7 +20,7 @@ def plan(g: int, **eps: tuple[str, ...]) -> Plan:
         Endpoint(n, 60, tuple(Target(a) for a in addrs)) for n, addrs in eps.items()))
 
 
-def apply(zone: MemoryZone, p: Plan, auth: Authority = TEAM, consent: Consent = Consent(),
+def apply(zone: MemoryZone, p: Plan, auth: Authority = TEAM, consent: Consent = NONE,
           writer: str = "a") -> Verdict:
     d = decide(p, zone.snapshot(), writer, None, auth, consent)
     if d.verdict is Verdict.APPLY:

@@ -23,40 +23,62 @@ _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 NAME_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 
 
+_THIS_NETWORK = "an address in 0.0.0.0/8 ('this network')"
+_RESERVED = "a reserved address (240.0.0.0/4)"
+
+
 # Cached: a zone's addresses repeat in every generation, and parsing them was a tenth of an
 # enactor's CPU while it read a 100,000-record plan (py-spy, BENCHMARKS.md).
 @lru_cache(maxsize=1 << 18)
 def unservable(address: str) -> str | None:
     """Why no load balancer can have this address (an answer with it black-holes clients
     without ever looking empty), or None. Loopback is allowed: local tests and the demo
-    serve on 127.0.0.0/8. The CRDs' CEL rule is the same: isGlobalUnicast() || isLoopback().
+    serve on 127.0.0.0/8. The CRDs' CEL rules refuse the same addresses (isIP() refuses
+    IPv4-mapped IPv6; isGlobalUnicast() the unspecified, broadcast, multicast and link-local
+    ones; cidr() the rest).
     """
     if (o := ipv4_octets(address)) is not None:  # ipaddress's answers, without parsing twice
         if o == (0, 0, 0, 0):
             return "the unspecified address"
+        if o[0] == 0:
+            return _THIS_NETWORK
         if o[0] == 127:
             return None
         if 224 <= o[0] <= 239:
             return "a multicast address"
         if o[:2] == (169, 254):
             return "a link-local address"
-        return "the broadcast address" if o == (255, 255, 255, 255) else None
+        if o == (255, 255, 255, 255):
+            return "the broadcast address"
+        return _RESERVED if o[0] >= 240 else None
     return unservable_ip(ipaddress.ip_address(address))
 
 
 def unservable_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """unservable() of a parsed address: every IPv6 address, and what the IPv4 fast path
     must agree with (tests/unit/test_core_validate.py)."""
+    v6 = isinstance(ip, ipaddress.IPv6Address)
+    # An IPv4 address written as IPv6 (::ffff:a.b.c.d) is no host's IPv6 address; asked
+    # first, as Python 3.13 answers the other questions for the IPv4 address inside.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return "an IPv4-mapped IPv6 address"
     if ip.is_unspecified:
         return "the unspecified address"
     if ip.is_loopback:
         return None
+    if v6 and int(ip) >> 32 == 0:  # ::/96, deprecated (RFC 4291); :: and ::1 are above
+        return "an IPv4-compatible IPv6 address"
     if ip.is_multicast:
         return "a multicast address"
     if ip.is_link_local:
         return "a link-local address"
-    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
-        return "the broadcast address"
+    if not v6:
+        if ip == ipaddress.IPv4Address("255.255.255.255"):
+            return "the broadcast address"
+        if ip.packed[0] == 0:
+            return _THIS_NETWORK
+        if ip.packed[0] >= 240:
+            return _RESERVED
     return None
 
 
