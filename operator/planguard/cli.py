@@ -306,7 +306,7 @@ COMMANDS: dict[str, Command] = {
     "replay": Command(_replay, "offline"),
     "check": Command(_check, "offline"),
     **{c: Command(_ctl, "tool", user_agent="ctl")
-       for c in ("status", "diff", "rollback", "pause", "resume")},
+       for c in ("status", "diff", "rollback", "approve", "pause", "resume")},
     "agent": Command(_agent, "tool"),
     "fleet": Command(_fleet, "tool"),
     "enactor": Command(_enactor, "role", tsig=True),

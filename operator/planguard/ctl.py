@@ -19,7 +19,9 @@ from typing import Any
 import urllib3
 import yaml
 
+from planguard.core import authoring
 from planguard.core.contract import (
+    APPROVE_ANNOTATION,
     LEASE_LABEL,
     ROLLBACK_OF_ANNOTATION,
     TAINT_KEY,
@@ -66,6 +68,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     d.add_argument("plan")
     d.add_argument("other", nargs="?", help="another plan (default: what DNS serves)")
     d.add_argument("--tsig-key", help="key to read the zone from DNS")
+    a = sub.add_parser("approve", help="let a plan held by its zone's change guard go ahead: "
+                                       "approves exactly its content (its digest)")
+    common(a)
+    a.add_argument("plan")
+    a.add_argument("--digest", help="the digest you reviewed (planguard diff shows it); "
+                                    "refused if the plan's content is another")
     r = sub.add_parser("rollback", help="a NEW plan with an older plan's content and the "
                                         "next generation (generations never go back)")
     common(r)
@@ -107,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             args.namespace = client.creds.namespace
         api = PlanguardApi(client, "planguard-cli")
         out: dict[str, Any] = {
-            "status": _status, "diff": _diff, "rollback": _rollback,
+            "status": _status, "diff": _diff, "rollback": _rollback, "approve": _approve,
             "pause": _pause, "resume": _pause,
         }[args.command](api, args)
     except (ApiError, ConfigError, DnsError, urllib3.exceptions.HTTPError, OSError) as e:
@@ -292,7 +300,36 @@ def _diff_plans(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
         if left.get(n) != right.get(n):
             changes.append({"endpoint": n, args.plan: left.get(n), rname: right.get(n)})
     text = "\n".join(f"{c['endpoint']}: {c[args.plan]} -> {c[rname]}" for c in changes)
-    return {"changes": changes, "_text": text or "no difference"}
+    head = f"plan {args.plan}: digest {a.digest} (planguard approve {args.plan} --digest " \
+           f"{a.digest})\n{len(changes)} endpoint(s) differ from {rname}"
+    return {"digest": a.digest, "changes": changes,
+            "_text": head + ("\n" + text if text else "")}
+
+
+def _approve(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
+    """Writes the plan's digest into its approval annotation (on every part: whichever
+    part an enactor reads, the approval is there)."""
+    obj = api.get("dnsplans", args.namespace, args.plan)
+    g, zone = obj["spec"]["generation"], str(obj["spec"]["zone"])
+    objs = [o for o in _zone_plans(api, args.namespace, zone) if o["spec"]["generation"] == g]
+    if (obj.get("spec") or {}).get("base") is not None:
+        plan = _resolved(api, args.namespace, obj)
+    else:
+        cand = next(c for c in candidates(objs) if c.plan.generation == g)
+        if not cand.complete:
+            msg = f"plan {args.plan}: {cand.waiting}; approve it once every part exists"
+            return {"error": msg, "_text": msg}
+        plan = cand.plan
+    if args.digest and args.digest.lower() != plan.digest:
+        msg = (f"plan {args.plan}'s content has digest {plan.digest}, not {args.digest}: "
+               "it is not what you reviewed; nothing approved")
+        return {"error": msg, "_text": msg}
+    for o in objs:
+        api.patch("dnsplans", args.namespace, o["metadata"]["name"],
+                  {"metadata": {"annotations": {APPROVE_ANNOTATION: plan.digest}}})
+    return {"approved": args.plan, "digest": plan.digest,
+            "_text": f"approved plan {args.plan} (digest {plan.digest}): the enactors "
+                     "apply it, and only this content"}
 
 
 def _resolved(api: PlanguardApi, ns: str, obj: dict[str, Any]) -> Plan:
@@ -334,8 +371,9 @@ def _rollback(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     endpoints = [endpoint_spec(e) for e in old[0].plan.endpoints]
 
     def body(g: int) -> dict[str, Any]:
-        return plan_body(args.zone, g, endpoints,
-                         annotations={ROLLBACK_OF_ANNOTATION: str(args.to)})
+        # A rollback is a person's deliberate act: approved for the change guard.
+        return authoring.approved(plan_body(args.zone, g, endpoints,
+                                            annotations={ROLLBACK_OF_ANNOTATION: str(args.to)}))
     top = max((p["spec"]["generation"] for p in mine), default=0)
     gen = create_plan(api, args.namespace, args.zone, body, at_least=top)
     name = plan_name(args.zone, gen)

@@ -143,6 +143,17 @@ def authority_of(zone: Mapping[str, Any], cluster: str = "") -> Authority:
     )
 
 
+def approved(body: dict[str, Any]) -> dict[str, Any]:
+    """A full plan object to create, carrying the approval of its own content: for writers
+    whose own limits stand in for a person's review (the planner's velocity control, an
+    explicit `planguard rollback`)."""
+    from planguard.core.model import plan_from_object
+
+    notes = body.setdefault("metadata", {}).setdefault("annotations", {})
+    notes[APPROVE_ANNOTATION] = plan_from_object(body).digest
+    return body
+
+
 def consent_of(objs: Iterable[Mapping[str, Any]]) -> Consent:
     """Approvals and a deliberate generation jump, from any object (part) of a plan."""
     approved: set[str] = set()

