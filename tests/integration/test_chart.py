@@ -486,3 +486,60 @@ def test_roles_work_with_only_the_charts_rbac(cluster: Cluster, bind: Bind, inst
                cluster.get("dnsplan", ns, f"{zone}-1")["metadata"].get("finalizers", []))
     logs = procs.log("enactor-a") + procs.log("cleanup")
     assert "Forbidden" not in logs and "403" not in logs, logs[-2000:]
+
+
+def test_zone_ownership_is_the_platform_teams_word(cluster: Cluster, helm: str, ns: str) -> None:
+    """values zoneOwnership: a DNSZone only where a rule lets its namespace own its zone
+    (any spelling), refused at admission with a message that says which rule is missing."""
+    other = unique("t2-")
+    cluster.kubectl("create", "namespace", other)
+    docs = [d for d in render(helm, "--set", f"zoneOwnership[0].namespaces[0]={ns}",
+                              "--set", "zoneOwnership[0].zones[0]=team.test",
+                              "--set", "zoneOwnership[1].namespaces[0]=" + other,
+                              "--set", "zoneOwnership[1].zones[0]=other.test",
+                              "--set", "zoneOwnership[1].servers[0]=10.0.0.53")
+            if "zone-ownership" in d["metadata"]["name"]]
+    assert sorted(d["kind"] for d in docs) == ["ValidatingAdmissionPolicy",
+                                               "ValidatingAdmissionPolicyBinding"]
+    # Bound to this test's namespaces only, so that no other test sees the policy.
+    docs[1 if docs[1]["kind"].endswith("Binding") else 0]["spec"]["matchResources"] = {
+        "namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "In", "values": [ns, other]}]}}
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+
+    def create(where: str, name: str, zone: str, server: str = "127.0.0.1") -> str:
+        body = {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
+                "metadata": {"name": name, "namespace": where},
+                "spec": {"zone": zone, "server": {"address": server, "port": 53}}}
+        r = cluster.kubectl("create", "-f", "-", input=json.dumps(body), check=False)
+        return "" if r.returncode == 0 else r.stderr
+    try:
+        eventually(lambda: "may not own" in create(ns, "probe", "elsewhere.test"), timeout=30,
+                   what="the policy in force")
+        refused = create(ns, "steal", "other.test")
+        assert f"namespace {ns} may not own DNS zone other.test on server 127.0.0.1" in \
+            refused and "zoneOwnership" in refused, refused
+        assert create(ns, "web", "team.test") == ""
+        assert create(ns, "sub", "api.team.test.") == ""  # a zone below, another spelling
+        assert "may not own" in create(other, "web", "team.test")
+        assert "may not own" in create(other, "web", "other.test")  # not on that server
+        assert create(other, "web", "other.test.", server="10.0.0.53") == ""
+    finally:
+        cluster.kubectl("delete", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
+        for where in (ns, other):
+            cluster.kubectl("delete", "dnszones", "--all", "-n", where, "--wait=false",
+                            check=False)
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_every_install_claims_its_zones_under_its_own_owner_id(helm: str) -> None:
+    docs = render(helm, "--set", "ownerId=cluster-a")
+    for d in of_kind(docs, "Deployment"):
+        args = d["spec"]["template"]["spec"]["containers"][0]["args"]
+        if args[0] in ("enactor", "cleanup"):
+            assert "--owner-id=cluster-a" in args, d["metadata"]["name"]
+    # helm template cannot look the cluster up: no flag, and the processes claim without
+    # a cluster part (an install reads the kube-system namespace's uid).
+    for d in of_kind(render(helm), "Deployment"):
+        assert not any(a.startswith("--owner-id") for a in
+                       d["spec"]["template"]["spec"]["containers"][0]["args"])

@@ -146,3 +146,9 @@ every required nodeSelectorTerm, so a user's term can never place it out of its 
 {{- end -}}
 {{- toJson $aff -}}
 {{- end -}}
+
+{{- /* The install's part of the zone claims in DNS (--owner-id): the value, else the
+kube-system namespace's uid (stable for the cluster's life; empty in `helm template`). */ -}}
+{{- define "planguard.ownerId" -}}
+{{- .Values.ownerId | default (dig "metadata" "uid" "" (lookup "v1" "Namespace" "" "kube-system")) -}}
+{{- end -}}
