@@ -334,7 +334,8 @@ class Enactor:
                 report.told.clear()
             report.told.add(key)
             label = f"{zone['metadata']['namespace']}/{zone['metadata']['name']}"
-            metrics.REFUSALS.labels(label, p.reason).inc()
+            if p.reason != "Held":  # waiting for a person is not a refusal (planguard_zone_held)
+                metrics.REFUSALS.labels(label, p.reason).inc()
             log.warning("%s: %s %s: %s", label, kind, key[0], p.message)
             self.api.event(obj, kind, "Warning", p.reason,
                            f"{self.cfg.enactor_id}: {p.message}")
