@@ -231,19 +231,20 @@ def endpoint_refusals(plan: Plan, state: ZoneState, auth: Authority) -> dict[str
 
 def _endpoint_problem(name: str, state: ZoneState, auth: Authority,
                       delegated: set[str]) -> Problem | None:
+    # Cheap checks first: this runs for every endpoint of a plan that is not converged.
     where = f"endpoint {name!r}"
-    if auth.zone:
+    if auth.zone and len(MARKER_LABEL) + len(name) + len(auth.zone) + 2 > NAME_MAX:
         longest = f"{MARKER_LABEL}.{name}.{auth.zone}"
-        if len(longest) > NAME_MAX:
-            return Problem("NameTooLong",
-                           f"{where}: its marker's owner name {longest[:40]}... is "
-                           f"{len(longest)} characters, more than DNS allows ({NAME_MAX})")
-    labels = name.split(".")
-    for i in range(1, len(labels)):
-        if ".".join(labels[i:]) in delegated:
-            return Problem("BelowDelegation",
-                           f"{where}: {'.'.join(labels[i:])} is delegated (NS records) "
-                           "to other servers; names below it are not this zone's")
+        return Problem("NameTooLong",
+                       f"{where}: its marker's owner name {longest[:40]}... is "
+                       f"{len(longest)} characters, more than DNS allows ({NAME_MAX})")
+    if delegated and "." in name:
+        labels = name.split(".")
+        for i in range(1, len(labels)):
+            if ".".join(labels[i:]) in delegated:
+                return Problem("BelowDelegation",
+                               f"{where}: {'.'.join(labels[i:])} is delegated (NS records) "
+                               "to other servers; names below it are not this zone's")
     foreign = state.foreign.get(name, frozenset())
     if foreign & _EXCLUSIVE or _DELEGATION in foreign:
         return Problem("ForeignRecords",
