@@ -62,6 +62,15 @@ def bare(*addresses: str):  # type: ignore[no-untyped-def]
     return f
 
 T0 = "spec.endpoints.0.targets.0"
+# Addresses no load balancer has that isIP() and isGlobalUnicast() let through (issue 28).
+UNSERVABLE = [
+    ("this-network", "0.1.2.3"),
+    ("reserved-240", "240.0.0.1"),
+    ("reserved-top", "255.255.255.254"),
+    ("ipv4-compatible", "::a9fe:a9fe"),
+    ("ipv4-compatible-dotted", "::10.0.0.1"),
+    ("ipv4-compatible-long", "0:0:0:0:0:0:a9fe:a9fe"),
+]
 
 # (case id, mutation of a valid plan, what the refusal must say)
 ADMISSION = [
@@ -77,6 +86,10 @@ ADMISSION = [
     ("multicast-v4", setp(f"{T0}.address", "224.0.0.251"), "no load balancer has this address"),
     ("multicast-v6", setp(f"{T0}.address", "ff02::fb"), "no load balancer has this address"),
     ("link-local", setp(f"{T0}.address", "169.254.169.254"), "no load balancer has this address"),
+    *[(case, setp(f"{T0}.address", address), "no load balancer has this address")
+      for case, address in UNSERVABLE],
+    ("ipv4-mapped", setp(f"{T0}.address", "::ffff:10.0.0.1"),
+     "must be an IPv4 or IPv6 address (an IPv4-mapped IPv6 address, ::ffff:a.b.c.d, is refused"),
     ("duplicate-endpoint", lambda p: p["spec"]["endpoints"].append(copy.deepcopy(ep(p))),
      "key api already exists evaluating rule: endpoint names must be unique"),
     ("duplicate-target", lambda p: ep(p)["targets"].append({"address": "10.0.0.1"}),
@@ -95,6 +108,11 @@ ADMISSION = [
     ("generation-zero", setp("spec.generation", 0), "should be greater than or equal to 1"),
     ("generation-negative", setp("spec.generation", -3), "should be greater than or equal to 1"),
     ("generation-string", setp("spec.generation", "two"), "must be of type integer"),
+    ("generation-above-2^53", lambda p: (setp("spec.generation", 2**53 + 1)(p),
+                                         setp("metadata.name", f"web-{2**53 + 1}")(p)),
+     "spec.generation in body should be less than or equal to 9007199254740992"),
+    ("base-above-2^53", setp("spec.base", 2**53 + 1),
+     "spec.base in body should be less than or equal to 9007199254740992"),
     ("name-generation-mismatch", setp("metadata.name", "web-9"),
      "metadata.name must be '<spec.zone>-<spec.generation>'"),
     ("endpoint-uppercase", setp("spec.endpoints.0.name", "API"), "should match"),
@@ -118,14 +136,18 @@ ADMISSION = [
      'unknown field "spec.endpoints[0].wieght"'),
     *[(f"bare-{case}", bare(*addresses), message) for case, addresses, message in [
         ("ipv4-out-of-range", ["10.0.0.1", "10.0.0.300"],
-         "must each be a unicast IPv4 or IPv6 address (unspecified, broadcast, multicast and "
-         "link-local addresses are refused); one of these is not: 10.0.0.1, 10.0.0.300"),
+         "must each be a unicast IPv4 or IPv6 address a load balancer can have (unspecified, "
+         "broadcast, multicast, link-local, 0.0.0.0/8 and 240.0.0.0/4 addresses and "
+         "IPv4-mapped and IPv4-compatible IPv6 addresses are refused); one of these is not: "
+         "10.0.0.1, 10.0.0.300"),
         ("hostname-not-address", ["lb.example.com"], "one of these is not: lb.example.com"),
         ("empty-address", [""], "must each be a unicast IPv4 or IPv6 address"),
         ("unspecified-v6", ["::"], "one of these is not: ::"),
         ("broadcast", ["255.255.255.255"], "one of these is not: 255.255.255.255"),
         ("multicast-v6", ["ff02::fb"], "one of these is not: ff02::fb"),
         ("link-local", ["169.254.169.254"], "one of these is not: 169.254.169.254"),
+        *[(case, ["10.0.0.1", address], f"one of these is not: 10.0.0.1, {address}")
+          for case, address in [*UNSERVABLE, ("ipv4-mapped", "::ffff:10.0.0.1")]],
         ("duplicate", ["10.0.0.1", "10.0.0.1"], 'Duplicate value: "10.0.0.1"'),
         ("empty-endpoint", [], "would answer with no address"),
         ("too-many", [f"10.1.0.{i + 1}" for i in range(33)], "must have at most 32 items"),
@@ -154,6 +176,24 @@ def test_refused_at_admission(cluster: Cluster, ns: str, mutate, message) -> Non
     assert r.returncode != 0, f"accepted: {json.dumps(p)[:300]}"
     assert message in r.stderr, r.stderr
     assert not cluster.exists("dnsplan", ns, p["metadata"]["name"])
+
+
+# Every address a load balancer may have passes, in either form; loopback too (the demo's).
+GOOD_ADDRESSES = ["10.0.0.1", "192.0.2.1", "2001:db8::1", "127.0.0.1", "::1", "100.64.0.1"]
+
+
+@pytest.mark.parametrize("bare_form", [True, False], ids=["addresses", "targets"])
+def test_addresses_a_load_balancer_may_have_are_accepted(cluster: Cluster, ns: str,
+                                                         bare_form: bool) -> None:
+    p = plan_obj("web", 2, {"api": GOOD_ADDRESSES}, bare=bare_form)
+    r = cluster.apply(ns, p, check=False)
+    assert r.returncode == 0, r.stderr
+    assert cluster.exists("dnsplan", ns, "web-2")
+
+
+def test_the_highest_generation_is_accepted(cluster: Cluster, ns: str) -> None:
+    r = cluster.apply(ns, plan_obj("web", 2**53, {"api": ["10.0.0.1"]}), check=False)
+    assert r.returncode == 0, r.stderr
 
 
 # The CEL rules carry fieldPath and reason, so a refusal names the field, as the API
@@ -201,6 +241,12 @@ def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: st
     assert "Request entity too large" in r.stderr or "too large" in r.stderr.lower(), r.stderr
 
 
+def _name_of(length: int) -> str:
+    """A DNS name of `length` characters (labels of 62)."""
+    name = (("a" * 62 + ".") * 5)[:length]
+    return name[:-2] + ".a" if name.endswith(".") else name
+
+
 @pytest.mark.parametrize(("spec", "message"), [
     ({"zone": "example.test", "server": {"address": "not_a_host"}},
      "server.address must be an IPv4 or IPv6 address or a host name"),
@@ -212,6 +258,11 @@ def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: st
      "should be less than or equal to 65535"),
     ({"zone": "Example..test", "server": {"address": "127.0.0.1"}},
      "spec.zone in body should match"),
+    ({"zone": _name_of(243), "server": {"address": "127.0.0.1"}},
+     "spec.zone may have at most 242 characters (243 with the trailing dot): the fence record "
+     "_planguard.<zone> must fit in a DNS name of 253"),
+    ({"zone": _name_of(243) + ".", "server": {"address": "127.0.0.1"}},
+     "may not be more than 243 bytes"),
     ({"zone": "example.test", "server": {"address": "127.0.0.1"}, "keep": 0},
      "should be greater than or equal to 1"),
     ({"zone": "example.test", "server": {"address": "127.0.0.1", "kind": "knot"}},
@@ -238,6 +289,17 @@ def test_a_zone_server_may_be_a_host_name_or_an_address(cluster: Cluster, ns: st
                            "spec": {"zone": "example.test", "server": {"address": server}}},
                       check=False)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("zone", [_name_of(242), _name_of(242) + "."], ids=["242", "242-dot"])
+def test_a_zone_of_the_longest_name_is_accepted(cluster: Cluster, ns: str, zone: str) -> None:
+    """_planguard.<zone> is then 253 characters: a name DNS can hold."""
+    r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
+                           "metadata": {"name": "long"},
+                           "spec": {"zone": zone, "server": {"address": "127.0.0.1"}}},
+                      check=False)
+    assert r.returncode == 0, r.stderr
+    assert len(f"_planguard.{zone.rstrip('.')}") == 253
 
 
 def test_a_plan_cannot_be_edited_or_replaced(cluster: Cluster, ns: str) -> None:
