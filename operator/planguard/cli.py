@@ -123,6 +123,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="endpoint i moves only every (i+1)th generation")
     k.add_argument("--deltas", type=int, default=0, metavar="N",
                    help="delta plans: every Nth generation full, the others deltas on it")
+    k.add_argument("--claimants", type=int, choices=[1, 2], default=1,
+                   help="2: a second DNSZone (other/steal) with its own enactor and plans "
+                        "for the same DNS zone")
+    k.add_argument("--hostile-generation", action="store_true",
+                   help="the second DNSZone's later plan has generation 2^53 (annotated "
+                        "as a deliberate jump)")
+    k.add_argument("--typo", action="store_true",
+                   help="the team creates a plan with a typo'd generation after its plan 2")
+    k.add_argument("--start", choices=["empty", "claimed", "legacy"], default="empty",
+                   help="DNS at first: empty, the team's plan 1 applied, or a fence at "
+                        "2^63-1 from before any rules (the team's DNSZone re-bases it)")
     k.add_argument("--max-states", type=int, default=2_000_000)
     k.add_argument("--random", type=int, default=0, metavar="N",
                    help="instead of every interleaving, N seeded random schedules")
@@ -161,7 +172,9 @@ def _check(args: argparse.Namespace, hooks: Hooks) -> int:
     from planguard.sim.protocols import PROTOCOLS
 
     cfg = Config(args.enactors, args.generations, args.endpoints, not args.no_crashes,
-                 small_changes=args.small_changes, deltas=args.deltas)
+                 small_changes=args.small_changes, deltas=args.deltas,
+                 claimants=args.claimants, hostile=args.hostile_generation, typo=args.typo,
+                 start=args.start)
     t0 = time.monotonic()
     if args.random:
         res = random_schedules(PROTOCOLS[args.protocol], cfg, args.random, args.steps,
@@ -175,6 +188,10 @@ def _check(args: argparse.Namespace, hooks: Hooks) -> int:
     if res.violation is None:
         print("every reachable state satisfies the invariants, and from each the newest "
               "plan can still be applied")
+        if cfg.claimants > 1:
+            print("no write of another owner landed on a claimed zone, and every fence named "
+                  "a plan its owner meant (where the other owner claimed the empty zone "
+                  "first, the team's newest plan applies after a hand-over)")
         return 0
     print(f"VIOLATION: {res.violation}")
     for i, (action, msg) in enumerate(res.trace or [], 1):

@@ -3,6 +3,16 @@
 Actions: the planner publishes the next plan; each enactor reads (and decides) or sends its
 next write; an enactor crashes, losing its in-flight work; clean-up runs. Checked on every
 state and transition; the first violation comes back with the shortest schedule to it.
+
+Authoring (issue 28): every enactor acts for a DNSZone and decides under its rules. With
+`claimants=2` a second DNSZone (RIVAL: another namespace or cluster) names the same DNS
+zone, with one enactor and plans of its own created over time; `hostile` makes its second
+plan HOSTILE (2^53, far beyond any jump bound, annotated as a deliberate jump, so only the
+zone's claim stands in its way); `typo` slips TYPO among the team's own plans (no
+annotation: only the generation bound stands in its way). `start`: "empty" (nobody has
+claimed the zone: the claimants race for it), "claimed" (the team's plan 1 is applied),
+"legacy" (a fence at LEGACY written before any rules, above every plan, and the team's
+DNSZone re-bases it).
 """
 
 from __future__ import annotations
@@ -11,10 +21,19 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from planguard.core.model import Endpoint, Plan, Target
+from planguard.core.authoring import Authority, Consent
+from planguard.core.enact import decide, update_steps
+from planguard.core.markers import fence_text, marker_text
+from planguard.core.model import Endpoint, EndpointState, Plan, Target
 from planguard.sim.invariants import newest_applies, state_violations, transition_violations
 from planguard.sim.protocols import Protocol_
-from planguard.sim.world import Enactor, World
+from planguard.sim.world import DNS_ZONE, TEAM, Dns, Enactor, Rival, Setup, World
+
+RIVAL = "other/steal"
+HOSTILE = 2**53  # the CRDs' maximum generation: once in the fence, no plan can follow it
+TYPO = 30_000_000_002  # "3" with extra digits: far beyond the default jump bound
+LEGACY = 2**63 - 1  # a fence written before generations were bounded
+STARTS = ("empty", "claimed", "legacy")
 
 
 @dataclass(frozen=True)
@@ -28,6 +47,10 @@ class Config:
     # Delta plans (core/deltas.py): every `deltas`-th generation (1, 1+deltas, ...) is full,
     # the others list only what differs from that base. 0: every plan is full.
     deltas: int = 0
+    claimants: int = 1  # 2: a second DNSZone (RIVAL) with one enactor of its own
+    hostile: bool = False  # the rival's second plan has generation HOSTILE
+    typo: bool = False  # the team creates a plan at generation TYPO after its plan 2
+    start: str = "empty"  # what DNS holds at first: one of STARTS
 
 
 @dataclass
@@ -43,7 +66,7 @@ def plans_for(cfg: Config) -> dict[int, Plan]:
     """Each generation moves every endpoint to a new address, so regressions are visible;
     with `small_changes`, endpoint i moves only every (i+1)th generation, so older markers
     stay on endpoints a newer plan reproduces (what clean-up must attribute correctly)."""
-    names = ["api", "ipv6", "fips", "acct"][: cfg.endpoints]
+    names = _endpoint_names(cfg)
 
     def version(i: int, g: int) -> int:
         return (g + i) // (i + 1) if cfg.small_changes else g
@@ -66,15 +89,70 @@ def plans_for(cfg: Config) -> dict[int, Plan]:
     return out
 
 
+def _endpoint_names(cfg: Config) -> list[str]:
+    return ["api", "ipv6", "fips", "acct"][: cfg.endpoints]
+
+
+def rival_for(cfg: Config) -> Rival | None:
+    """The second DNSZone's plans: an ordinary one (generation 5, its own numbering), then,
+    with `hostile`, one at HOSTILE that says the jump is deliberate. Both serve other
+    addresses at the team's names."""
+    if cfg.claimants < 2:
+        return None
+    names = _endpoint_names(cfg)
+
+    def plan(g: int, octet: int) -> Plan:
+        return Plan(f"steal-{octet}", "steal", g, tuple(
+            Endpoint(n, 60, (Target(f"10.66.{i}.{octet}"),)) for i, n in enumerate(names)))
+    plans = (plan(5, 5), *((plan(HOSTILE, 66),) if cfg.hostile else ()))
+    return Rival(Authority(owner=RIVAL, zone=DNS_ZONE), plans,
+                 {HOSTILE: Consent(allow_jump=True)})
+
+
 def initial(cfg: Config) -> World:
-    return World(plans=plans_for(cfg),
-                 enactors=tuple(Enactor(n) for n in "ABCDEFG"[: cfg.enactors]))
+    if cfg.start not in STARTS:
+        raise ValueError(f"start {cfg.start!r}: one of {', '.join(STARTS)}")
+    plans = plans_for(cfg)
+    order = tuple(sorted(plans))
+    team = Authority(owner=TEAM, zone=DNS_ZONE,
+                     rebase_from=LEGACY if cfg.start == "legacy" else None)
+    if cfg.typo:
+        plans[TYPO] = Plan(f"p{TYPO}", "z", TYPO, tuple(
+            Endpoint(n, 60, (Target(f"10.0.{i}.99"),))
+            for i, n in enumerate(_endpoint_names(cfg))))
+        order = (*order[:2], TYPO, *order[2:])
+    rival = rival_for(cfg)
+    enactors = tuple(Enactor(n) for n in "ABCDEFG"[: cfg.enactors])
+    if rival is not None:
+        enactors += (Enactor("X", owner=RIVAL),)
+    w = World(plans=plans, enactors=enactors, setup=Setup(
+        order, frozenset({TYPO} if cfg.typo else ()), {TEAM: team}, rival=rival))
+    if cfg.start == "claimed":  # the team's zone is live: its plan 1 applied by A
+        d = decide(plans[1], Dns().snapshot(), "A", None, team)
+        dns: Dns | None = Dns()
+        for step in update_steps(d, 100):
+            dns = dns.cas(step) if dns is not None else None
+        assert dns is not None
+        w = replace(w, published=1, dns=dns).with_enactor(Enactor("A", applied=1))
+    elif cfg.start == "legacy":  # written by a version without rules: no owner, no bound
+        dns = Dns(fence=fence_text(LEGACY, "old"))
+        for i, n in enumerate(_endpoint_names(cfg)):
+            dns = dns.with_endpoint(EndpointState(
+                n, marker=marker_text(LEGACY, "legacy", "old"), generation=LEGACY,
+                a=frozenset({f"10.9.{i}.9"}), ttl=60))
+        w = replace(w, dns=dns)
+    return w
 
 
 def actions(w: World, cfg: Config, proto: Protocol_) -> Iterator[tuple[str, World, str]]:
-    if w.published < cfg.generations:
-        yield "planner", replace(w, published=w.published + 1), \
-            f"planner created plan {w.published + 1}"
+    if w.published < len(w.sequence):
+        g = w.sequence[w.published]
+        yield "planner", replace(w, published=w.published + 1), f"planner created plan {g}"
+    rival = w.setup.rival
+    if rival is not None and w.rival_published < len(rival.plans):
+        p = rival.plans[w.rival_published]
+        yield "X.planner", replace(w, rival_published=w.rival_published + 1), \
+            f"{rival.auth.owner}'s planner created its plan {p.generation}"
     for e in w.enactors:
         if e.pending:
             for i in range(proto.in_flight(e.pending)):
@@ -88,7 +166,7 @@ def actions(w: World, cfg: Config, proto: Protocol_) -> Iterator[tuple[str, Worl
             if w2.key() != w.key():
                 yield f"{e.name}.read", w2, msg
     for e in w.enactors:
-        if e.applied:
+        if e.applied and e.owner == TEAM:  # the rival's clean-up is not modelled
             w2, msg = proto.cleanup(w, e.name, cfg.keep)
             if w2.key() != w.key():
                 yield f"{e.name}.cleanup", w2, msg

@@ -1,7 +1,9 @@
 """The two protocols as step functions over World.
 
-planguard: read the zone, decide with core.enact.decide (exact-state compare-and-swap and
-the zone fence), send one UPDATE per step; clean-up with core.cleanup.select_deletions.
+planguard: read the zone, choose and decide with core.enact.choose (exact-state
+compare-and-swap, the zone fence, and the authoring rules of the DNSZone the enactor acts
+for: its claim, bounded generations, one content per generation, a re-base), send one
+UPDATE per step; clean-up with core.cleanup.select_deletions.
 
 naive (the post-mortem's): a one-time check that the plan is newer than the active plan,
 then blind per-endpoint writes that may come much later; after finishing, clean-up deletes
@@ -14,10 +16,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
+from planguard.core.authoring import Consent
 from planguard.core.cleanup import PlanRef, depended_on, select_deletions
-from planguard.core.enact import UpdateStep, Verdict, decide, update_steps
+from planguard.core.contract import ALLOW_JUMP_ANNOTATION, APPROVE_ANNOTATION
+from planguard.core.enact import UpdateStep, Verdict, choose, update_steps
 from planguard.core.markers import marker_text
-from planguard.core.model import EndpointState
+from planguard.core.model import EndpointState, Plan
+from planguard.core.selection import Candidate
 from planguard.sim.world import World
 
 NAIVE_SIGNIFICANTLY_OLDER = 2  # generations
@@ -34,6 +39,14 @@ class Protocol_(Protocol):
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]: ...
 
 
+def candidate(plan: Plan, consent: Consent) -> Candidate:
+    """A plan as the enactor's selection hands it over: valid, its consent in annotations
+    (read back by core/authoring.consent_of, as from real DNSPlan objects)."""
+    notes = [{ALLOW_JUMP_ANNOTATION: "true"}] if consent.allow_jump else []
+    notes += [{APPROVE_ANNOTATION: d} for d in sorted(consent.approved)]
+    return Candidate(plan, (), False, tuple({"metadata": {"annotations": n}} for n in notes))
+
+
 def _newest_existing(w: World) -> int:
     ex = w.existing()
     return ex[-1] if ex else 0
@@ -44,23 +57,27 @@ class Planguard:
     lua: str | None = None  # the server's weighted answers (PowerDNS), see WeightedPlanguard
 
     def read(self, w: World, who: str) -> tuple[World, str]:
-        ok = w.resolvable()  # core/selection: the newest valid plan, deltas resolved
-        g = ok[-1] if ok else 0
+        # core/selection's candidates (deltas resolved), then the enactor's own choice: the
+        # newest plan no authoring rule refuses for its own generation.
         e = w.enactor(who)
-        if not g:
-            return w, "no plan to apply"
-        plan = w.resolved(g)
-        assert plan is not None
-        d = decide(plan, w.dns.snapshot(), who, self.lua)
-        if d.verdict is Verdict.SUPERSEDED:
+        cands = [candidate(p, c) for p, c in w.plans_of(e.owner)]
+        choice = choose(cands, w.dns.snapshot(), who, self.lua, w.authority(e.owner))
+        refused = "".join(f"; plan {c.plan.generation} refused ({d.problems[0].reason})"
+                          for c, d in choice.refused)
+        d = choice.decision
+        if d is None:
+            return w, "no plan to apply" + refused
+        g = d.generation
+        if d.verdict is not Verdict.APPLY:  # superseded, refused (the zone's claim), held
+            why = "".join(f"{p.reason}: " for p in d.problems[:1]) + d.reasons[0]
             return w.with_enactor(replace(e, plan=0, pending=())), \
-                f"read DNS: plan {g} superseded ({d.reasons[0]}); nothing to write"
+                f"read DNS: plan {g} {d.verdict.value} ({why}){refused}; nothing to write"
         steps = tuple(update_steps(d, 6))
         if not steps:
             return w.with_enactor(replace(e, plan=0, pending=())), f"read DNS: already at plan {g}"
         names = ", ".join(x.name for s in steps for x in s.writes) or "fence only"
         return w.with_enactor(replace(e, plan=g, pending=steps)), \
-            f"read DNS, decided plan {g}: {len(steps)} UPDATE(s) for {names}"
+            f"read DNS, decided plan {g}: {len(steps)} UPDATE(s) for {names}{refused}"
 
     @staticmethod
     def in_flight(pending: tuple[object, ...]) -> int:
@@ -172,5 +189,5 @@ class WeightedPlanguard(Planguard):
     lua = "pickwrandom"
 
 
-PROTOCOLS = {"planguard": Planguard(), "planguard-weighted": WeightedPlanguard(),
-             "naive": Naive()}
+PROTOCOLS: dict[str, Protocol_] = {
+    "planguard": Planguard(), "planguard-weighted": WeightedPlanguard(), "naive": Naive()}

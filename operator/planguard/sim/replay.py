@@ -3,7 +3,7 @@ readable timeline of what a client resolving the watched endpoint would have got
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,7 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
         before = w
         msgs: list[str] = []
         if who == "planner":
-            w = World(plans=w.plans, published=w.published + 1, deleted=w.deleted, dns=w.dns,
-                      enactors=w.enactors)
+            w = replace(w, published=w.published + 1)
             msgs.append(f"created plan {w.published}")
         elif verb == "cleanup":
             w, m = proto.cleanup(w, who, keep)

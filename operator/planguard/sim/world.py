@@ -3,14 +3,21 @@
 Both protocols are written as pure step functions `World -> World`, so the same
 transitions serve the exhaustive explorer (hashable states), randomized schedules and the
 scenario replay.
+
+Each enactor acts for an owner (a DNSZone object: core/authoring.py). By default every
+one acts for the team's DNSZone, TEAM, whose plans are `plans`; a `Rival` is a second
+DNSZone (another namespace or another cluster) naming the same DNS zone, with its own
+plans and rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from planguard.core import deltas
+from planguard.core.authoring import Authority, Consent
 from planguard.core.enact import UpdateStep, after, prerequisites_hold
 from planguard.core.markers import generation_of
 from planguard.core.model import EndpointState, Plan, ZoneState
@@ -49,6 +56,20 @@ class Dns:
             sorted(z.endpoints.values(), key=lambda e: e.name)))
 
 
+TEAM = "team/web"  # the owner (core/authoring.owner_id) every enactor acts for by default
+DNS_ZONE = "ten.test"
+
+
+@dataclass(frozen=True)
+class Rival:
+    """Another DNSZone naming the same DNS zone: its rules, its plans in the order they are
+    created, and what those plans say about themselves (a deliberate jump)."""
+
+    auth: Authority
+    plans: tuple[Plan, ...] = ()
+    consent: Mapping[int, Consent] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Enactor:
     name: str
@@ -56,28 +77,79 @@ class Enactor:
     applied: int = 0  # the last plan it finished applying
     pending: tuple[object, ...] = ()  # protocol-specific queued writes
     crashed: bool = False
+    owner: str = TEAM  # the DNSZone it acts for
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What is fixed for a whole run, so no part of a state."""
+
+    order: tuple[int, ...] = ()  # the team's generations in creation order; () = ascending
+    typos: frozenset[int] = frozenset()  # the team's generations nobody meant
+    rules: Mapping[str, Authority] = field(default_factory=dict)  # owner -> its DNSZone's
+    consent: Mapping[int, Consent] = field(default_factory=dict)  # the team's, by generation
+    rival: Rival | None = None
 
 
 @dataclass(frozen=True)
 class World:
     plans: Mapping[int, Plan] = field(default_factory=dict, hash=False, compare=False)
-    published: int = 0  # plans 1..published have been created
+    published: int = 0  # the first `published` plans of `sequence` have been created
     deleted: frozenset[int] = frozenset()
     dns: Dns = Dns()
     enactors: tuple[Enactor, ...] = ()
+    rival_published: int = 0  # the first ones of `setup.rival.plans` have been created
+    setup: Setup = field(default=Setup(), hash=False, compare=False)
 
     def key(self) -> tuple[object, ...]:
         """What distinguishes two states (the plans themselves are fixed per run)."""
-        return (self.published, self.deleted, self.dns, self.enactors)
+        return (self.published, self.rival_published, self.deleted, self.dns, self.enactors)
+
+    @property
+    def sequence(self) -> tuple[int, ...]:
+        """The team's generations in the order they are created."""
+        return self.setup.order or tuple(sorted(self.plans))
+
+    @cached_property
+    def _created(self) -> tuple[int, ...]:
+        return self.sequence[: self.published]
+
+    def created(self) -> tuple[int, ...]:
+        return self._created
 
     def existing(self) -> list[int]:
-        return [g for g in range(1, self.published + 1) if g not in self.deleted]
+        return sorted(g for g in self._created if g not in self.deleted)
+
+    def newest(self) -> int:
+        """The team's newest plan that someone meant (typos are the rules' to refuse); 0
+        before the first."""
+        return max((g for g in self._created if g not in self.setup.typos), default=0)
+
+    def authority(self, owner: str) -> Authority:
+        """The rules of `owner`'s DNSZone (defaults: core/authoring.py's)."""
+        rival = self.setup.rival
+        if rival is not None and owner == rival.auth.owner:
+            return rival.auth
+        return self.setup.rules.get(owner) or Authority(owner=owner, zone=DNS_ZONE)
+
+    def owner_of_writer(self, writer: str | None) -> str | None:
+        """Whom the enactor that signed a marker or fence (`by=`) acts for."""
+        return next((e.owner for e in self.enactors if e.name.lower() == writer), None)
+
+    def plans_of(self, owner: str) -> list[tuple[Plan, Consent]]:
+        """The plans `owner`'s enactors may apply now (resolved), with their consent."""
+        rival = self.setup.rival
+        if rival is not None and owner == rival.auth.owner:
+            return [(p, rival.consent.get(p.generation, Consent()))
+                    for p in rival.plans[: self.rival_published]]
+        return [(p, self.setup.consent.get(g, Consent())) for g in self.resolvable()
+                if (p := self.resolved(g)) is not None]
 
     def resolved(self, g: int) -> Plan | None:
         """Plan `g` as the full plan it stands for (a delta resolved against its base, as
         core/selection.py does), or None when it cannot be applied: deleted, or a delta
         whose base is gone."""
-        if g in self.deleted or g not in self.plans or g > self.published:
+        if g in self.deleted or g not in self.plans or g not in self._created:
             return None
         plan = self.plans[g]
         if plan.base is None:
@@ -87,6 +159,12 @@ class World:
             return None
         return deltas.resolve(plan, base)
 
+    def content(self, g: int) -> Plan:
+        """What plan `g` says once resolved, whether or not it still exists (the digest a
+        fence carries for it)."""
+        plan = self.plans[g]
+        return plan if plan.base is None else deltas.resolve(plan, self.plans[plan.base])
+
     def resolvable(self) -> list[int]:
         return [g for g in self.existing() if self.resolved(g) is not None]
 
@@ -94,4 +172,7 @@ class World:
         return next(e for e in self.enactors if e.name == name)
 
     def with_enactor(self, e: Enactor) -> World:
-        return replace(self, enactors=tuple(e if x.name == e.name else x for x in self.enactors))
+        # The explorer's hottest step: built directly, dataclasses.replace costs twice as much.
+        return World(self.plans, self.published, self.deleted, self.dns,
+                     tuple(e if x.name == e.name else x for x in self.enactors),
+                     self.rival_published, self.setup)
