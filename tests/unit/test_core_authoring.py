@@ -258,3 +258,22 @@ def test_authority_of_reads_the_dnszone():
                  "changeGuard": {"maxChangePercent": 100}}}, cluster="c")
     assert auth == Authority(owner="c:team/web", zone="ten.test", adoptable=frozenset({"ns"}),
                              adopt_from="old/web", rebase_from=99, max_jump=10, guard=None)
+
+
+def test_a_typo_is_bounded_on_an_empty_zone_in_a_rebase_and_behind_another_typo():
+    """Found by the model checker: bounded only against a fence below the plan, a typo
+    could be a zone's first write or what a re-base lowers the fence to."""
+    typo, worse = 30_000_000_002, 30_000_000_003
+    cands = candidates([plan_obj(1, api=("10.0.0.1",)), plan_obj(typo, api=("10.9.9.9",)),
+                        plan_obj(worse, api=("10.9.9.8",))])
+    choice = choose(cands, ZoneState(), "a", None, TEAM)
+    assert choice.candidate.plan.generation == 1
+    assert sorted(c.plan.generation for c, _ in choice.refused) == [typo, worse]
+    alone = choose(candidates([plan_obj(typo, api=("10.9.9.9",))]), ZoneState(), "a", None,
+                   TEAM)
+    assert alone.candidate is None
+    assert "above 0 (the zone has no accepted plan yet)" in alone.refused[0][1].problems[0].message
+    frozen = ZoneState(fence=fence_text(2**63 - 1, "x"), fence_generation=2**63 - 1)
+    rebase = replace(TEAM, rebase_from=2**63 - 1)
+    again = choose(cands, frozen, "a", None, rebase)
+    assert again.candidate.plan.generation == 1 and again.decision.verdict is Verdict.APPLY

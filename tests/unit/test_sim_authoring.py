@@ -132,11 +132,19 @@ def test_a_rebase_of_any_higher_fence_lets_the_rival_lower_it(monkeypatch):
         in res.violation
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/authoring bounds a generation only against a fence below it: on an empty zone, "
-    "or in a re-base of a fence above it, a typo'd generation is accepted and the team's "
-    "next plans are superseded (reported with issue 28)"))
 @pytest.mark.parametrize("start", ["empty", "legacy"])
 def test_a_typo_as_the_first_write_or_in_a_rebase(start):
+    """Found by this checker: a jump bounded only against a fence below the plan let a
+    typo be a zone's first write, or the generation a re-base lowers the fence to. The
+    bound is now from the newest older accepted plan too (authoring.floor_of)."""
     res = explore(PG, Config(enactors=1, generations=3, endpoints=2, typo=True, start=start))
     assert res.violation is None, res.violation
+
+
+@pytest.mark.parametrize("start", ["empty", "legacy"])
+def test_the_typo_bound_against_older_plans_is_what_holds(monkeypatch, start):
+    # The rule as it was: bounded against a fence below the plan only, else not at all.
+    monkeypatch.setattr(authoring, "floor_of", lambda g, fence, older=0: (
+        fence if fence is not None and fence <= g else g))
+    res = explore(PG, Config(enactors=1, generations=3, endpoints=2, typo=True, start=start))
+    assert res.violation and "cannot bring DNS to plan" in res.violation

@@ -187,19 +187,32 @@ def claims_anew(state: ZoneState, auth: Authority) -> bool:
     return auth.owner is not None and owner_of(state.fence) != auth.owner
 
 
+def floor_of(g: int, fence: int | None, older_accepted: int = 0) -> int:
+    """What a plan's generation may jump from: the newest of the fence (when it is not
+    above the plan) and the zone's older plans that were themselves accepted; 0 for the
+    first plan of an empty zone. So neither a first plan, nor a plan a re-base brings
+    the fence down to, nor a second typo counting on the first can leave no room."""
+    return max(older_accepted, fence if fence is not None and fence <= g else 0)
+
+
 def generation_problem(plan: Plan, digest: str, state: ZoneState, auth: Authority,
-                       consent: Consent) -> Problem | None:
-    """A generation far above the fence, or the fence's generation with other content."""
+                       consent: Consent, floor: int | None = None) -> Problem | None:
+    """A generation far above the fence or the zone's older accepted plans (`floor`,
+    floor_of()), or the fence's generation with other content."""
     g, fence = plan.generation, state.fence_generation
+    if floor is None:
+        floor = floor_of(g, fence)
     if g > MAX_GENERATION:
         return Problem("GenerationTooHigh", f"generation {g} is above the maximum "
                                             f"{MAX_GENERATION}")
-    if fence is not None and g - fence > auth.max_jump and not consent.allow_jump:
+    if g - floor > auth.max_jump and not consent.allow_jump:
+        since = f"the zone's newest accepted generation ({floor})" if floor else \
+            "0 (the zone has no accepted plan yet)"
         return Problem(
             "GenerationJump",
-            f"generation {g} is {g - fence} above the zone's fence ({fence}), more than "
-            f"{auth.max_jump} (spec.maxGenerationJump): a typo would leave no room for the "
-            f"next plan. Annotate the plan {ALLOW_JUMP_ANNOTATION}=true if it is meant")
+            f"generation {g} is {g - floor} above {since}, more than {auth.max_jump} "
+            f"(spec.maxGenerationJump): a typo would leave no room for the next plan. "
+            f"Annotate the plan {ALLOW_JUMP_ANNOTATION}=true if it is meant")
     have = digest_of(state.fence)
     if fence == g and have is not None and have != digest:
         return Problem(

@@ -95,16 +95,18 @@ def reproduces(e: Endpoint, st: EndpointState, lua: str | None = None) -> bool:
 
 
 def decide(plan: Plan, state: ZoneState, writer: str, lua: str | None = None,
-           auth: Authority | None = None, consent: Consent = NO_CONSENT) -> Decision:
+           auth: Authority | None = None, consent: Consent = NO_CONSENT,
+           floor: int | None = None) -> Decision:
     """Brings every endpoint of `plan` to it, given a snapshot `state` read from the primary.
     `lua`: the server serves weights, through LUA records with this selector. `auth`: the
     zone owner's rules (core/authoring.py; None: none, as in the simulator), `consent`:
-    what the plan's objects say about themselves (approvals, a deliberate jump)."""
+    what the plan's objects say about themselves (approvals, a deliberate jump); `floor`:
+    what its generation may jump from (authoring.floor_of; default from the fence only)."""
     g = plan.generation
     fence = state.fence_generation
     if auth is not None:
         why = authoring.claim_problem(state, auth) or authoring.generation_problem(
-            plan, plan.digest, state, auth, consent)
+            plan, plan.digest, state, auth, consent, floor)
         if why is not None:
             return Decision(Verdict.REFUSED, g, fence_expect=state.fence,
                             reasons=[why.message], problems=(why,))
@@ -264,8 +266,17 @@ class Choice:
 def choose(cands: Iterable[Candidate], state: ZoneState, writer: str, lua: str | None,
            auth: Authority | None) -> Choice:
     refused: list[tuple[Candidate, Decision]] = []
-    for c in sorted((c for c in cands if c.valid), key=lambda c: -c.plan.generation):
-        d = decide(c.plan, state, writer, lua, auth, authoring.consent_of(c.objs))
+    valid = sorted((c for c in cands if c.valid), key=lambda c: c.plan.generation)
+    consents = [authoring.consent_of(c.objs) for c in valid]
+    floors: list[int] = []
+    accepted = 0  # the newest older plan that was itself within bounds
+    for c, consent in zip(valid, consents, strict=True):
+        g = c.plan.generation
+        floors.append(authoring.floor_of(g, state.fence_generation, accepted))
+        if auth is None or g - floors[-1] <= auth.max_jump or consent.allow_jump:
+            accepted = g
+    for c, consent, floor in reversed(list(zip(valid, consents, floors, strict=True))):
+        d = decide(c.plan, state, writer, lua, auth, consent, floor)
         if d.verdict is Verdict.REFUSED and d.problems[0].reason != "ZoneClaimed":
             refused.append((c, d))
             continue
