@@ -229,6 +229,20 @@ def test_a_pool_refusal_names_the_field(cluster: Cluster, ns: str) -> None:
     assert "spec.healthCheck.timeoutSeconds: Invalid value" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("address", ["0.1.2.3", "240.0.0.1", "::a9fe:a9fe", "::ffff:10.0.0.1"])
+def test_a_pool_target_no_load_balancer_has_is_refused(cluster: Cluster, ns: str,
+                                                      address: str) -> None:
+    """The planner would write it into a plan admission refuses: refused at the pool."""
+    pool = {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSEndpointPool",
+            "metadata": {"name": "p"},
+            "spec": {"zone": "web", "endpoints": [{"name": "api"}],
+                     "targets": [{"address": "10.0.0.1"}, {"address": address}]}}
+    r = cluster.apply(ns, pool, check=False)
+    assert r.returncode != 0 and "spec.targets[1].address" in r.stderr, r.stderr
+    pool["spec"]["targets"].pop()
+    assert cluster.apply(ns, pool, check=False).returncode == 0
+
+
 def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: str) -> None:
     p = good()
     ep(p)["targets"] = [{"address": "10.0.0.1", "loadBalancer": "x" * 250,
