@@ -148,3 +148,27 @@ def test_the_typo_bound_against_older_plans_is_what_holds(monkeypatch, start):
         fence if fence is not None and fence <= g else g))
     res = explore(PG, Config(enactors=1, generations=3, endpoints=2, typo=True, start=start))
     assert res.violation and "cannot bring DNS to plan" in res.violation
+
+
+def test_the_race_for_an_empty_zone_with_a_typo_and_the_teams_clean_up():
+    """Found by this checker: when the other owner won the empty zone, the team's clean-up
+    read the other owner's fence as its own and deleted the team's newest plan. A zone
+    claimed by another owner deletes nothing (roles/cleanup, sim/protocols)."""
+    race = replace(RACE, typo=True)
+    res = explore(PG, race)
+    assert res.violation is None, res.violation
+
+
+def test_a_clean_up_that_ignores_the_claim_deletes_the_newest_plan(monkeypatch):
+    calls = {"n": 0}
+    real = authoring.claim_problem
+
+    def only_for_enactors(state, auth):  # the clean-up's check (the 2nd caller) forgets it
+        import inspect
+        if inspect.stack()[1].function == "cleanup":
+            calls["n"] += 1
+            return None
+        return real(state, auth)
+    monkeypatch.setattr(authoring, "claim_problem", only_for_enactors)
+    res = explore(PG, replace(RACE, typo=True))
+    assert calls["n"] and res.violation and "was deleted" in res.violation

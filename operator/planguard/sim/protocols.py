@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
+from planguard.core import authoring
 from planguard.core.authoring import Consent
 from planguard.core.cleanup import PlanRef, depended_on, select_deletions
 from planguard.core.contract import ALLOW_JUMP_ANNOTATION, APPROVE_ANNOTATION
@@ -23,7 +24,7 @@ from planguard.core.enact import UpdateStep, Verdict, choose, update_steps
 from planguard.core.markers import marker_text
 from planguard.core.model import EndpointState, Plan
 from planguard.core.selection import Candidate
-from planguard.sim.world import World
+from planguard.sim.world import TEAM, World
 
 NAIVE_SIGNIFICANTLY_OLDER = 2  # generations
 
@@ -105,6 +106,10 @@ class Planguard:
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]:
         # Whoever invokes it, the decision reads DNS now: the fence and every live generation.
         snap = w.dns.snapshot()
+        # The team's clean-up (world.py: the plans in w.plans are the team's). A zone another
+        # owner claimed says nothing about the team's plans: delete nothing (roles/cleanup).
+        if authoring.claim_problem(snap, w.authority(TEAM)) is not None:
+            return w, "clean-up: the zone is claimed by another owner; nothing deleted"
         refs = [PlanRef(f"p{g}", g, refused=w.resolved(g) is None, base=w.plans[g].base)
                 for g in w.existing()]
         live = depended_on(snap, (p for g in w.existing() if (p := w.resolved(g))), self.lua)
