@@ -301,9 +301,9 @@ def _diff_plans(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
             changes.append({"endpoint": n, args.plan: left.get(n), rname: right.get(n)})
     text = "\n".join(f"{c['endpoint']}: {c[args.plan]} -> {c[rname]}" for c in changes)
     head = f"plan {args.plan}: digest {a.digest} (planguard approve {args.plan} --digest " \
-           f"{a.digest})\n{len(changes)} endpoint(s) differ from {rname}"
+           f"{a.digest})"
     return {"digest": a.digest, "changes": changes,
-            "_text": head + ("\n" + text if text else "")}
+            "_text": f"{head}\n{text or 'no difference'}"}
 
 
 def _approve(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:

@@ -290,8 +290,8 @@ def test_a_giant_change_is_held_until_its_content_is_approved(cluster, bind, ns,
     assert ok.returncode == 0, ok.stderr
     eventually(lambda: bind.query(f"e0.{dns_zone}") == ["10.0.0.2"], timeout=30)
     assert bind.query(f"e9.{dns_zone}") == ["10.0.0.1"]
-    eventually(lambda: condition(cluster.get("dnsplan", ns, f"{zone}-2"), "Held") == "False",
-               timeout=30)
+    eventually(lambda: condition(cluster.get("dnsplan", ns, f"{zone}-2"), "Held") is None,
+               timeout=30, what="Held gone once approved")
     # A small change of the same zone goes straight through.
     cluster.apply(ns, plan_obj(zone, 3, {n: ["10.0.0.3" if i < 3 else "10.0.0.2" if i < 5
                                              else "10.0.0.1"] for i, n in enumerate(names)}))

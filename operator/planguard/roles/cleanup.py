@@ -54,6 +54,7 @@ WRITERS = 4  # concurrent writes to the API server within one cycle
 # A plan carries Accepted only (False with the refusal's reason); earlier versions also
 # wrote its mirror image, Refused, which is removed from plans they wrote.
 RETIRED_PLAN_CONDITIONS = ("Refused",)
+GUARD_CONDITIONS = ("Held", "EndpointsRefused")  # on a plan only while they hold
 
 
 @dataclass
@@ -217,10 +218,14 @@ class Cleanup:
             if sent.get(meta["name"]) == version:
                 continue  # our write to this version has not come back yet (self._sent)
             count = endpoint_count(obj)
+            # Held and EndpointsRefused are there only while true (core/authoring.py): a
+            # plan that is approved, or no longer the one chosen, loses them.
+            drop = (*RETIRED_PLAN_CONDITIONS,
+                    *(t for t in GUARD_CONDITIONS if t not in {c.type for c in conds}))
             new = conditions.status_update(
                 obj.get("status"), conds, datetime.now(UTC), meta.get("generation"),
                 {"endpoints": count, "observedGeneration": meta.get("generation")},
-                drop=RETIRED_PLAN_CONDITIONS)
+                drop=drop)
             if new is not None and self.api.write_status("dnsplans", meta["namespace"],
                                                          meta["name"], new):
                 sent[meta["name"]] = version
@@ -405,8 +410,9 @@ class Cleanup:
 
 def _verdicts(choice: enact.Choice) -> dict[str, list[Condition]]:
     """Per plan name, the conditions the authoring rules give it (core/authoring.py):
-    Accepted=False for a refusal, Held while it waits for approval, EndpointsRefused when
-    some of its endpoints are not written."""
+    Accepted=False for a refusal, Held=True while it waits for approval,
+    EndpointsRefused=True while some of its endpoints are not written (both absent
+    otherwise)."""
     out: dict[str, list[Condition]] = {}
     for c, d in choice.refused:
         p = d.problems[0]
@@ -417,13 +423,11 @@ def _verdicts(choice: enact.Choice) -> dict[str, list[Condition]]:
     conds = out.setdefault(c.plan.name, [])
     if d.verdict is Verdict.REFUSED:
         conds.append(Condition("Accepted", False, d.problems[0].reason, d.problems[0].message))
-    held = d.verdict is Verdict.HELD
-    conds.append(Condition("Held", held, "Held" if held else "NotHeld",
-                           d.problems[0].message if held else ""))
-    conds.append(Condition(
-        "EndpointsRefused", bool(d.refused),
-        d.refused[0].reason if d.refused else "NoneRefused",
-        "; ".join(p.message for p in d.refused)[:4000]))
+    if d.verdict is Verdict.HELD:
+        conds.append(Condition("Held", True, "Held", d.problems[0].message))
+    if d.refused:
+        conds.append(Condition("EndpointsRefused", True, d.refused[0].reason,
+                               "; ".join(p.message for p in d.refused)[:4000]))
     return out
 
 
