@@ -161,9 +161,11 @@ def decide(plan: Plan, state: ZoneState, writer: str, lua: str | None = None,
     refused = tuple(refusals.values())
     if auth is not None and auth.guard is not None and plan.digest not in consent.approved:
         changed = sum(1 for w in writes if w.kind in _GUARDED and not w.expect.empty)
+        # Counting the zone's managed endpoints is a pass over the zone: only when it can
+        # matter (nothing changed holds nothing).
         managed = sum(1 for st in state.endpoints.values()
-                      if st.marker is not None and not st.empty)
-        if auth.guard.holds(changed, managed):
+                      if st.marker is not None and not st.empty) if changed else 0
+        if changed and auth.guard.holds(changed, managed):
             why = Problem("Held", (
                 f"would change or remove {authoring.change_share(changed, managed)}, more "
                 f"than the zone's spec.changeGuard.maxChangePercent ({auth.guard.percent} %); "
