@@ -74,8 +74,9 @@ def main() -> None:
         for _ in range(args.rounds):
             q = replace(p) if args.fresh_digest else p  # a new object: digest not cached
             cand = Candidate(q, (), False, ({"metadata": {"annotations": {}}},))
-            old += timed(lambda: decide(q, state, "a"), 1)
-            new += timed(lambda: choose([cand], state, "a", None, auth), 1)
+            old += timed(lambda q=q, state=state: decide(q, state, "a"), 1)
+            new += timed(lambda cand=cand, state=state: choose([cand], state, "a", None, auth),
+                         1)
         a, b = statistics.median(old), statistics.median(new)
         print(f"{name:<16}{a * 1000:>15.2f} ms{b * 1000:>13.2f} ms{b / a:>8.2f}")
 

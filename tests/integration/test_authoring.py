@@ -49,12 +49,12 @@ def ns2(cluster: Cluster) -> Iterator[str]:
 
 
 def roles(procs: Processes, server: Bind, *namespaces: str, tag: str = "",
-          owner: str = "", cleanup_metrics: int = 0) -> None:
+          owner: str = "", cleanup_metrics: int = 0, drift: float = 1) -> None:
     """An enactor and clean-up watching `namespaces` (an install: `owner` its --owner-id)."""
     watch = [a for n in namespaces for a in ("-n", n)]
     extra = ("--owner-id", owner) if owner else ()
     procs.start(f"enactor{tag}", "enactor", "--id", f"a{tag}", *watch, "--tsig-key",
-                server.key("enactor-a"), "--drift-interval", "1", *extra)
+                server.key("enactor-a"), "--drift-interval", str(drift), *extra)
     procs.start(f"cleanup{tag}", "cleanup", *watch, "--tsig-key",
                 server.key("planguard-cleanup"), "--interval", "0.5", *extra,
                 metrics_port=cleanup_metrics)
@@ -179,6 +179,25 @@ def test_a_fat_fingered_generation_is_refused_and_the_next_plan_served(cluster, 
     cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
     eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.2"], timeout=30)
     assert bind.generation(dns_zone) == 2
+
+
+def test_a_jump_annotated_as_deliberate_goes_ahead(cluster, bind, ns, zone, dns_zone,
+                                                  procs) -> None:
+    """The annotation changes no spec: the enactor must still decide again at once (its
+    converged shortcut compares the plans' consents too), not at its next full zone
+    transfer (6 drift intervals: 6 minutes here)."""
+    roles(procs, bind, ns, drift=60)
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.1"], timeout=30)
+    jump = 5_000_000_000
+    cluster.apply(ns, plan_obj(zone, jump, {"api": ["10.0.0.5"]}))
+    eventually(lambda: (reason(cluster, "dnsplan", ns, f"{zone}-{jump}", "Accepted") or "")
+               .startswith("False/GenerationJump"), timeout=30)
+    assert bind.query(f"api.{dns_zone}") == ["10.0.0.1"]
+    cluster.kubectl("annotate", "dnsplan", f"{zone}-{jump}", "-n", ns,
+                    "planguard.io/allow-generation-jump=true")
+    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.5"], timeout=20)
+    assert bind.generation(dns_zone) == jump
 
 
 def test_a_zone_frozen_before_bounds_existed_is_rebased_by_its_owner(cluster, bind, ns, zone,

@@ -72,8 +72,9 @@ class _ZoneReads:
     snapshot: tuple[ZoneState, float] | None = None  # last zone read (+ own writes), read time
     serial: int | None = None  # the SOA serial the snapshot stands for, with our own writes
     full_read_at: float = 0.0
-    # (newest valid plan, snapshot, the zone's rules) last found converged, and the choice
-    converged: tuple[Plan, ZoneState, Authority, Choice] | None = None
+    # (newest valid plan, snapshot, the zone's rules and its plans' consents) last found
+    # converged, and the choice
+    converged: tuple[Plan, ZoneState, tuple[object, ...], Choice] | None = None
     parts: PartCache = field(default_factory=PartCache)
 
 
@@ -208,11 +209,14 @@ class Enactor:
         timer brings once the snapshot is older than the drift interval."""
         eid, label = self.cfg.enactor_id, reads.label
         choice = Choice(None, None)
+        # What else the choice depends on: an annotation (an approval, a deliberate jump)
+        # added to a plan changes no spec, but may change the choice.
+        rules: tuple[object, ...] = (auth, *(authoring.consent_of(c.objs) for c in cands))
         for attempt in range(self.cfg.conflict_rounds):
             state = self._snapshot(provider, reads)
             seen = reads.converged
             if seen is not None and seen[0] is newest.plan and seen[1] is state \
-                    and seen[2] == auth:
+                    and seen[2] == rules:
                 return Applied.CONVERGED, seen[3]  # the same inputs decide the same again
             choice = choose(cands, state, eid, provider.lua, auth)
             d, chosen = choice.decision, choice.candidate
@@ -224,7 +228,7 @@ class Enactor:
                 return Applied.SUPERSEDED, choice
             plan = chosen.plan
             if not d.writes and d.fence_new is None:
-                reads.converged = (newest.plan, state, auth, choice)
+                reads.converged = (newest.plan, state, rules, choice)
                 return Applied.CONVERGED, choice
             if d.fence_new is not None and self._withdrawn(chosen):
                 return Applied.WITHDRAWN, choice
