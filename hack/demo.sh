@@ -75,6 +75,21 @@ k apply -n "$ns" -f "$here/demo/plan-2.yaml"
 show 3
 step "a plan that would empty the regional endpoint is refused by the API server"
 k apply -n "$ns" -f "$here/demo/plan-bad.yaml" 2>&1 | sed 's/^/  /' || true
+step "racing authors: a second DNSZone for example.test. with generation 2^53, and a typo'd generation"
+k apply -n "$ns" -f "$here/demo/racing-authors.yaml" | sed 's/^/  /'
+why() {  # wait for a condition's reason, then print "reason: message"
+  for _ in $(seq 1 50); do
+    got=$(k get "$1" -n "$ns" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].reason}: {.status.conditions[?(@.type==\"$2\")].message}" 2>/dev/null || true)
+    case "$got" in "$3"*) break ;; esac
+    sleep 0.2
+  done
+  printf '  %s %s: %s\n' "$1" "$2" "$got" | fold -s -w 100
+}
+why dnszone/steal Ready ZoneClaimed
+why dnsplan/dynamo-1000000003 Accepted GenerationJump
+printf '  dig dynamodb.example.test A: %s (unchanged)\n' \
+  "$(dig +short +tcp -p "$BIND_PORT" @127.0.0.1 dynamodb.example.test A | sort | tr '\n' ' ')"
+k delete -n "$ns" -f "$here/demo/racing-authors.yaml" --wait=false >/dev/null
 step "weights served for real: zone weighted.test on PowerDNS (LUA records, same compare-and-swap)"
 split() {  # 1,000 queries, answers counted: what clients would get
   "$repo/.venv/bin/python" - "$1" "$PDNS_PORT" <<'PY'
