@@ -34,7 +34,7 @@ from planguard.core.contract import (
     APPROVE_ANNOTATION,
     REBASE_ANNOTATION,
 )
-from planguard.core.model import MARKER_LABEL, Plan, ZoneState
+from planguard.core.model import MARKER_LABEL, Plan, ZoneState, plan_from_object
 from planguard.core.validate import Problem
 
 MAX_GENERATION = 2**53  # the CRDs' maximum: JavaScript-safe, and room for every later plan
@@ -147,8 +147,6 @@ def approved(body: dict[str, Any]) -> dict[str, Any]:
     """A full plan object to create, carrying the approval of its own content: for writers
     whose own limits stand in for a person's review (the planner's velocity control, an
     explicit `planguard rollback`)."""
-    from planguard.core.model import plan_from_object
-
     notes = body.setdefault("metadata", {}).setdefault("annotations", {})
     notes[APPROVE_ANNOTATION] = plan_from_object(body).digest
     return body

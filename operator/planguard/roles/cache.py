@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from planguard.core import authoring
 from planguard.core.selection import ParsedPlanObject
 
 ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
@@ -20,7 +21,8 @@ ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
 class ObjectCache:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.zones: dict[ZoneKey, dict[str, Any]] = {}
-        self.zones_version = 0  # moves with every zone event: what depends on all zones
+        self.zones_version = 0  # moves when a zone comes, goes or changes its spec
+        self._first: tuple[int, dict[ZoneKey, ZoneKey]] = (-1, {})
         self._plans: dict[ZoneKey, dict[str, dict[str, Any]]] = {}
         self._clock = clock
         self._arrived: dict[ZoneKey, float] = {}  # when a plan name new to the zone came
@@ -61,6 +63,14 @@ class ObjectCache:
         if new:
             self.on_zone_added(key)
         self.wakeup(key).set()
+
+    def first_claimant(self, key: ZoneKey) -> ZoneKey | None:
+        """The older DNSZone naming the same DNS zone on the same server as `key`, if any
+        (core/authoring.first_claimants), worked out again only when a zone's spec
+        changes, not on every reconcile."""
+        if self._first[0] != self.zones_version:
+            self._first = (self.zones_version, authoring.first_claimants(self.zones.values()))
+        return self._first[1].get(key)
 
     def _claims_changed(self) -> None:
         """Which DNSZone owns which DNS zone may have changed (core/authoring

@@ -87,7 +87,6 @@ class Cleanup:
         # would delete them again and get a 404 for each.
         self._deleted: dict[ZoneKey, set[str]] = {}
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cleanup-write")
-        self._rivals: tuple[int, dict[ZoneKey, ZoneKey]] = (-1, {})
 
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
@@ -163,10 +162,7 @@ class Cleanup:
     def _blocked(self, key: ZoneKey, zone: dict[str, Any],
                  choice: enact.Choice) -> authoring.Problem | None:
         """Why this DNSZone may not act on its DNS zone at all, if it may not."""
-        if self._rivals[0] != self.cache.zones_version:
-            self._rivals = (self.cache.zones_version,
-                            authoring.first_claimants(self.cache.zones.values()))
-        first = self._rivals[1].get(key)
+        first = self.cache.first_claimant(key)
         if first is not None:
             return authoring.rival_problem(
                 authoring.normal_zone(str((zone.get("spec") or {}).get("zone", ""))), first)

@@ -109,7 +109,6 @@ class Enactor:
         self._reports: dict[ZoneKey, _ZoneReport] = {}
         # Where in a plan this enactor starts writing: its own point, from its id.
         self._offset = zlib.crc32(cfg.enactor_id.encode())
-        self._rivals: tuple[int, dict[ZoneKey, ZoneKey]] = (-1, {})
 
     # -- one reconcile of one zone (runs in a worker thread) ---------------------------
     def reconcile(self, key: ZoneKey) -> float:
@@ -130,7 +129,7 @@ class Enactor:
         if paused:
             self._report(zone, report, {})
             return self.cfg.drift_interval
-        first = self._first_claimant(key)
+        first = self.cache.first_claimant(key)
         if first is not None:  # another DNSZone names the same DNS zone and came first
             why = authoring.rival_problem(authoring.normal_zone(str(spec.get("zone", ""))),
                                           first)
@@ -188,14 +187,6 @@ class Enactor:
                                       "appliedAt": rfc3339(datetime.now(UTC))},
                          force=result is Applied.APPLIED)
         return self.cfg.drift_interval
-
-    def _first_claimant(self, key: ZoneKey) -> ZoneKey | None:
-        """The older DNSZone naming the same DNS zone on the same server, if any (worked
-        out again only when a zone's spec changes, not per reconcile)."""
-        if self._rivals[0] != self.cache.zones_version:
-            self._rivals = (self.cache.zones_version,
-                            authoring.first_claimants(self.cache.zones.values()))
-        return self._rivals[1].get(key)
 
     def _apply(self, provider: DnsProvider, cands: list[Candidate], newest: Candidate,
                auth: Authority, reads: _ZoneReads) -> tuple[Applied, Choice]:
