@@ -89,11 +89,10 @@ def pzone(cluster: Cluster, pdns: PowerDns, ns: str, pdns_zone: str) -> str:
     return "web"
 
 
-@pytest.fixture
-def ns(cluster: Cluster) -> Iterator[str]:
+def _namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
     """A fresh namespace. Namespaces never finish deleting here (no controller-manager), so
     teardown removes planguard's objects one by one, finalizers first."""
-    name = unique("t-")
+    name = unique(prefix)
     cluster.kubectl("create", "namespace", name)
     yield name
     for kind in ("dnsplans", "dnszones"):
@@ -103,6 +102,17 @@ def ns(cluster: Cluster) -> Iterator[str]:
                             "-p", '{"metadata":{"finalizers":null}}', check=False)
         cluster.kubectl("delete", kind, "--all", "-n", name, "--wait=false", check=False)
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def ns(cluster: Cluster) -> Iterator[str]:
+    yield from _namespace(cluster, "t-")
+
+
+@pytest.fixture
+def ns2(cluster: Cluster) -> Iterator[str]:
+    """A second team's namespace."""
+    yield from _namespace(cluster, "t2-")
 
 
 @pytest.fixture

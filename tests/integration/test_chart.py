@@ -176,7 +176,11 @@ def test_a_dns_only_install_gets_no_node_rights(helm: str) -> None:
 
 def test_values_schema_refuses_bad_values(helm: str) -> None:
     for bad in ("enactors[0].id=Bad_Id", "planner.replica=2", "leases.leaseNamespace=Bad_NS",
-                "podDisruptionBudget.maxUnavailable=half"):
+                "podDisruptionBudget.maxUnavailable=half",
+                # a claim is one TXT word: no quotes, spaces or upper case
+                'ownerId=we"ird id', "ownerId=Cluster-A",
+                "zoneOwnership[0].namespaces[0]=team",  # a rule without zones
+                "zoneOwnership[0].zones[0]=Team.Test.", "zoneOwnership[0].bogus=1"):
         r = subprocess.run([helm, "template", "pg", str(CHART), "--kube-version", KUBE_VERSION,
                             "--set", bad], capture_output=True, text=True)
         assert r.returncode != 0 and "schema" in r.stderr, bad
@@ -488,11 +492,11 @@ def test_roles_work_with_only_the_charts_rbac(cluster: Cluster, bind: Bind, inst
     assert "Forbidden" not in logs and "403" not in logs, logs[-2000:]
 
 
-def test_zone_ownership_is_the_platform_teams_word(cluster: Cluster, helm: str, ns: str) -> None:
+def test_zone_ownership_is_the_platform_teams_word(cluster: Cluster, helm: str, ns: str,
+                                                   ns2: str) -> None:
     """values zoneOwnership: a DNSZone only where a rule lets its namespace own its zone
     (any spelling), refused at admission with a message that says which rule is missing."""
-    other = unique("t2-")
-    cluster.kubectl("create", "namespace", other)
+    other = ns2
     docs = [d for d in render(helm, "--set", f"zoneOwnership[0].namespaces[0]={ns}",
                               "--set", "zoneOwnership[0].zones[0]=team.test",
                               "--set", "zoneOwnership[1].namespaces[0]=" + other,
@@ -526,10 +530,6 @@ def test_zone_ownership_is_the_platform_teams_word(cluster: Cluster, helm: str, 
         assert create(other, "web", "other.test.", server="10.0.0.53") == ""
     finally:
         cluster.kubectl("delete", "-f", "-", input=yaml.safe_dump_all(docs), check=False)
-        for where in (ns, other):
-            cluster.kubectl("delete", "dnszones", "--all", "-n", where, "--wait=false",
-                            check=False)
-        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
 
 
 def test_every_install_claims_its_zones_under_its_own_owner_id(helm: str) -> None:

@@ -277,3 +277,21 @@ def test_a_typo_is_bounded_on_an_empty_zone_in_a_rebase_and_behind_another_typo(
     rebase = replace(TEAM, rebase_from=2**63 - 1)
     again = choose(cands, frozen, "a", None, rebase)
     assert again.candidate.plan.generation == 1 and again.decision.verdict is Verdict.APPLY
+
+
+def test_careless_annotations_grant_nothing():
+    """Only the exact forms count: a re-base names a generation in digits, a jump says
+    "true", an approval is a digest; anything else is as if absent."""
+    zone = {"metadata": {"namespace": "team", "name": "web", "annotations": {
+        "planguard.io/rebase-fence": "9e18", "planguard.io/adopt-from": ""}},
+        "spec": {"zone": "ten.test"}}
+    auth = authoring.authority_of(zone)
+    assert auth.rebase_from is None and auth.adopt_from is None
+    for jump in ("yes", "1", "True ", ""):
+        obj = plan_obj(10**12, {"planguard.io/allow-generation-jump": jump}, api=("10.0.0.2",))
+        assert authoring.consent_of([obj]).allow_jump is (jump.lower() == "true")
+    z = zone_of(20)
+    p = changing(2, 20, 7)
+    for wrong in ("true", "", p.digest[:8], p.digest.upper() + "0"):
+        consent = authoring.consent_of([plan_obj(2, {"planguard.io/approve": wrong})])
+        assert decide(p, z.snapshot(), "a", None, TEAM, consent).verdict is Verdict.HELD
