@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -16,16 +16,23 @@ _KEY = re.compile(
 )
 
 
+class _Key(dns.tsig.Key):
+    """dnspython's key, whose own repr prints the secret (a log line, a traceback)."""
+
+    def __repr__(self) -> str:
+        return f"<DNS key name='{self.name}', algorithm='{self.algorithm}', secret=<redacted>>"
+
+
 @dataclass(frozen=True)
 class TsigKey:
     name: str
     algorithm: str
-    secret: str
+    secret: str = field(repr=False)  # every config holding a key prints it redacted
 
     @cached_property
     def dns_key(self) -> dns.tsig.Key:
         """The one form the DNS code passes around (transfer, pipeline, signing)."""
-        return dns.tsig.Key(self.keyname, self.secret, self.algorithm)
+        return _Key(self.keyname, self.secret, self.algorithm)
 
     def keyring(self) -> dict[dns.name.Name, dns.tsig.Key]:
         """For dnspython's own query functions (tests, tools)."""
