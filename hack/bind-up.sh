@@ -10,6 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 "$here/install-bind.sh"
 zones=${*:-example.test}
 mkdir -p "$BIND_DIR/keys" "$BIND_DIR/zones"
+chmod 0700 "$BIND_DIR/keys"
 
 if [ -f "$BIND_DIR/named.pid" ] && kill -0 "$(cat "$BIND_DIR/named.pid")" 2>/dev/null; then
   for z in $zones; do "$here/bind-addzone.sh" "$z" >/dev/null; done
@@ -18,9 +19,10 @@ if [ -f "$BIND_DIR/named.pid" ] && kill -0 "$(cat "$BIND_DIR/named.pid")" 2>/dev
 fi
 t0=$(date +%s.%N)
 for k in $BIND_KEYS; do
-  [ -f "$BIND_DIR/keys/$k.key" ] || tsig-keygen -a hmac-sha256 "$k" > "$BIND_DIR/keys/$k.key"
+  [ -f "$BIND_DIR/keys/$k.key" ] || new_key "$k" "$BIND_DIR/keys/$k.key"
 done
-[ -f "$BIND_DIR/rndc.key" ] || tsig-keygen -a hmac-sha256 rndc-key > "$BIND_DIR/rndc.key"
+[ -f "$BIND_DIR/rndc.key" ] || new_key rndc-key "$BIND_DIR/rndc.key"
+chmod 0400 "$BIND_DIR"/keys/*.key "$BIND_DIR/rndc.key"  # also those an older script made 0644
 printf 'include "%s/rndc.key";\noptions { default-key "rndc-key"; default-server 127.0.0.1; default-port %s; };\n' \
   "$BIND_DIR" "$BIND_RNDC_PORT" > "$BIND_DIR/rndc.conf"
 rm -f "$BIND_DIR"/*.nzd "$BIND_DIR"/*.nzf "$BIND_DIR"/*.nzd-lock  # a fresh start forgets added zones

@@ -110,6 +110,7 @@ kind load docker-image --name "$cluster" "${load[@]}"
 
 step 6 "TSIG keys (one Secret per writer) and BIND 9 in the cluster (NodePort $nodeport)"
 kubectl get ns "$ns" >/dev/null 2>&1 || kubectl create ns "$ns"
+old_umask=$(umask); umask 077  # the key files written below: owner-only
 keys=$(mktemp -d); trap 'rm -rf "$keys"' EXIT
 for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do
   # A secret already in the cluster is kept: BIND and planguard must agree on it.
@@ -120,8 +121,10 @@ for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do
     kubectl -n "$ns" create secret generic "planguard-$k" --from-file=tsig.key="$keys/$k.key" >/dev/null
   fi
 done
+# BIND's config holds no key (a ConfigMap is readable by the built-in `view` role): it
+# includes them from the Secrets, mounted into the pod and copied for the bind user only.
 {
-  cat "$keys"/*.key
+  for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do echo "include \"/keys/$k.key\";"; done
   cat <<'CONF'
 options { directory "/var/cache/bind"; listen-on { any; }; listen-on-v6 { none; };
   recursion no; allow-new-zones yes; pid-file none; };
@@ -137,6 +140,7 @@ zone "example.test" {
 };
 CONF
 } > "$keys/named.conf"
+umask "$old_umask"
 printf '$TTL 60\n@ IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 60\n@ IN NS ns.example.test.\nns IN A 127.0.0.1\n' > "$keys/db.example.test"
 kubectl -n "$ns" create configmap bind --from-file="$keys/named.conf" \
   --from-file="$keys/db.example.test" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -159,8 +163,14 @@ spec:
       - name: zone
         image: $bind_image
         imagePullPolicy: IfNotPresent
-        command: [sh, -c, "cp /config/db.example.test /var/cache/bind/ && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind"]
-        volumeMounts: [{name: config, mountPath: /config}, {name: data, mountPath: /var/cache/bind}]
+        # named reads its config as the bind user (it drops root first): the keys are
+        # copied from the Secrets (root-only) to a memory volume, readable by bind alone.
+        command: [sh, -c, "cp /config/db.example.test /var/cache/bind/ && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind && install -o bind -g bind -m 0400 /secrets/*.key /keys/ && chown bind:bind /keys && chmod 0500 /keys"]
+        volumeMounts:
+        - {name: config, mountPath: /config}
+        - {name: data, mountPath: /var/cache/bind}
+        - {name: secrets, mountPath: /secrets, readOnly: true}
+        - {name: keys, mountPath: /keys}
       containers:
       - name: named
         image: $bind_image
@@ -169,10 +179,21 @@ spec:
         args: [${named[1]}, -c, /config/named.conf, -u, bind]
         ports: [{containerPort: 53, protocol: TCP}, {containerPort: 53, protocol: UDP}]
         readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 2}
-        volumeMounts: [{name: config, mountPath: /config}, {name: data, mountPath: /var/cache/bind}]
+        volumeMounts:
+        - {name: config, mountPath: /config}
+        - {name: data, mountPath: /var/cache/bind}
+        - {name: keys, mountPath: /keys, readOnly: true}
       volumes:
       - {name: config, configMap: {name: bind}}
-      - {name: data, emptyDir: {}}
+      - {name: data, emptyDir: {sizeLimit: 64Mi}}
+      - {name: keys, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
+      - name: secrets
+        projected:
+          defaultMode: 0400
+          sources:
+$(for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do
+  echo "          - {secret: {name: planguard-$k, items: [{key: tsig.key, path: $k.key}]}}"
+done)
 ---
 apiVersion: v1
 kind: Service

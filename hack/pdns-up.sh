@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v tsig-keygen >/dev/null || "$here/install-bind.sh"  # the key files' format and tool
 zones=${*:-example.test}
 mkdir -p "$PDNS_DIR" "$PDNS_KEY_DIR"
+chmod 0700 "$PDNS_KEY_DIR"
 
 if pdns_running; then
   for z in $zones; do "$here/pdns-addzone.sh" "$z" >/dev/null; done
@@ -55,7 +56,7 @@ if [ ! -f "$PDNS_DIR/pdns.sqlite3" ]; then
 fi
 for k in $PDNS_KEYS; do
   f=$PDNS_KEY_DIR/$k.key  # made here as bind-up.sh would, if BIND has not made it yet
-  [ -f "$f" ] || tsig-keygen -a hmac-sha256 "$k" > "$f"
+  [ -f "$f" ] || new_key "$k" "$f"
   secret=$(sed -n 's/.*secret "\([^"]*\)".*/\1/p' "$f")
   pdnsutil_ import-tsig-key "$k" hmac-sha256 "$secret" >/dev/null
 done

@@ -9,6 +9,9 @@ BIND_RNDC_PORT=${PLANGUARD_RNDC_PORT:-15953}
 BIND_WRITERS=${PLANGUARD_DNS_WRITERS:-"enactor-a enactor-b enactor-c"}
 BIND_READERS="planguard-cleanup planguard-reader"
 BIND_KEYS="$BIND_WRITERS $BIND_READERS dns-admin"
+new_key() {  # new_key NAME FILE: a TSIG key file only its owner may read (0400)
+  (umask 077 && tsig-keygen -a hmac-sha256 "$1" > "$2") && chmod 0400 "$2"
+}
 rndc_() { rndc -c "$BIND_DIR/rndc.conf" -s 127.0.0.1 -p "$BIND_RNDC_PORT" "$@"; }
 zone_stanza() {  # zone_stanza ZONE -> the body of a zone statement
   local zone=$1 grants="" xfr="" k

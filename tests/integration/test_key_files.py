@@ -1,0 +1,17 @@
+"""The TSIG key files hack/ writes for the local servers are readable by their owner only:
+another user on the machine (or a process running as one) cannot sign DNS updates."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from harness import Bind
+
+
+def test_bind_key_files_are_owner_only(bind: Bind) -> None:
+    files = [*sorted(bind.keys.glob("*.key")), bind.keys.parent / "rndc.key"]
+    assert len(files) > 2
+    modes = {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files}
+    assert set(modes.values()) == {"0o400"}, modes
+    assert oct(stat.S_IMODE(Path(bind.keys).stat().st_mode)) == "0o700"
