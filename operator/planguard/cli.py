@@ -22,6 +22,11 @@ def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -
                    help="serve Prometheus metrics on this port (0: off)")
     p.add_argument("--liveness-port", type=int, default=liveness_port,
                    help="serve /healthz on this port (0: off)")
+    # The chart sets $POD_IP (downward API): a pod on the host network then never offers
+    # these on every node address. Unset (tests, a laptop): every interface.
+    p.add_argument("--listen-address", default=os.environ.get("POD_IP") or "0.0.0.0",
+                   help="address of /metrics, /healthz and /readyz "
+                        "(default: $POD_IP, else every interface)")
     p.add_argument("--tsig-key", default=os.environ.get("PLANGUARD_TSIG_KEY"), required=False,
                    help="BIND key file (tsig-keygen output) signing every DNS message; "
                         "default $PLANGUARD_TSIG_KEY")
@@ -348,7 +353,7 @@ def main(argv: list[str] | None = None,
     if cmd.kind == "tool":
         return cmd.run(args, hooks)
     # Imported here so `planguard --help` stays fast and needs no cluster.
-    from planguard import logs, metrics
+    from planguard import logs, metrics, probes
 
     logs.setup(args.log_level, args.log_format, role=name)
     if cmd.tsig and not args.tsig_key:
@@ -361,7 +366,8 @@ def main(argv: list[str] | None = None,
     # itself (roles/runtime.py) and uses kube/rest.py. The image does not install that
     # client; this keeps a role the same size where it is installed (a dev venv).
     sys.modules.setdefault("kubernetes", None)  # type: ignore[assignment]
-    metrics.serve(args.metrics_port)
+    probes.LISTEN_ADDRESS = args.listen_address
+    metrics.serve(args.metrics_port, args.listen_address)
     return cmd.run(args, hooks)
 
 

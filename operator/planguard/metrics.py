@@ -104,10 +104,11 @@ PLANNER_HOLDS = Counter(
 PLANNER_PLANS = Counter("planguard_planner_plans_total", "Plans written by the planner", ["zone"])
 
 
-def serve(port: int) -> None:
-    """Serves /metrics on all interfaces (the chart's Service scrapes it); 0 disables."""
+def serve(port: int, host: str) -> None:
+    """Serves /metrics on `host` (--listen-address: the pod IP in the chart, which the
+    Service's endpoints scrape); port 0 disables."""
     if port:
-        start_http_server(port)
+        start_http_server(port, addr=host)
 
 
 def forget_zone(zone: str) -> None:

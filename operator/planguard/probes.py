@@ -5,12 +5,20 @@ wedged loop shows up as an overdue heartbeat rather than as a probe timeout."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from planguard.core.liveness import LIVENESS, Liveness
 
 log = logging.getLogger(__name__)
+
+# Where the probes listen: set from --listen-address (cli.py), in the chart the pod's own IP.
+LISTEN_ADDRESS = "0.0.0.0"
+
+
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 def _handler(liveness: Liveness) -> type[BaseHTTPRequestHandler]:
@@ -37,10 +45,11 @@ def _handler(liveness: Liveness) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(port: int, liveness: Liveness = LIVENESS, host: str = "0.0.0.0") -> int:
+def serve(port: int, liveness: Liveness = LIVENESS, host: str | None = None) -> int:
     """Starts the probe server in a daemon thread and returns its port (0: any free one;
-    callers skip this call when the command line turns probes off)."""
-    server = ThreadingHTTPServer((host, port), _handler(liveness))
+    callers skip this call when the command line turns probes off). host: LISTEN_ADDRESS."""
+    host = host or LISTEN_ADDRESS
+    server = (_Server6 if ":" in host else ThreadingHTTPServer)((host, port), _handler(liveness))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True, name="probes").start()
     return int(server.server_address[1])
