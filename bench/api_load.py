@@ -414,7 +414,8 @@ class Bench:
                             "--tsig-key", self.bind.key(f"enactor-{eid}"))
             procs.start("cleanup", "cleanup", "-n", ns,
                         "--tsig-key", self.bind.key("planguard-cleanup"))
-            procs.start("planner-p1", "planner", "--id", "p1", "-n", ns, "--lease-namespace", ns)
+            procs.start("planner-p1", "planner", "--id", "p1", "-n", ns, "--lease-namespace", ns,
+                        "--health-check-allowed-cidrs", "127.0.0.0/8")
             eps = initial_endpoints(1000, 4)
             self.create_plan(ns, plan_body("burst", 1, eps))
             wait_until(lambda: self.served(burst_zone, "e999", eps["e999"], 1), 180, 0.2)
@@ -470,7 +471,7 @@ class Bench:
                         "--selector", f"planguard.io/fleet={prefix[:-1]}",
                         "--lease-duration", str(a.lease_duration),
                         "--renew-interval", str(a.renew_interval),
-                        "--workers", "32", "--rate", "2000")
+                        "--workers", "32", "--rate", "2000", "--loopback-agent-urls")
             # Measured as it is after the timeout: how many got established is reported.
             with contextlib.suppress(TimeoutError):
                 wait_until(lambda: count() == a.nodes, timeout=a.establish_timeout, interval=5)

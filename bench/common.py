@@ -5,7 +5,9 @@ baseline measured in the same run, because these machines are noisy."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import secrets
 import socket
 import statistics
 import sys
@@ -128,6 +130,12 @@ def start_fleet(procs: Processes, nodes: int, prefix: str, timeout: float) -> in
     """Starts `planguard fleet` (N simulated node agents and their Node objects) and waits
     until its check-in server answers; returns that server's port."""
     port = free_port()
+    # The check-in key the fleet's agents prove with; the lease managers this bench starts
+    # later read it from the environment too.
+    key = procs.logdir / f"{prefix}checkin.key"
+    key.write_text(secrets.token_hex(32))
+    key.chmod(0o400)
+    os.environ["PLANGUARD_CHECKIN_KEY_FILE"] = str(key)
     procs.start("fleet", "fleet", "--nodes", str(nodes), "--zones", "3", "--prefix", prefix,
                 "--listen", f"127.0.0.1:{port}", metrics_port=None)
 

@@ -41,7 +41,8 @@ def run(cluster, n: int, seconds: float) -> dict:  # type: ignore[no-untyped-def
     coord = k8s.CoordinationV1Api(api)
     procs.start("leases", "leases", "--id", "bench", "--lease-namespace", ns, "--selector",
                 f"planguard.io/fleet={prefix[:-1]}", "--lease-duration", "40",
-                "--renew-interval", "10", "--workers", "32", "--rate", "2000")
+                "--renew-interval", "10", "--workers", "32", "--rate", "2000",
+                "--loopback-agent-urls")
     t0 = time.monotonic()
     wait_until(lambda: len(lease_ages(coord, ns)) == n, timeout=600, interval=1)
     established = time.monotonic() - t0

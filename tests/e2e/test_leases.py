@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,14 +28,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def key_file(path: Path, key: str | None = None) -> str:
+    path.write_text(key or secrets.token_hex(32))
+    path.chmod(0o400)
+    return str(path)
+
+
 class Fleet:
     def __init__(self, procs: Processes, cluster: Cluster, nodes: int) -> None:
         self.prefix = unique("f") + "-"
         self.port = free_port()
         self.cluster, self.nodes = cluster, [f"{self.prefix}{i}" for i in range(nodes)]
+        self.key = key_file(procs.logdir / f"{self.prefix}checkin.key")
         procs.start("fleet", "fleet", "--nodes", str(nodes), "--zones", "3", "--prefix",
-                    self.prefix, "--listen", f"127.0.0.1:{self.port}", metrics_port=None)
+                    self.prefix, "--listen", f"127.0.0.1:{self.port}",
+                    "--checkin-key-file", self.key, metrics_port=None)
         eventually(self._up, timeout=30, what="fleet serving")
+
+    def lease_args(self, key: str | None = None) -> tuple[str, ...]:
+        """What a lease manager needs for this fleet: its key, its loopback agent URLs."""
+        return ("--selector", f"planguard.io/fleet={self.prefix[:-1]}",
+                "--checkin-key-file", key or self.key, "--loopback-agent-urls")
 
     def _up(self) -> bool:
         try:
@@ -68,9 +83,9 @@ class Fleet:
 @pytest.fixture
 def fleet(cluster: Cluster, ns: str, procs: Processes) -> Iterator[Fleet]:
     f = Fleet(procs, cluster, 30)
-    procs.start("leases", "leases", "--id", "lm1", "--lease-namespace", ns, "--selector",
-                f"planguard.io/fleet={f.prefix[:-1]}", "--lease-duration", str(DURATION),
-                "--renew-interval", str(RENEW), "--workers", "8")
+    procs.start("leases", "leases", "--id", "lm1", "--lease-namespace", ns, *f.lease_args(),
+                "--lease-duration", str(DURATION), "--renew-interval", str(RENEW),
+                "--workers", "8")
     yield f
     cluster.kubectl("delete", "nodes", "-l", f"planguard.io/fleet={f.prefix[:-1]}",
                     "--wait=false", check=False)
@@ -105,8 +120,8 @@ def test_probes_and_a_sigterm_that_hands_the_leases_over(cluster: Cluster, ns: s
     ports = {m: free_port() for m in ("lm1", "lm2")}
     for m, port in ports.items():
         procs.start(f"leases-{m}", "leases", "--id", m, "--lease-namespace", ns,
-                    "--selector", f"planguard.io/fleet={f.prefix[:-1]}", "--lease-duration",
-                    str(DURATION), "--renew-interval", str(RENEW), liveness_port=port)
+                    *f.lease_args(), "--lease-duration", str(DURATION), "--renew-interval",
+                    str(RENEW), liveness_port=port)
     for port in ports.values():
         eventually(lambda p=port: probe(p, "/healthz") == 200 == probe(p, "/readyz"),
                    timeout=20, what="liveness and readiness")
@@ -187,3 +202,70 @@ def test_api_server_outage_taints_nobody(fleet: Fleet, ns: str) -> None:
     watch.stop.set()
     watch.join()
     assert watch.ever == set(), f"tainted because of the API server's outage: {watch.ever}"
+
+
+def test_a_wrong_checkin_proof_renews_nothing(cluster: Cluster, ns: str, ns2: str,
+                                              procs: Processes) -> None:
+    """Check-ins answered 200 but without the proof for the lease manager's key (a pod
+    squatting the agent's port, an agent of another install) renew no lease and establish
+    none; the same agents with the right key do (in another lease namespace)."""
+    f = Fleet(procs, cluster, 6)
+    wrong = key_file(procs.logdir / "wrong.key")
+    for name, where, key in (("right", ns, None), ("wrong", ns2, wrong)):
+        procs.start(f"leases-{name}", "leases", "--id", name, "--lease-namespace", where,
+                    *f.lease_args(key), "--lease-duration", str(DURATION), "--renew-interval",
+                    str(RENEW))
+    eventually(lambda: len(f.renewed(ns)) == 6, timeout=30, what="leases of the right key")
+    # The wrong-key manager leads, asks the same agents, and is answered 200 every time.
+    eventually(lambda: "a wrong proof" in procs.log("leases-wrong"), timeout=30,
+               what="the wrong-key manager's check-ins")
+    time.sleep(DURATION)  # a whole lease duration of its check-ins
+    assert f.renewed(ns2) == {}
+    assert f.control({})["checkins"] > 0
+
+
+def test_an_annotation_aims_check_ins_only_when_allowed_and_only_at_loopback(
+        cluster: Cluster, ns: str, ns2: str, procs: Processes, tmp_path: Path) -> None:
+    """A Node's agent-url annotation is where whoever may annotate Nodes would aim the lease
+    manager's requests (SSRF). Without --loopback-agent-urls (production) it is never
+    followed: a real listener at the annotated address sees no connection; with it (the
+    fleet simulator) the same listener is asked (the control)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        listener.settimeout(0.2)
+        port = listener.getsockname()[1]
+        fleet = unique("ssrf")
+        name = f"{fleet}-0"
+        cluster.kubectl("create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"planguard.io/fleet": fleet},
+                         "annotations": {"planguard.io/agent-url":
+                                         f"http://127.0.0.1:{port}/latest/meta-data"}}}))
+        key = key_file(tmp_path / "checkin.key")
+        try:
+            common = ("--selector", f"planguard.io/fleet={fleet}", "--checkin-key-file", key,
+                      "--lease-duration", str(DURATION), "--renew-interval", str(RENEW))
+            procs.start("leases-prod", "leases", "--id", "prod", "--lease-namespace", ns,
+                        *common)
+            eventually(lambda: cluster.kubectl(
+                "get", "lease", "planguard-leases", "-n", ns, "-o",
+                "jsonpath={.spec.holderIdentity}", check=False).stdout == "prod",
+                timeout=20, what="the production-mode manager leads")
+            deadline = time.monotonic() + DURATION * 2
+            while time.monotonic() < deadline:
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                conn.close()
+                raise AssertionError("the lease manager followed a Node's annotation")
+            procs.start("leases-sim", "leases", "--id", "sim", "--lease-namespace", ns2,
+                        *common, "--loopback-agent-urls")
+            listener.settimeout(30)
+            conn, _ = listener.accept()
+            with conn:
+                request = conn.recv(4096).decode()
+            assert request.startswith(f"GET /nodes/{name}/checkin?nonce="), request
+        finally:
+            cluster.kubectl("delete", "node", name, "--wait=false", check=False)

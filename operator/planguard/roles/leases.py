@@ -10,21 +10,23 @@ taint patches.
 
 from __future__ import annotations
 
-import http.client
+import json
 import logging
 import math
 import queue
+import secrets
+import socket
 import threading
 import time
-import urllib.parse
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from planguard import metrics
+from planguard.core import checkin
 from planguard.core.contract import (
-    AGENT_ANNOTATION,
     LEASE_LABEL,
     LEASES_PAUSE_CONFIGMAP,
     MANAGED_LABEL,
@@ -59,6 +61,8 @@ class LeaseConfig:
     identity: str = "planguard-leases"
     taint_delay: float = 0.0  # lapsed this long before a taint (0: two renew intervals)
     agent_port: int = 10251  # `planguard agent` on the node's InternalIP (hostNetwork)
+    checkin_key: bytes = field(default=b"", repr=False)  # core/checkin.py
+    loopback_agent_urls: bool = False  # honour loopback agent-url annotations (the fleet)
 
     def policy(self) -> LeasePolicy:
         # The breaker judges the dependency over a few rounds of every worker.
@@ -71,21 +75,41 @@ class LeaseConfig:
             taint_delay=self.taint_delay)
 
 
-def agent_url(node: dict[str, Any], port: int) -> str:
-    """Where a Node's agent answers when no annotation says otherwise: `planguard agent`
-    on the host network at the node's InternalIP (the chart's agent DaemonSet)."""
-    for a in (node.get("status") or {}).get("addresses") or []:
-        if a.get("type") == "InternalIP":
-            host = f"[{a['address']}]" if ":" in a["address"] else a["address"]
-            return f"http://{host}:{port}/nodes/{node['metadata']['name']}/checkin"
-    return ""
+MAX_ANSWER = 4096  # bytes of a check-in answer read at most
+
+
+def http_get(target: checkin.Target, query: str, timeout: float) -> tuple[int, bytes]:
+    """(status, body) of one HTTP/1.0 GET, within `timeout` seconds overall (connect and
+    every read): an agent, or whatever squats its port, that answers a byte at a time holds
+    a worker no longer than that. Raises OSError or ValueError."""
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((target.host, target.port), timeout=timeout) as s:
+        host = f"[{target.host}]" if ":" in target.host else target.host
+        s.sendall(f"GET {target.path}?{query} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        data = b""
+        while len(data) <= MAX_ANSWER:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("check-in answer too slow")
+            s.settimeout(left)
+            chunk = s.recv(MAX_ANSWER + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    if len(data) > MAX_ANSWER:
+        raise ValueError("check-in answer too long")
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split()
+    if len(status) < 2 or not status[0].startswith(b"HTTP/"):
+        raise ValueError("not an HTTP answer")
+    return int(status[1]), body
 
 
 @dataclass
 class Node:
     name: str
     zone: str
-    url: str
+    target: checkin.Target | None
     tainted: bool
     resource_version: str
 
@@ -107,8 +131,11 @@ class LeaseManager:
     """Wiring only: the policy is core/leasescheduler.py; this class lists Nodes and
     Leases, makes the HTTP check-ins, writes the Leases and patches the taints."""
 
-    def __init__(self, client: rest.Client, cfg: LeaseConfig, elector: LeaderElector) -> None:
-        self.client = client
+    def __init__(self, client: rest.Client, cfg: LeaseConfig, elector: LeaderElector,
+                 nonce: Callable[[], str] = lambda: secrets.token_hex(16)) -> None:
+        if len(cfg.checkin_key) < checkin.MIN_KEY_BYTES:
+            raise ValueError("the lease manager needs the check-in key")
+        self.client, self.nonce = client, nonce
         self.leases = rest.path("coordination.k8s.io/v1", "leases", cfg.namespace)
         self.cfg, self.elector = cfg, elector
         self.sched = LeaseScheduler(cfg.policy())
@@ -245,11 +272,10 @@ class LeaseManager:
             fresh = {}
             for n in nodes:
                 meta = n["metadata"]
-                url = (meta.get("annotations") or {}).get(AGENT_ANNOTATION) or \
-                    agent_url(n, self.cfg.agent_port)
+                target = checkin.target(n, self.cfg.agent_port, self.cfg.loopback_agent_urls)
                 taints = (n.get("spec") or {}).get("taints") or []
                 fresh[meta["name"]] = Node(
-                    meta["name"], (meta.get("labels") or {}).get(ZONE_LABEL, ""), url,
+                    meta["name"], (meta.get("labels") or {}).get(ZONE_LABEL, ""), target,
                     any(t.get("key") == TAINT_KEY for t in taints), meta["resourceVersion"])
             self.nodes = fresh
             self.sched.observe_nodes({n.name: n.zone for n in fresh.values()}, now)
@@ -287,18 +313,21 @@ class LeaseManager:
             self._freed.set()
 
     def _checkin(self, node: Node) -> bool:
-        u = urllib.parse.urlsplit(node.url)
-        if not u.hostname:
+        """True only if the node's agent proved it saw this fresh nonce (core/checkin.py)."""
+        if node.target is None:
             return False
-        conn = http.client.HTTPConnection(u.hostname, u.port or 80,
-                                          timeout=self.cfg.checkin_timeout)
+        nonce = self.nonce()
         try:
-            conn.request("GET", u.path or "/")
-            return conn.getresponse().status == 200
-        except (OSError, http.client.HTTPException):
+            status, body = http_get(node.target, f"nonce={nonce}", self.cfg.checkin_timeout)
+            answer = json.loads(body).get("proof") if status == 200 else None
+        except (OSError, ValueError, AttributeError):
             return False
-        finally:
-            conn.close()
+        if checkin.verify(self.cfg.checkin_key, node.name, nonce, answer):
+            return True
+        if status == 200:
+            log.warning("check-in of %s at %s: a wrong proof (not its agent, or another key)",
+                        node.name, node.target.url())
+        return False
 
     def _write_lease(self, node: str, has_lease: bool) -> float:
         """Writes the node's Lease; returns when (monotonic), or raises."""
