@@ -159,11 +159,15 @@ k get dnsplans -n "$ns" -l planguard.io/pool=regional | sed 's/^/  /'
 
 step "the lease manager over a simulated fleet: 30 nodes in 3 zones, agents on 127.0.0.1:18600"
 k delete nodes -l planguard.io/fleet=demo-node --wait=false >/dev/null 2>&1 || true
+# The check-in key the simulated agents prove their check-ins with (core/checkin.py).
+checkin_key="$PLANGUARD_STATE/demo-checkin.key"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$checkin_key")
 nohup "$repo/.venv/bin/planguard" fleet --nodes 30 --zones 3 --prefix demo-node- \
-  --listen 127.0.0.1:18600 >"$logs/fleet.log" 2>&1 &
+  --listen 127.0.0.1:18600 --checkin-key-file "$checkin_key" >"$logs/fleet.log" 2>&1 &
 pids+=($!)
 nohup "$repo/.venv/bin/planguard" leases --id demo-leases --lease-namespace "$ns" \
   --selector planguard.io/fleet=demo-node --lease-duration 6 --renew-interval 2 \
+  --checkin-key-file "$checkin_key" --loopback-agent-urls \
   --metrics-port 9110 >"$logs/leases.log" 2>&1 &
 pids+=($!)
 printf '%s\n' "${pids[@]}" > "$PLANGUARD_STATE/demo.pids"

@@ -43,6 +43,13 @@ def _owner(p: argparse.ArgumentParser) -> None:
                         "namespace's uid); default $PLANGUARD_OWNER_ID or none")
 
 
+def _checkin_key(p: argparse.ArgumentParser) -> None:
+    env = os.environ.get("PLANGUARD_CHECKIN_KEY_FILE")
+    p.add_argument("--checkin-key-file", default=env, required=not env,
+                   help="the check-in key shared by the agents and the lease manager (at "
+                        "least 32 bytes); default $PLANGUARD_CHECKIN_KEY_FILE")
+
+
 def _parser() -> argparse.ArgumentParser:
     from planguard import ctl
 
@@ -92,20 +99,25 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--workers", type=int, default=16)
     ls.add_argument("--rate", type=float, default=200.0, help="check-ins per second")
     ls.add_argument("--agent-port", type=int, default=10251,
-                    help="where each node's agent listens on its InternalIP (unless the "
-                         "node's planguard.io/agent-url annotation says otherwise)")
+                    help="where each node's agent listens on its InternalIP")
+    ls.add_argument("--loopback-agent-urls", action="store_true",
+                    help="check a node in at its planguard.io/agent-url annotation when that "
+                         "names a loopback IP (planguard fleet); off: always the InternalIP")
+    _checkin_key(ls)
     _common(ls, 9104, 8084)
 
     ag = sub.add_parser("agent", help="a node's check-in endpoint (GET /nodes/NAME/checkin)")
     ag.add_argument("--node", required=True)
     ag.add_argument("--listen", default="0.0.0.0:10251")
+    _checkin_key(ag)
     fl = sub.add_parser("fleet", help="simulate many nodes' agents on loopback, and create "
                                       "their Node objects")
     fl.add_argument("--nodes", type=int, default=1000)
     fl.add_argument("--zones", type=int, default=3)
     fl.add_argument("--prefix", default="sim-node-")
-    fl.add_argument("--listen", default="127.0.0.1:18500")
+    fl.add_argument("--listen", default="127.0.0.1:18500", help="a loopback address only")
     fl.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    _checkin_key(fl)
 
     r = sub.add_parser("replay", help="replay an incident scenario under the naive protocol "
                                       "and planguard's, with a timeline of each")
@@ -246,7 +258,9 @@ def _leases(args: argparse.Namespace, hooks: Hooks) -> int:
     cfg = LeaseConfig(namespace=args.lease_namespace, selector=args.selector,
                       lease_duration=args.lease_duration, renew_interval=args.renew_interval,
                       workers=args.workers, rate=args.rate, burst=max(args.rate / 4, 1),
-                      identity=args.id, agent_port=args.agent_port)
+                      identity=args.id, agent_port=args.agent_port,
+                      checkin_key=_read_checkin_key(args.checkin_key_file),
+                      loopback_agent_urls=args.loopback_agent_urls)
     manager = LeaseManager(client, cfg, elector)
     threading.Thread(target=elector.run, daemon=True, name="leader").start()
     signal.signal(signal.SIGTERM, lambda *_: manager.stop())
@@ -300,11 +314,19 @@ def _ctl(args: argparse.Namespace, hooks: Hooks) -> int:
     return ctl.run(args)
 
 
+def _read_checkin_key(path: str) -> bytes:
+    from pathlib import Path
+
+    from planguard.core.checkin import parse_key
+
+    return parse_key(Path(path).read_bytes())
+
+
 def _agent(args: argparse.Namespace, hooks: Hooks) -> int:
-    from planguard import fleet
+    from planguard import agent
 
     host, port = args.listen.rsplit(":", 1)
-    fleet.serve_agent(host, int(port), args.node)
+    agent.serve(host.strip("[]"), int(port), args.node, _read_checkin_key(args.checkin_key_file))
     return 0
 
 
@@ -312,7 +334,13 @@ def _fleet(args: argparse.Namespace, hooks: Hooks) -> int:
     from planguard import fleet
 
     host, port = args.listen.rsplit(":", 1)
-    fleet.serve_fleet(host, int(port), args.prefix, args.nodes, args.zones, args.kubeconfig)
+    try:
+        host = fleet.loopback_only(host.strip("[]"))
+    except ValueError as e:
+        print(f"planguard: {e}", file=sys.stderr)
+        return 2
+    fleet.serve_fleet(host, int(port), args.prefix, args.nodes, args.zones, args.kubeconfig,
+                      _read_checkin_key(args.checkin_key_file))
     return 0
 
 
