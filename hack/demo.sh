@@ -59,7 +59,8 @@ for e in a b c; do
   pids+=($!); port=$((port + 1))
 done
 nohup "$repo/.venv/bin/planguard" planner -n "$ns" --id demo-planner --lease-namespace "$ns" \
-  --metrics-port 9108 --liveness-port 0 >"$logs/planner.log" 2>&1 &
+  --health-check-allowed-cidrs 127.0.0.0/8 --metrics-port 9108 --liveness-port 0 \
+  >"$logs/planner.log" 2>&1 &
 pids+=($!)
 nohup "$repo/.venv/bin/planguard" cleanup -n "$ns" --interval 2 \
   --tsig-key "$BIND_DIR/keys/planguard-cleanup.key" --metrics-port 9109 --liveness-port 0 \

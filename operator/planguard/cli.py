@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from planguard import __version__
 from planguard.core.contract import MANAGED_LABEL
+from planguard.core.targets import DEFAULT_ALLOWED, Network, parse_cidrs
 
 
 def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -> None:
@@ -50,6 +51,13 @@ def _checkin_key(p: argparse.ArgumentParser) -> None:
                         "least 32 bytes); default $PLANGUARD_CHECKIN_KEY_FILE")
 
 
+def _cidrs(text: str) -> tuple[Network, ...]:
+    try:
+        return parse_cidrs(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _parser() -> argparse.ArgumentParser:
     from planguard import ctl
 
@@ -85,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="this candidate's identity in the leader election")
     p.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"))
     p.add_argument("--lease-name", default="planguard-planner")
+    p.add_argument("--health-check-allowed-cidrs", default=",".join(DEFAULT_ALLOWED),
+                   metavar="CIDR,...", type=_cidrs,
+                   help="where health checks may go (default: RFC 1918 and ULA ranges); "
+                        "metadata and link-local addresses never, loopback only when a "
+                        "loopback range is listed")
     _common(p, 9103, 8083)
 
     ls = sub.add_parser("leases", help="a Lease per managed Node after real check-ins; taints "
@@ -219,6 +232,7 @@ def _check(args: argparse.Namespace, hooks: Hooks) -> int:
 def _planner(args: argparse.Namespace, hooks: Hooks) -> int:
     import threading
 
+    from planguard.core.targets import TargetPolicy
     from planguard.kube.api import PlanguardApi, connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles import runtime
@@ -227,7 +241,8 @@ def _planner(args: argparse.Namespace, hooks: Hooks) -> int:
     client = connect(args.kubeconfig)
     elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.id)
     cache = PlannerCache()
-    planner = Planner(PlanguardApi(client, f"planguard-planner-{args.id}"), cache, elector)
+    planner = Planner(PlanguardApi(client, f"planguard-planner-{args.id}"), cache, elector,
+                      policy=TargetPolicy(args.health_check_allowed_cidrs))
     threading.Thread(target=elector.run, daemon=True, name="leader").start()
     loop = threading.Thread(target=planner.run, daemon=True, name="planner")
     loop.start()

@@ -35,7 +35,8 @@ def pool_obj(zone: str, addresses: list[str], **limits: Any) -> dict[str, Any]:
 
 def start(procs: Processes, bind: Bind, ns: str, planners: str = "p1") -> None:
     for p in planners.split():
-        procs.start(f"planner-{p}", "planner", "--id", p, "-n", ns, "--lease-namespace", ns)
+        procs.start(f"planner-{p}", "planner", "--id", p, "-n", ns, "--lease-namespace", ns,
+                    "--health-check-allowed-cidrs", "127.0.0.0/8")
     procs.enactor("a", ns, bind.key("enactor-a"))
     procs.cleanup(ns, bind.key("planguard-cleanup"))
 

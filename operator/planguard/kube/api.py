@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from planguard import __version__
 from planguard.core.conditions import rfc3339
 from planguard.core.contract import API_VERSION, GROUP, LIVE_PLAN_FINALIZER, VERSION
+from planguard.core.events import RecentEvents, Seen
 from planguard.kube import rest
 from planguard.kube.rest import JSON_PATCH, MERGE_PATCH, ApiError
 
@@ -145,24 +148,56 @@ class PlanguardApi:
     def event(
         self, obj: dict[str, Any], kind: str, type_: str, reason: str, message: str
     ) -> None:
-        """A core/v1 Event on the object, as `kubectl describe` shows them."""
+        """A core/v1 Event on the object, as `kubectl describe` shows them. The same Event
+        again (object, type, reason, message) within ten minutes raises the count and
+        lastTimestamp of the existing one, as Kubernetes' recorder does: a storm of the
+        same Event is one object, not thousands."""
         meta = obj["metadata"]
         now = rfc3339(datetime.now(UTC))
-        body = {
-            "metadata": {"generateName": f"{meta['name']}."},
-            "involvedObject": {
-                "apiVersion": API_VERSION, "kind": kind, "name": meta["name"],
-                "namespace": meta["namespace"], "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "type": type_, "reason": reason, "message": message[:1024],
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            "source": {"component": self.component},
-            "reportingComponent": self.component, "reportingInstance": self.component,
-        }
+        message = message[:1024]
+        key = (self.component, meta["namespace"], kind, meta["name"], meta.get("uid"), type_,
+               reason, message)
         try:
-            self.client.request("POST", rest.path("v1", "events", meta["namespace"]),
-                                body=body)
+            with _EVENTS_LOCK:
+                seen = _RECENT_EVENTS.lookup(key, time.monotonic())
+            if seen is not None and self._raise_count(meta["namespace"], seen, now):
+                with _EVENTS_LOCK:
+                    _RECENT_EVENTS.record(key, Seen(seen.name, seen.count + 1, seen.first))
+                return
+            body = {
+                "metadata": {"generateName": f"{meta['name']}."},
+                "involvedObject": {
+                    "apiVersion": API_VERSION, "kind": kind, "name": meta["name"],
+                    "namespace": meta["namespace"], "uid": meta.get("uid"),
+                    "resourceVersion": meta.get("resourceVersion"),
+                },
+                "type": type_, "reason": reason, "message": message,
+                "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                "source": {"component": self.component},
+                "reportingComponent": self.component, "reportingInstance": self.component,
+            }
+            created = self.client.json("POST", rest.path("v1", "events", meta["namespace"]),
+                                       body=body)
+            with _EVENTS_LOCK:
+                _RECENT_EVENTS.record(key, Seen(created["metadata"]["name"], 1,
+                                                time.monotonic()))
         except Exception as e:
             # An Event is a courtesy; never fail the decision because of one.
             log.warning("could not post event %s on %s: %s", reason, meta["name"], e)
+
+    def _raise_count(self, ns: str, seen: Seen, now: str) -> bool:
+        """False when the Event is gone (expired, deleted): a new one is posted."""
+        try:
+            self.client.request("PATCH", rest.path("v1", "events", ns, seen.name),
+                                body={"count": seen.count + 1, "lastTimestamp": now},
+                                content_type=MERGE_PATCH)
+        except ApiError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+
+# Per process, bounded: the Events recently posted, by what makes them the same.
+_RECENT_EVENTS = RecentEvents(size=1024, window=600.0)
+_EVENTS_LOCK = threading.Lock()
