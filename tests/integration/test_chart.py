@@ -111,7 +111,7 @@ def test_rendered_manifests_pass_server_side_dry_run(cluster: Cluster, helm: str
     docs = render(helm, "--set", "leases.enabled=true")
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "DaemonSet", "ClusterRole", "Role", "ServiceAccount", "Service",
-            "PodDisruptionBudget", "CustomResourceDefinition", "Pod",
+            "PodDisruptionBudget", "CustomResourceDefinition", "Pod", "NetworkPolicy",
             "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} <= kinds
     # The helm test Pod needs its (hook) ServiceAccount to exist: admission checks it.
     r = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
@@ -180,7 +180,11 @@ def test_values_schema_refuses_bad_values(helm: str) -> None:
                 # a claim is one TXT word: no quotes, spaces or upper case
                 'ownerId=we"ird id', "ownerId=Cluster-A",
                 "zoneOwnership[0].namespaces[0]=team",  # a rule without zones
-                "zoneOwnership[0].zones[0]=Team.Test.", "zoneOwnership[0].bogus=1"):
+                "zoneOwnership[0].zones[0]=Team.Test.", "zoneOwnership[0].bogus=1",
+                # a digest is sha256 and 64 lower-case hex digits, nothing else
+                "image.digest=sha256:abc", "image.digest=md5:" + "a" * 64,
+                "image.digest=sha256:" + "A" * 64, "image.digest=latest",
+                "tmpSizeLimit=lots", "networkPolicy.egress.bogus=1"):
         r = subprocess.run([helm, "template", "pg", str(CHART), "--kube-version", KUBE_VERSION,
                             "--set", bad], capture_output=True, text=True)
         assert r.returncode != 0 and "schema" in r.stderr, bad
@@ -251,13 +255,21 @@ def test_enactor_keeps_its_zone_with_a_users_affinity(helm: str) -> None:
         {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-a"]}]}]}
 
 
-def test_disruption_budgets_for_the_two_replica_components(helm: str) -> None:
-    pdbs = of_kind(render(helm, "--set", "leases.enabled=true"), "PodDisruptionBudget")
-    assert sorted(p["metadata"]["name"] for p in pdbs) == ["pg-planguard-leases",
-                                                           "pg-planguard-planner"]
+def test_disruption_budgets_for_every_role(helm: str) -> None:
+    docs = render(helm, "--set", "leases.enabled=true")
+    pdbs = of_kind(docs, "PodDisruptionBudget")
+    assert sorted(p["metadata"]["name"] for p in pdbs) == [
+        "pg-planguard-cleanup", "pg-planguard-enactor", "pg-planguard-leases",
+        "pg-planguard-planner"]
     for p in pdbs:
         assert p["spec"]["maxUnavailable"] == 1
         assert p["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    # One budget over the three zones' enactors: a drain never stops two zones together.
+    enactors = named(docs, "PodDisruptionBudget", "pg-planguard-enactor")["spec"]["selector"]
+    covered = [d["metadata"]["name"] for d in of_kind(docs, "Deployment")
+               if enactors["matchLabels"].items()
+               <= d["spec"]["template"]["metadata"]["labels"].items()]
+    assert covered == [f"pg-planguard-enactor-az{i}" for i in (1, 2, 3)]
     assert not of_kind(render(helm, "--set", "podDisruptionBudget.enabled=false"),
                        "PodDisruptionBudget")
 
@@ -543,3 +555,90 @@ def test_every_install_claims_its_zones_under_its_own_owner_id(helm: str) -> Non
     for d in of_kind(render(helm), "Deployment"):
         assert not any(a.startswith("--owner-id") for a in
                        d["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+def _pods(docs: list[dict]) -> dict[str, dict]:
+    """Every pod spec the chart renders, by its workload's name (the helm test Pod too)."""
+    return {d["metadata"]["name"]: d["spec"] if d["kind"] == "Pod" else
+            d["spec"]["template"]["spec"] for d in of_kind(docs, "Deployment", "DaemonSet", "Pod")}
+
+
+def test_network_policy_admits_only_metrics_scrapers(cluster: Cluster, helm: str) -> None:
+    docs = render(helm, "--set", "leases.enabled=true")
+    (np,) = of_kind(docs, "NetworkPolicy")
+    spec = np["spec"]
+    assert spec["policyTypes"] == ["Ingress"]  # egress is the platform team's (values.yaml)
+    # It selects every planguard pod: each workload's pod labels include its selector.
+    for d in of_kind(docs, "Deployment", "DaemonSet"):
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        assert spec["podSelector"]["matchLabels"].items() <= labels.items(), d["metadata"]
+    # One way in: the metrics port, from Prometheus' pods only; the health port and
+    # anything else from no pod at all.
+    assert spec["ingress"] == [{"from": [{"namespaceSelector": {}, "podSelector": {
+        "matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+        "ports": [{"port": "metrics", "protocol": "TCP"}]}]
+    none = of_kind(render(helm, "--set", "networkPolicy.metricsFrom=null"), "NetworkPolicy")
+    assert none[0]["spec"]["ingress"] == []
+    egress = of_kind(render(helm, "--set", "networkPolicy.egress.enabled=true",
+                            "--set", "networkPolicy.egress.to[0].to[0].ipBlock.cidr=10.0.0.1/32",
+                            "--set", "networkPolicy.egress.to[0].ports[0].port=6443"),
+                     "NetworkPolicy")[0]["spec"]
+    assert egress["policyTypes"] == ["Ingress", "Egress"]
+    assert egress["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}],
+                                   "ports": [{"port": 6443}]}
+    assert {"port": 53, "protocol": "UDP"} in egress["egress"][0]["ports"]
+    cluster.kubectl("create", "namespace", RELEASE_NS, check=False)
+    r = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
+                        input=yaml.safe_dump_all([np, {"kind": "NetworkPolicy", **{
+                            k: v for k, v in np.items() if k != "spec"}, "spec": egress}]))
+    assert "networkpolicy.networking.k8s.io/pg-planguard" in r.stdout
+    assert not of_kind(render(helm, "--set", "networkPolicy.enabled=false"), "NetworkPolicy")
+
+
+def test_secrets_stay_in_secrets_and_out_of_reach(helm: str) -> None:
+    docs = render(helm, "--set", "leases.enabled=true")
+    # No ConfigMap (readable by the built-in view role) carries key material.
+    for cm in of_kind(docs, "ConfigMap"):
+        assert "secret \"" not in yaml.safe_dump(cm.get("data")), cm["metadata"]["name"]
+    api_roles = {"planner", "leases", "cleanup", "enactor-az1", "enactor-az2", "enactor-az3",
+                 "test-status"}
+    for name, pod in _pods(docs).items():
+        role = name.removeprefix("pg-planguard-")
+        # No pod gets the ServiceAccount token by default; the API roles mount a projected
+        # one, readable by their group only; the agent, which calls no API, has none.
+        assert pod["automountServiceAccountToken"] is False, name
+        vols = {v["name"]: v for v in pod.get("volumes") or ()}
+        assert ("api-token" in vols) == (role in api_roles), name
+        if "api-token" in vols:
+            assert vols["api-token"]["projected"]["defaultMode"] == 0o440, name
+            mounts = [m for c in pod["containers"] for m in c["volumeMounts"]
+                      if m["name"] == "api-token"]
+            assert mounts and all(m["readOnly"] and m["mountPath"] ==
+                                  "/var/run/secrets/kubernetes.io/serviceaccount"
+                                  for m in mounts), name
+        if "tsig" in vols:  # TSIG keys: 0440, the group is the process's (fsGroup)
+            assert vols["tsig"]["secret"]["defaultMode"] == 0o440, name
+            assert pod["securityContext"]["fsGroup"] == 65532, name
+        if "tmp" in vols:
+            assert vols["tmp"]["emptyDir"] == {"sizeLimit": "64Mi"}, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+    assert sum("tsig" in {v["name"] for v in p.get("volumes") or ()}
+               for p in _pods(docs).values()) == 4
+
+
+def test_metrics_and_probes_listen_on_the_pod_ip(helm: str) -> None:
+    for d in of_kind(render(helm, "--set", "leases.enabled=true"), "Deployment"):
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        assert {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}} \
+            in c["env"], d["metadata"]["name"]
+        assert not [a for a in c["args"] if a.startswith("--listen-address")]  # $POD_IP
+
+
+def test_an_image_digest_pins_every_pod(helm: str) -> None:
+    digest = "sha256:" + "0123456789abcdef" * 4
+    pods = _pods(render(helm, "--set", "leases.enabled=true", "--set", f"image.digest={digest}",
+                        "--set", "image.tag=ignored"))
+    images = {c["image"] for p in pods.values() for c in p["containers"]}
+    assert images == {f"ghcr.io/planguard/planguard@{digest}"}
+    tagged = {c["image"] for p in _pods(render(helm)).values() for c in p["containers"]}
+    assert len(tagged) == 1 and tagged.pop().startswith("ghcr.io/planguard/planguard:")
