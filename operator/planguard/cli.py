@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import sys
@@ -58,6 +59,24 @@ def _cidrs(text: str) -> tuple[Network, ...]:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
+def _seconds(text: str) -> float:
+    """A deadline: finite, above 0, at most an hour."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 0 < v <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds above 0, at most 3600")
+    return v
+
+
+def _dns_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dns-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="deadline of one DNS exchange, connect and every read included: a "
+                        "whole zone transfer, an SOA query, each UPDATE (default 30); a "
+                        "server slower than this fails its own zone only")
+
+
 def _parser() -> argparse.ArgumentParser:
     from planguard import ctl
 
@@ -74,9 +93,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="send DNS traffic through this address instead of each zone's "
                         "server (a local proxy, a per-zone path)")
     _owner(e)
+    _dns_timeout(e)
     _common(e, 9101, 8081)
 
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
+    _dns_timeout(c)
     c.add_argument("--interval", type=float, default=5.0)
     c.add_argument("--status-settle", type=float, default=2.0,
                    help="seconds a valid plan waits for its first status, and the pause "
@@ -298,10 +319,11 @@ def _enactor(args: argparse.Namespace, hooks: Hooks) -> int:
     role = Enactor(api, cache, EnactorConfig(
         args.id, key, drift_interval=args.drift_interval, owner_id=args.owner_id,
         dns_via=(args.dns_via.rsplit(":", 1)[0], int(args.dns_via.rsplit(":", 1)[1]))
-        if args.dns_via else None,
+        if args.dns_via else None, dns_timeout=args.dns_timeout,
     ), after_decide=hooks.after_decide)
     runtime.run(f"enactor-{args.id}", cache, role.reconcile, args.namespace,
-                args.liveness_port)
+                args.liveness_port, timed_out=role.dns_timed_out,
+                budget=runtime.reconcile_budget(args.dns_timeout))
     return 0
 
 
@@ -317,9 +339,11 @@ def _cleanup(args: argparse.Namespace, hooks: Hooks) -> int:
     cleanup = Cleanup(api, cache, CleanupConfig(key, interval=args.interval,
                                                    owner_id=args.owner_id,
                                                    status_settle=args.status_settle,
-                                                   status_hold=args.status_hold))
+                                                   status_hold=args.status_hold,
+                                                   dns_timeout=args.dns_timeout))
     runtime.run("cleanup", cache, cleanup.reconcile, args.namespace, args.liveness_port,
-                plans_without_zone=True)
+                plans_without_zone=True, timed_out=cleanup.dns_timed_out,
+                budget=runtime.reconcile_budget(args.dns_timeout))
     return 0
 
 

@@ -26,7 +26,6 @@ def get(port: int, path: str) -> tuple[int, str]:
 def test_a_wedged_zone_worker_fails_liveness_and_recovers(monkeypatch) -> None:
     lv = Liveness()
     monkeypatch.setattr(runtime, "LIVENESS", lv)
-    monkeypatch.setattr(runtime, "RECONCILE_BUDGET", 1.0)
     port = probes.serve(0, lv, host="127.0.0.1")
     release, wedged = threading.Event(), threading.Event()
 
@@ -40,7 +39,7 @@ def test_a_wedged_zone_worker_fails_liveness_and_recovers(monkeypatch) -> None:
     zone = {"metadata": {"namespace": "ns", "name": "web", "uid": "u"}, "spec": {}}
 
     async def main() -> None:
-        runtime.ZoneWorkers(cache, reconcile)
+        runtime.ZoneWorkers(cache, reconcile, budget=1.0)
         cache.zone_event("ADDED", zone)
         await asyncio.to_thread(wedged.wait, 5)
         assert get(port, "/healthz") == (200, "ok\n")  # within its budget still
@@ -62,7 +61,7 @@ def test_readyz_reports_failing_checks_and_unknown_paths_are_404() -> None:
     lv = Liveness()
     port = probes.serve(0, lv, host="127.0.0.1")
     assert get(port, "/readyz") == (200, "ok\n")
-    lv.ready("DNS of zone ns/web", False, "timed out")
-    assert get(port, "/readyz") == (503, "DNS of zone ns/web: timed out\n")
+    lv.ready("leader election", False, "API server unreachable")
+    assert get(port, "/readyz") == (503, "leader election: API server unreachable\n")
     assert get(port, "/healthz")[0] == 200
     assert get(port, "/metrics")[0] == 404

@@ -43,6 +43,23 @@ def test_readiness_checks_fail_readiness_not_liveness():
     assert lv.unready() == []
 
 
+def test_one_zones_unreadable_dns_leaves_the_process_ready():
+    """A tenant's slow or dead server is that zone's condition; only when no zone's server
+    can be read (the process's own network, or the one server every zone uses) is the
+    process unready."""
+    lv = Liveness(Clock())
+    lv.zone_dns("ns/web", True)
+    lv.zone_dns("evil/slow-1", False, "timeout: did not finish within 30 s")
+    lv.zone_dns("evil/slow-2", False, "timeout: did not finish within 30 s")
+    assert lv.unready() == [] and lv.stale() == []
+    lv.zone_dns("ns/web", False, "unreachable: connection refused")
+    assert lv.unready() == ["DNS: no zone's server can be read (3 of 3), e.g. evil/slow-1: "
+                            "timeout: did not finish within 30 s"]
+    lv.forget_zone("evil/slow-1")
+    lv.zone_dns("ns/web", True)
+    assert lv.unready() == []
+
+
 def test_a_wedged_process_is_not_ready_either():
     clock = Clock()
     lv = Liveness(clock)

@@ -25,9 +25,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
 
+from planguard.core.deadline import Deadline
 from planguard.core.model import canonical_address
 from planguard.core.weights import LUA
-from planguard.dns.frames import FrameReader, frame
+from planguard.dns.frames import FrameReader, send_frame
 from planguard.dns.wire import AAAA, SOA, TSIG, TXT, A
 
 _RR = struct.Struct("!HHIH")
@@ -129,20 +130,20 @@ def _text(labels: tuple[bytes, ...]) -> str:
 
 
 def read(
-    sock: socket.socket, zone: dns.name.Name, key: dns.tsig.Key, timeout: float,
+    sock: socket.socket, zone: dns.name.Name, key: dns.tsig.Key, deadline: Deadline,
 ) -> ZoneRecords:
     """Every A, AAAA and TXT record of `zone` from one AXFR (one committed version), on
-    `sock`, a TCP connection to the primary that the caller opens and closes."""
+    `sock`, a non-blocking TCP connection to the primary that the caller opens and closes;
+    the whole transfer ends by `deadline`."""
     q = dns.message.make_query(zone, dns.rdatatype.AXFR, dns.rdataclass.IN)
     q.use_tsig({key.name: key}, keyname=key.name, algorithm=key.algorithm)
     out = ZoneRecords()
-    sock.settimeout(timeout)
-    sock.sendall(frame(q.to_wire()))
+    send_frame(sock, q.to_wire(), deadline)
     reader = FrameReader(sock, chunk=1 << 20)  # a transfer is many full-size messages
     ctx = None
     soa_seen = 0
     while soa_seen < 2:
-        msg = reader.next_frame(timeout)
+        msg = reader.next_frame(deadline)
         ctx = _verify(msg, key, q.mac or b"", ctx)
         soa_seen += _parse(msg, q.id, zone, out, first=soa_seen == 0)
     return out

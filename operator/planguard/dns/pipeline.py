@@ -11,7 +11,6 @@ from __future__ import annotations
 import selectors
 import socket
 import struct
-import time
 from collections.abc import Iterable
 
 import dns.exception
@@ -22,18 +21,22 @@ import dns.opcode
 import dns.rcode
 import dns.tsig
 
-from planguard.dns.frames import FrameReader, frame
+from planguard.core.deadline import Deadline
+from planguard.dns.frames import FrameReader, send_frame
 from planguard.dns.wire import SignedUpdate
 
 
 def exchange(
     sock: socket.socket, msgs: Iterable[SignedUpdate], key: dns.tsig.Key | None,
-    timeout: float, window: int = 16,
+    deadline: Deadline, step: float, window: int = 16,
 ) -> list[dns.rcode.Rcode]:
     """Sends `msgs`, returns their rcodes in the order of `msgs`. They are taken from the
     iterable only as the window allows, so building the next message overlaps the server's
-    work on the ones in flight. Raises on a transport or TSIG failure; a failure part-way
-    leaves unknown which of the messages took effect."""
+    work on the ones in flight. The whole exchange ends by `deadline`, and each answer
+    (each send) comes within `step` seconds of the last one, so a server that stops
+    answering part-way fails in `step`, not at the end of a long batch. Raises on a
+    transport or TSIG failure; a failure part-way leaves unknown which of the messages
+    took effect."""
     pending: dict[int, tuple[int, SignedUpdate]] = {}  # message id -> (index, request)
     rcodes: list[dns.rcode.Rcode | None] = []
     source = iter(msgs)
@@ -49,12 +52,12 @@ def exchange(
                     break
                 if m.id in pending:
                     raise ValueError("pipelined messages need distinct IDs")
-                _send_frame(sock, m.wire, sel, timeout)
+                send_frame(sock, m.wire, deadline.sooner(step))
                 pending[m.id] = (len(rcodes), m)
                 rcodes.append(None)
             if not pending:
                 break
-            wire = reader.next_frame(timeout, sel)
+            wire = reader.next_frame(deadline.sooner(step), sel)
             (mid,) = struct.unpack("!H", wire[:2])
             got = pending.pop(mid, None)
             if got is None:
@@ -93,29 +96,6 @@ class UnsignedAnswer(Exception):
 class UnexpectedAnswer(Exception):
     def __init__(self, mid: int) -> None:
         super().__init__(f"answer with unexpected message id {mid}")
-
-
-def _send_frame(sock: socket.socket, wire: bytes, sel: selectors.BaseSelector,
-                timeout: float) -> None:
-    data = memoryview(frame(wire))
-    deadline = time.monotonic() + timeout
-    while data:
-        try:
-            n = sock.send(data)
-            data = data[n:]
-        except BlockingIOError:
-            # The server's window is full: wait until it reads (or until the deadline).
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("sending an update timed out") from None
-            _wait(sock, selectors.EVENT_WRITE, left)
-
-
-def _wait(sock: socket.socket, event: int, timeout: float) -> None:
-    with selectors.DefaultSelector() as s:
-        s.register(sock, event)
-        if not s.select(timeout):
-            raise TimeoutError("DNS server did not answer in time")
 
 
 def alive(sock: socket.socket) -> bool:

@@ -14,12 +14,13 @@ KINDS = ("bind", "powerdns")
 _Ident = tuple[str, str, int, str, str]  # zone, address, port, kind, selector
 
 
-def provider_for(ident: _Ident, key: TsigKey) -> DnsProvider:
+def provider_for(ident: _Ident, key: TsigKey, timeout: float | None = None) -> DnsProvider:
+    """`timeout`: the deadline of one DNS exchange; None: the server kind's default."""
     zone, address, port, kind, selector = ident
     if kind == "powerdns":
-        return PowerDnsProvider(zone, address, port, key, selector=selector)
+        return PowerDnsProvider(zone, address, port, key, selector=selector, timeout=timeout)
     if kind == "bind":
-        return Rfc2136Provider(zone, address, port, key)
+        return Rfc2136Provider(zone, address, port, key, timeout=timeout)
     raise ValueError(f"spec.server.kind {kind!r} is not one of {', '.join(KINDS)}")
 
 
@@ -35,8 +36,9 @@ class ProviderPool:
     `via` (host, port) sends every zone's traffic through that address instead, e.g. a
     local proxy; the zone's own server stays what status reports."""
 
-    def __init__(self, key: TsigKey, via: tuple[str, int] | None = None) -> None:
-        self.key, self.via = key, via
+    def __init__(self, key: TsigKey, via: tuple[str, int] | None = None,
+                 timeout: float | None = None) -> None:
+        self.key, self.via, self.timeout = key, via, timeout
         self._by_zone: dict[tuple[str, str], tuple[_Ident, DnsProvider]] = {}
 
     def get(self, zone_key: tuple[str, str], spec: Mapping[str, Any]) -> DnsProvider:
@@ -47,7 +49,7 @@ class ProviderPool:
         if have is None or have[0] != ident:
             if have is not None:
                 have[1].close()
-            have = (ident, provider_for(ident, self.key))
+            have = (ident, provider_for(ident, self.key, self.timeout))
             self._by_zone[zone_key] = have
         return have[1]
 

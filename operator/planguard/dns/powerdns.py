@@ -27,12 +27,12 @@ from planguard.dns.tsig import TsigKey
 class PowerDnsProvider(Rfc2136Provider):
     # PowerDNS 4.7 (gsqlite3) spends 10-20 ms per RRset changed or compared in a zone of
     # 1,000 endpoints, growing with the zone (a 100-endpoint UPDATE took ~10 s at 5,000):
-    # smaller UPDATEs, each answered well within a longer timeout (bench/dns_raw_limit.py).
+    # smaller UPDATEs, each answered well within the timeout (bench/dns_raw_limit.py).
     max_records = 40
 
     def __init__(
         self, zone: str, server: str, port: int, key: TsigKey, selector: str = "pickwrandom",
-        timeout: float = 30.0, window: int = 16,
+        timeout: float | None = None, window: int = 16,
     ) -> None:
         if selector not in SELECTORS:
             raise ValueError(f"selector must be one of {', '.join(SELECTORS)}, not {selector!r}")

@@ -26,6 +26,7 @@ import dns.rdatatype
 import dns.tsig
 import dns.xfr
 
+from planguard.core.deadline import Deadline, DeadlineExceeded
 from planguard.core.enact import EndpointWrite, UpdateStep
 from planguard.core.markers import (
     endpoint_marker_name,
@@ -56,37 +57,46 @@ def _rcode_error(rcode: dns.rcode.Rcode, what: str) -> DnsError:
 class Rfc2136Provider:
     lua: str | None = None  # no weighted answers: every target with weight > 0, equally
     max_records = 400  # BIND applies a 400-record UPDATE in a few milliseconds
+    # One exchange (connect included) ends within this: a whole zone transfer, an SOA
+    # query, each UPDATE of a batch. A transfer of 100,000 records (50,000 endpoints) from
+    # BIND on loopback took 3 s on an idle machine and up to 16 s with its 2 cores at a load
+    # of 11: twice that. A server slower than this fails its own zone only.
+    default_timeout = 30.0
 
     def __init__(
-        self, zone: str, server: str, port: int, key: TsigKey, timeout: float = 5.0,
+        self, zone: str, server: str, port: int, key: TsigKey, timeout: float | None = None,
         window: int = 16,
     ) -> None:
         self.zone = dns.name.from_text(zone)
-        self.server, self.port, self.key, self.timeout = server, port, key, timeout
+        self.server, self.port, self.key = server, port, key
+        self.timeout = self.default_timeout if timeout is None else timeout
         self.window = window  # UPDATEs in flight at once on the connection
         self._sock: socket.socket | None = None
 
     # -- reads -------------------------------------------------------------------------
     def read_zone(self) -> ZoneState:
+        what = f"zone transfer of {self.zone}"
+        deadline = Deadline.within(self.timeout)
         try:
-            with self._open(f"zone transfer of {self.zone}") as sock:
-                got = axfr.read(sock, self.zone, self.key.dns_key, self.timeout)
+            with self._open(what, deadline) as sock:
+                got = axfr.read(sock, self.zone, self.key.dns_key, deadline)
         except axfr.TransferFailed as e:
-            raise _rcode_error(dns.rcode.Rcode(e.rcode), f"zone transfer of {self.zone}") from e
+            raise _rcode_error(dns.rcode.Rcode(e.rcode), what) from e
         except Exception as e:  # classified, never swallowed
-            raise self._classify(e, f"zone transfer of {self.zone}") from e
+            raise self._failed(e, what, deadline) from e
         return replace(self._state(got.records, got.ttls, got.lua, got.other),
                        serial=got.serial)
 
     def read_serial(self) -> int:
         """The zone's SOA serial from the primary: one small query instead of a transfer."""
         q = dns.message.make_query(self.zone, dns.rdatatype.SOA)
+        what, deadline = f"SOA query for {self.zone}", Deadline.within(self.timeout)
         try:
-            with self._open(f"SOA query for {self.zone}") as sock:
-                sock.setblocking(False)  # what dnspython asks of a socket it is given
-                r = dns.query.tcp(q, self.server, timeout=self.timeout, sock=sock)
+            with self._open(what, deadline) as sock:
+                # dnspython's timeout is one expiration for the whole query
+                r = dns.query.tcp(q, self.server, timeout=deadline.left(), sock=sock)
         except Exception as e:  # classified, never swallowed
-            raise self._classify(e, f"SOA query for {self.zone}") from e
+            raise self._failed(e, what, deadline) from e
         if r.rcode() != dns.rcode.NOERROR:
             raise _rcode_error(r.rcode(), f"SOA query for {self.zone}")
         for rrset in r.answer:
@@ -191,7 +201,7 @@ class Rfc2136Provider:
         msgs = (self.build_update(s.writes, s.fence_expect, s.fence_new, (base + i) & 0xFFFF)
                 for i, s in enumerate(steps))
         outcomes = []
-        for rcode in self._exchange(msgs):
+        for rcode in self._exchange(msgs, len(steps)):
             if rcode == dns.rcode.NOERROR:
                 outcomes.append(WriteOutcome.APPLIED)
             elif rcode in _CONFLICT:
@@ -200,24 +210,32 @@ class Rfc2136Provider:
                 raise _rcode_error(rcode, f"update of {self.zone}")
         return outcomes
 
-    def _exchange(self, msgs: Iterable[wire.SignedUpdate]) -> list[dns.rcode.Rcode]:
+    def _exchange(self, msgs: Iterable[wire.SignedUpdate], n: int) -> list[dns.rcode.Rcode]:
         """Pipelined on the kept TCP connection (RFC 2136 §7.8: TCP for accurate rcodes).
         A kept connection the server closed while idle is replaced before sending; after
-        a failure part-way the zone is re-read before anything else is decided."""
-        sock = self._connect()
-        if not pipeline.alive(sock):
-            self.close()
-            sock = self._connect()
+        a failure part-way the zone is re-read before anything else is decided. The `n`
+        UPDATEs together end within `n` timeouts (a server applies them one at a time),
+        and each answer comes within one timeout of the last."""
+        what, deadline = f"update of {self.zone}", Deadline.within(self.timeout * max(1, n))
         try:
-            return pipeline.exchange(sock, msgs, self.key.dns_key, self.timeout, self.window)
+            sock = self._connect(deadline)
+            if not pipeline.alive(sock):
+                self.close()
+                sock = self._connect(deadline)
+            return pipeline.exchange(sock, msgs, self.key.dns_key, deadline, self.timeout,
+                                     self.window)
         except Exception as e:  # classified, never swallowed
             self.close()
-            raise self._classify(e, f"update of {self.zone}") from e
+            if isinstance(e, DeadlineExceeded):
+                deadline = replace(deadline, seconds=e.seconds)  # the one that ran out
+            raise self._failed(e, what, deadline) from e
 
-    def _open(self, what: str) -> socket.socket:
-        """A new TCP connection to the server. A host name (e.g. a Service's) is resolved
-        here, on every connection, like external-dns's --rfc2136-host: getaddrinfo, then
-        each address in turn, so a server that moves is followed without a restart."""
+    def _open(self, what: str, deadline: Deadline) -> socket.socket:
+        """A new non-blocking TCP connection to the server. A host name (e.g. a Service's)
+        is resolved here, on every connection, like external-dns's --rfc2136-host:
+        getaddrinfo, then each address in turn within what is left of `deadline`, so a
+        server that moves is followed without a restart and a name with many dead
+        addresses costs no more than one exchange."""
         try:
             addrs = socket.getaddrinfo(self.server, self.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as e:
@@ -225,22 +243,28 @@ class Rfc2136Provider:
                            f"{what}: cannot resolve server {self.server!r}: {e}") from e
         err: OSError | None = None
         for family, kind, proto, _, addr in addrs:
+            left = deadline.left()
+            if left <= 0:
+                raise DeadlineExceeded(deadline)
             s = socket.socket(family, kind, proto)
             try:
-                s.settimeout(self.timeout)
+                s.settimeout(left)
                 s.connect(addr)
+                s.setblocking(False)
                 return s
+            except TimeoutError:
+                s.close()
+                raise
             except OSError as e:
                 s.close()
                 err = e
         assert err is not None  # getaddrinfo answers at least one address or raises
         raise self._classify(err, f"{what}: connect to {self.server}:{self.port}") from err
 
-    def _connect(self) -> socket.socket:
+    def _connect(self, deadline: Deadline) -> socket.socket:
         if self._sock is None:
-            s = self._open(f"update of {self.zone}")
+            s = self._open(f"update of {self.zone}", deadline)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            s.setblocking(False)
             self._sock = s
         return self._sock
 
@@ -250,6 +274,14 @@ class Rfc2136Provider:
                 self._sock.close()
             finally:
                 self._sock = None
+
+    def _failed(self, e: BaseException, what: str, deadline: Deadline) -> DnsError:
+        """`e` classified; a timeout names the server and the deadline that ran out."""
+        if isinstance(e, (dns.exception.Timeout, TimeoutError)):
+            return DnsError(DnsErrorKind.TIMEOUT,
+                            f"{what}: DNS server {self.server}:{self.port} did not finish "
+                            f"within {deadline.seconds:g} s")
+        return self._classify(e, what)
 
     @staticmethod
     def _classify(e: BaseException, what: str) -> DnsError:

@@ -13,6 +13,7 @@ endpoints) goes into a plan's status; the zone's status carries it.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 from planguard import metrics
 from planguard.core import authoring, conditions, enact
+from planguard.core.backoff import equal_jitter
 from planguard.core.cleanup import (
     Finalizer,
     PlanRef,
@@ -44,7 +46,7 @@ from planguard.core.selection import (
     newest_valid,
 )
 from planguard.dns.pool import ProviderPool
-from planguard.dns.provider import DnsError, DnsProvider
+from planguard.dns.provider import DnsError, DnsErrorKind, DnsProvider
 from planguard.dns.tsig import TsigKey
 from planguard.kube.api import DeleteOutcome, PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
@@ -70,12 +72,16 @@ class CleanupConfig:
     status_hold: float = 30.0
     stale_enactor: float = 120.0  # an enactor error younger than this degrades the zone
     owner_id: str = ""  # this install's part of the claims in DNS (as the enactors')
+    dns_timeout: float | None = None  # one DNS exchange's deadline; None: the server kind's
 
 
 class Cleanup:
     def __init__(self, api: PlanguardApi, cache: ObjectCache, cfg: CleanupConfig) -> None:
         self.api, self.cache, self.cfg = api, cache, cfg
-        self._providers = ProviderPool(cfg.key)
+        self._providers = ProviderPool(cfg.key, timeout=cfg.dns_timeout)
+        # Per zone whose DNS could not be read: failures in a row, and the last one's kind.
+        self._dns_failures: dict[ZoneKey, tuple[int, DnsErrorKind]] = {}
+        self._rng = random.Random()
         self._parts: dict[ZoneKey, PartCache] = {}
         # Per zone: plan object name -> the resourceVersion its last status write was
         # computed from. While the cache still holds that version, the write has not come
@@ -91,7 +97,8 @@ class Cleanup:
     def reconcile(self, key: ZoneKey) -> float:
         zone = self.cache.zones.get(key)
         if zone is None:
-            LIVENESS.ready(f"DNS of zone {key[0]}/{key[1]}", True)
+            LIVENESS.forget_zone(f"{key[0]}/{key[1]}")
+            self._dns_failures.pop(key, None)
             self._zone_missing(key)
             metrics.forget_zone(f"{key[0]}/{key[1]}")
             self._providers.forget(key)
@@ -109,7 +116,8 @@ class Cleanup:
         except DnsError as e:
             state, dns_error = None, e
             metrics.DNS_ERRORS.labels(label, "cleanup", e.kind.value).inc()
-        LIVENESS.ready(f"DNS of zone {label}", dns_error is None, str(dns_error or ""))
+        # The zone's own conditions say it (Ready False, DNSUnreadable), not readiness.
+        LIVENESS.zone_dns(label, dns_error is None, str(dns_error or ""))
         live = depended_on(state, (c.plan for c in cands if c.valid), provider.lua) \
             if state else set()
         auth = authoring.authority_of(zone, self.cfg.owner_id)
@@ -141,7 +149,18 @@ class Cleanup:
             lambda c: self._plan_status(c, label, state, live, bases, sent, stream_age,
                                         verdicts.get(c.plan.name, [])), kept))
         metrics.CLEANUP_CYCLE_SECONDS.labels(label).observe(time.monotonic() - t0)
+        if dns_error is not None:
+            # Growing waits while the server fails: its cost stays this zone's own.
+            n = self._dns_failures.get(key, (0, dns_error.kind))[0] + 1
+            self._dns_failures[key] = (n, dns_error.kind)
+            return max(self.cfg.interval, equal_jitter(n, 0.5, 60.0, self._rng))
+        self._dns_failures.pop(key, None)
         return min([self.cfg.interval, *(w for w in waits if w is not None)])
+
+    def dns_timed_out(self, key: ZoneKey) -> bool:
+        """Whether the zone's last reconcile ran out of a DNS deadline."""
+        got = self._dns_failures.get(key)
+        return got is not None and got[1] is DnsErrorKind.TIMEOUT
 
     # -- plans -------------------------------------------------------------------------
     def _zone_missing(self, key: ZoneKey) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from planguard import logs, metrics
 from planguard.core import authoring
 from planguard.core.authoring import Authority
-from planguard.core.backoff import full_jitter
+from planguard.core.backoff import equal_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.contract import LIVE_PLAN_FINALIZER
 from planguard.core.enact import Choice, Verdict, after, choose, update_steps
@@ -29,7 +29,7 @@ from planguard.core.model import Plan, ZoneState
 from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.core.validate import Problem
 from planguard.dns.pool import ProviderPool
-from planguard.dns.provider import DnsError, DnsProvider, WriteOutcome
+from planguard.dns.provider import DnsError, DnsErrorKind, DnsProvider, WriteOutcome
 from planguard.dns.tsig import TsigKey
 from planguard.kube.api import PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
@@ -49,6 +49,7 @@ class EnactorConfig:
     heartbeat: float = 30.0
     dns_via: tuple[str, int] | None = None  # send DNS traffic through this address
     owner_id: str = ""  # this install's part of the claims written into DNS (--owner-id)
+    dns_timeout: float | None = None  # one DNS exchange's deadline; None: the server kind's
 
 
 class Applied(Enum):
@@ -104,7 +105,7 @@ class Enactor:
         self.api, self.cache, self.cfg = api, cache, cfg
         self.rng = rng or random.Random()
         self._after_decide = after_decide
-        self._providers = ProviderPool(cfg.key, cfg.dns_via)
+        self._providers = ProviderPool(cfg.key, cfg.dns_via, cfg.dns_timeout)
         self._reads: dict[ZoneKey, _ZoneReads] = {}
         self._reports: dict[ZoneKey, _ZoneReport] = {}
         # Where in a plan this enactor starts writing: its own point, from its id.
@@ -115,7 +116,7 @@ class Enactor:
         zone = self.cache.zones.get(key)
         label = f"{key[0]}/{key[1]}"
         if zone is None:
-            LIVENESS.ready(f"DNS of zone {label}", True)  # gone: nothing to be ready for
+            LIVENESS.forget_zone(label)  # gone: nothing to be ready for
             metrics.forget_zone(label)
             self._reads.pop(key, None)  # a deleted zone leaves nothing behind
             self._reports.pop(key, None)
@@ -153,7 +154,7 @@ class Enactor:
             metrics.APPLY_SECONDS.labels(label, self.cfg.enactor_id).observe(
                 time.monotonic() - t0)
         report.error_kind, report.error_attempts = None, 0
-        LIVENESS.ready(f"DNS of zone {label}", True)
+        LIVENESS.zone_dns(label, True)
         self._report_choice(zone, report, label, choice)
         chosen = choice.candidate
         if result in (Applied.REFUSED, Applied.HELD) or chosen is None:
@@ -298,7 +299,7 @@ class Enactor:
         self, zone: dict[str, Any], report: _ZoneReport, label: str, e: DnsError
     ) -> float:
         metrics.DNS_ERRORS.labels(label, "enactor", e.kind.value).inc()
-        LIVENESS.ready(f"DNS of zone {label}", False, str(e))
+        LIVENESS.zone_dns(label, False, str(e))  # the zone's own status says it, not readiness
         report.error_attempts += 1
         if report.error_kind != e.kind.value:
             report.error_kind = e.kind.value
@@ -307,7 +308,14 @@ class Enactor:
                            f"{self.cfg.enactor_id}: {e} (nothing written; retrying)")
         self._report(zone, report, {"lastError": str(e), "lastErrorKind": e.kind.value,
                                   "lastErrorTime": rfc3339(datetime.now(UTC))})
-        return max(0.2, full_jitter(report.error_attempts, 0.5, 30.0, self.rng))
+        # Growing waits: a server that keeps timing out costs this zone one deadline per
+        # ever longer wait, and never the other zones' threads (core/admission.py).
+        return equal_jitter(report.error_attempts, 0.5, 60.0, self.rng)
+
+    def dns_timed_out(self, key: ZoneKey) -> bool:
+        """Whether the zone's last reconcile ran out of a DNS deadline."""
+        report = self._reports.get(key)
+        return report is not None and report.error_kind == DnsErrorKind.TIMEOUT.value
 
     def _report_choice(self, zone: dict[str, Any], report: _ZoneReport, label: str,
                        choice: Choice) -> None:

@@ -1,38 +1,62 @@
 """Runs a role: kopf watches DNSZones and DNSPlans into a cache; one worker per zone
-calls the role's synchronous reconcile in a thread, on every change and on a timer."""
+calls the role's synchronous reconcile in a thread of the role's own pool, on every change
+and on a timer, admitted so that slow DNS servers cannot take every thread
+(core/admission.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import importlib.metadata
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 
 from planguard import logs, metrics, probes
+from planguard.core.admission import Admission
 from planguard.core.contract import GROUP, VERSION, kopf_finalizer
 from planguard.core.liveness import LIVENESS
+from planguard.dns.rfc2136 import Rfc2136Provider
 from planguard.kube import api
 from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
 Reconcile = Callable[[ZoneKey], float]  # returns seconds until the next run
 # A reconcile (read the zone, send every UPDATE) must end within this: DNS and API calls
-# all have timeouts, so a worker silent for longer is wedged and liveness fails.
+# all have deadlines, so a worker silent for longer is wedged and liveness fails. At
+# least a few DNS deadlines (reconcile_budget): a reconcile whose server is slow ends by
+# the first deadline that runs out, and is alive.
 RECONCILE_BUDGET = 120.0
 LOOP_BEAT = 5.0  # kopf's event loop proves it runs this often
+# Reconcile threads of a role. One server's zones hold at most half of them, zones on
+# servers that have just run out of their deadline a quarter in all (core/admission.py).
+THREADS = 32
+
+
+def reconcile_budget(dns_timeout: float | None) -> float:
+    """`dns_timeout`: --dns-timeout (None: the providers' default)."""
+    return max(RECONCILE_BUDGET, 4 * (dns_timeout or Rfc2136Provider.default_timeout))
 
 
 class ZoneWorkers:
     def __init__(self, cache: ObjectCache, reconcile: Reconcile,
-                 plans_without_zone: bool = False) -> None:
+                 plans_without_zone: bool = False,
+                 timed_out: Callable[[ZoneKey], bool] | None = None,
+                 budget: float = RECONCILE_BUDGET, threads: int = THREADS) -> None:
+        """`timed_out(zone)`: whether the zone's last reconcile ran out of a DNS deadline."""
         self.cache = cache
         self.reconcile = reconcile
+        self.timed_out = timed_out or (lambda key: False)
+        self.budget = budget
         self.tasks: dict[ZoneKey, asyncio.Task[None]] = {}
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="reconcile")
+        self.admission = Admission(per_server=max(1, threads // 2), suspect=max(1, threads // 4))
+        self._freed = asyncio.Event()  # set (and replaced) whenever a reconcile ends
         cache.on_zone_added = self.start
         if plans_without_zone:
             cache.on_plan_without_zone = self.start
@@ -47,19 +71,38 @@ class ZoneWorkers:
         loop = f"zone worker {key[0]}/{key[1]}"
         logs.bind(zone=f"{key[0]}/{key[1]}")  # this task's context, copied into each reconcile
         while self.cache.known(key):
-            LIVENESS.beat(loop, delay + RECONCILE_BUDGET)
+            LIVENESS.beat(loop, delay + self.budget)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
             wake.clear()
-            LIVENESS.beat(loop, RECONCILE_BUDGET)
+            server = self._server(key)
+            while not self.admission.try_start(key, server):
+                LIVENESS.beat(loop, 2 * LOOP_BEAT)  # waiting for a slot is being alive
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._freed.wait(), timeout=LOOP_BEAT)
+            LIVENESS.beat(loop, self.budget)
             try:
-                delay = await asyncio.to_thread(self.reconcile, key)
+                delay = await asyncio.get_running_loop().run_in_executor(
+                    self.pool, contextvars.copy_context().run, self._run, key, loop)
             except Exception:
                 log.exception("reconcile of %s/%s failed unexpectedly; retrying", *key)
                 delay = 5.0
+            finally:
+                self.admission.end(key, self.timed_out(key))
+                self._freed.set()
+                self._freed = asyncio.Event()
         LIVENESS.forget(loop)
         metrics.forget_zone(f"{key[0]}/{key[1]}")  # the zone is gone: so are its series
         self.tasks.pop(key, None)
+
+    def _run(self, key: ZoneKey, loop: str) -> float:
+        LIVENESS.beat(loop, self.budget)  # the budget starts with the thread, not the queue
+        return self.reconcile(key)
+
+    def _server(self, key: ZoneKey) -> Hashable:
+        """The DNS server a zone's reconcile talks to, as admission counts it."""
+        server = ((self.cache.zones.get(key) or {}).get("spec") or {}).get("server") or {}
+        return (str(server.get("address", "")), str(server.get("port", 53)))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -150,6 +193,8 @@ def run(
     liveness_port: int,
     plans_without_zone: bool = False,
     registry: kopf.OperatorRegistry | None = None,
+    timed_out: Callable[[ZoneKey], bool] | None = None,
+    budget: float = RECONCILE_BUDGET,
 ) -> None:
     """Blocks running the kopf operator for one role until interrupted. `reconcile` runs
     per zone; roles with their own loops (the planner) pass None and their own registry."""
@@ -160,8 +205,8 @@ def run(
             await asyncio.sleep(LOOP_BEAT)
 
     async def main() -> None:
-        if reconcile is not None:
-            ZoneWorkers(cache, reconcile, plans_without_zone)
+        workers = ZoneWorkers(cache, reconcile, plans_without_zone, timed_out, budget) \
+            if reconcile is not None else None
         beating = asyncio.get_running_loop().create_task(heartbeat())
         try:
             await kopf.operator(
@@ -173,10 +218,14 @@ def run(
             )
         finally:
             beating.cancel()
-        # SIGTERM (kopf's handler) ends the watches; zone workers are cancelled, and a
-        # reconcile already in a thread runs to its end (asyncio.run waits for the
-        # executor), so every UPDATE in flight is answered before the process exits.
-        log.info("%s stopping: letting the reconciles in flight finish", component)
+            if workers is not None:
+                # SIGTERM (kopf's handler) ends the watches; zone workers are cancelled,
+                # and a reconcile already in a thread runs to its end (its DNS exchanges
+                # have deadlines), so every UPDATE in flight is answered before the exit.
+                log.info("%s stopping: letting the reconciles in flight finish", component)
+                for task in list(workers.tasks.values()):
+                    task.cancel()
+                await asyncio.to_thread(workers.pool.shutdown, wait=True)
 
     if liveness_port:
         probes.serve(liveness_port)
