@@ -36,7 +36,7 @@ from planguard.core.markers import (
 )
 from planguard.core.model import EndpointState, ZoneState
 from planguard.core.weights import LUA
-from planguard.dns import axfr, pipeline, wire
+from planguard.dns import axfr, pipeline, resolve, wire
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.tsig import TsigKey
 
@@ -233,11 +233,11 @@ class Rfc2136Provider:
     def _open(self, what: str, deadline: Deadline) -> socket.socket:
         """A new non-blocking TCP connection to the server. A host name (e.g. a Service's)
         is resolved here, on every connection, like external-dns's --rfc2136-host:
-        getaddrinfo, then each address in turn within what is left of `deadline`, so a
-        server that moves is followed without a restart and a name with many dead
-        addresses costs no more than one exchange."""
+        getaddrinfo (dns/resolve.py), then each address in turn, all within `deadline`,
+        so a server that moves is followed without a restart and a name that resolves
+        slowly or to many dead addresses costs no more than one exchange."""
         try:
-            addrs = socket.getaddrinfo(self.server, self.port, type=socket.SOCK_STREAM)
+            addrs = resolve.addresses(self.server, self.port, deadline)
         except (socket.gaierror, UnicodeError) as e:
             raise DnsError(DnsErrorKind.UNRESOLVABLE,
                            f"{what}: cannot resolve server {self.server!r}: {e}") from e
