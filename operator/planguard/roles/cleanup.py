@@ -153,7 +153,7 @@ class Cleanup:
             # Growing waits while the server fails: its cost stays this zone's own.
             n = self._dns_failures.get(key, (0, dns_error.kind))[0] + 1
             self._dns_failures[key] = (n, dns_error.kind)
-            return max(self.cfg.interval, equal_jitter(n, 0.5, 60.0, self._rng))
+            return max(self.cfg.interval, equal_jitter(n, 0.5, 30.0, self._rng))
         self._dns_failures.pop(key, None)
         return min([self.cfg.interval, *(w for w in waits if w is not None)])
 

@@ -310,7 +310,7 @@ class Enactor:
                                   "lastErrorTime": rfc3339(datetime.now(UTC))})
         # Growing waits: a server that keeps timing out costs this zone one deadline per
         # ever longer wait, and never the other zones' threads (core/admission.py).
-        return equal_jitter(report.error_attempts, 0.5, 60.0, self.rng)
+        return equal_jitter(report.error_attempts, 0.5, 30.0, self.rng)
 
     def dns_timed_out(self, key: ZoneKey) -> bool:
         """Whether the zone's last reconcile ran out of a DNS deadline."""
