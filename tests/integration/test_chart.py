@@ -336,7 +336,12 @@ def test_least_privilege(cluster: Cluster, installed_rbac: str, ns: str, who, ve
     ("planner", "get", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, True),
     ("planner", "update", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, True),
     ("planner", "update", "leases.coordination.k8s.io/planguard-leases", RELEASE_NS, False),
-    ("leases", "update", "leases.coordination.k8s.io", RELEASE_NS, True),
+    # Node Leases by create and patch (templates/least-privilege.yaml holds those to node
+    # Leases); update only of its own leader Lease, never the planner's.
+    ("leases", "patch", "leases.coordination.k8s.io", RELEASE_NS, True),
+    ("leases", "update", "leases.coordination.k8s.io/planguard-leases", RELEASE_NS, True),
+    ("leases", "update", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, False),
+    ("leases", "delete", "leases.coordination.k8s.io", RELEASE_NS, False),
     ("leases", "list", "leases.coordination.k8s.io", RELEASE_NS, True),
     ("leases", "create", "leases.coordination.k8s.io", RELEASE_NS, True),
     ("leases", "get", "configmaps/planguard-leases", RELEASE_NS, True),
