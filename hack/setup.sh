@@ -10,15 +10,7 @@ repo=$(dirname "$here")
 t0=$(date +%s)
 
 echo "==> [1/6] Python environment (.venv)"
-if [ ! -x "$repo/.venv/bin/python" ]; then
-  python3 -m venv "$repo/.venv"
-fi
-stamp="$repo/.venv/.planguard-installed"
-if [ ! -f "$stamp" ] || [ "$repo/pyproject.toml" -nt "$stamp" ]; then
-  "$repo/.venv/bin/pip" install -q --upgrade pip
-  "$repo/.venv/bin/pip" install -q -e "$repo[dev]" -c "$repo/constraints.txt"
-  touch "$stamp"
-fi
+"$here/install-python.sh"
 "$repo/.venv/bin/python" -c "import kopf, dns.version; print('    kopf', kopf.__version__ if hasattr(kopf, '__version__') else '', 'dnspython', dns.version.version)"
 
 echo "==> [2/6] BIND 9 and PowerDNS Authoritative (Debian packages)"

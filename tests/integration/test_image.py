@@ -4,7 +4,11 @@ run the way the chart runs it: as uid 65532 on a read-only root filesystem."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -59,19 +63,59 @@ def test_image_carries_no_development_tools(image: str) -> None:
 
 def test_image_has_oci_labels_and_the_locked_versions(image: str) -> None:
     labels = _docker("image", "inspect", "-f", "{{json .Config.Labels}}", image)
-    import json
-
     got = json.loads(labels.stdout)
     assert got["org.opencontainers.image.title"] == "planguard"
     assert got["org.opencontainers.image.version"] == "0.1.0"
     assert got["org.opencontainers.image.revision"] not in ("", "unknown")
     assert got["org.opencontainers.image.licenses"] == "Apache-2.0"
-    # The image runs exactly what the tests ran: every pin of constraints.txt.
-    pins = dict(line.split("==") for line in (REPO / "constraints.txt").read_text().splitlines()
-                if "==" in line)
+    # The image runs exactly what the tests ran: every pin of the run-time lock, and pip's
+    # from the build lock; the build backend built planguard and left.
+    pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", (REPO / "requirements.lock").read_text(),
+                           re.M))
+    pins["pip"] = re.findall(r"^pip==(\S+)", (REPO / "requirements-build.lock").read_text(),
+                             re.M)[0]
     freeze = _docker("run", "--rm", "--read-only", "--entrypoint", "/opt/planguard/bin/pip",
                      image, "list", "--format=freeze", "--disable-pip-version-check")
     installed = {n.lower().replace("_", "-"): v for n, v in
                  (line.split("==") for line in freeze.stdout.splitlines() if "==" in line)}
     wrong = {n: (v, installed.get(n)) for n, v in pins.items() if installed.get(n) != v}
     assert not wrong, wrong
+    assert "setuptools" not in installed
+
+
+def _id(ref: str) -> str:
+    return _docker("image", "inspect", "-f", "{{.Id}}", ref).stdout.strip()
+
+
+def test_image_is_built_on_the_base_it_names_by_id(image: str) -> None:
+    base = _docker("image", "inspect", "-f",
+                   '{{index .Config.Labels "org.opencontainers.image.base.name"}}', image)
+    name = base.stdout.strip()
+    assert re.fullmatch(r"planguard/debian:sha256-[0-9a-f]{64}", name), name
+    assert _id(name) == "sha256:" + name.rsplit("-", 1)[1]  # the tag is the content's ID
+    layers = [json.loads(_docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", ref).stdout)
+              for ref in (image, name)]
+    assert layers[0][:len(layers[1])] == layers[1]
+
+
+def test_a_moved_base_tag_is_not_used(image: str, tmp_path: Path) -> None:
+    """Another image under the base's plain tag (a rebuild, a `docker tag`) changes nothing:
+    build-base.sh gives the base it recorded, by ID."""
+    tag = "planguard/debian-moved-test:bookworm"
+    recorded = _id(_docker("image", "inspect", "-f",
+                           '{{index .Config.Labels "org.opencontainers.image.base.name"}}',
+                           image).stdout.strip())
+    env = {**os.environ, "PLANGUARD_CACHE": str(tmp_path), "PLANGUARD_BASE_IMAGE": tag}
+    base = [str(REPO / "hack/kind/build-base.sh")]
+    try:
+        assert _docker("tag", recorded, tag).returncode == 0
+        first = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60)
+        assert first.returncode == 0, first.stderr
+        assert _id(first.stdout.strip()) == recorded
+        assert _docker("tag", image, tag).returncode == 0  # other content, same tag
+        again = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == first.stdout
+        assert _id(again.stdout.strip()) == recorded != _id(tag)
+    finally:
+        _docker("rmi", tag, f"planguard/debian-moved-test:sha256-{recorded[7:]}")
