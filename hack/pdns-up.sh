@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v tsig-keygen >/dev/null || "$here/install-bind.sh"  # the key files' format and tool
 zones=${*:-example.test}
 mkdir -p "$PDNS_DIR" "$PDNS_KEY_DIR"
-chmod 0700 "$PDNS_KEY_DIR"
+chmod 0700 "$PDNS_DIR" "$PDNS_KEY_DIR"  # the database holds the imported TSIG secrets
 
 if pdns_running; then
   for z in $zones; do "$here/pdns-addzone.sh" "$z" >/dev/null; done

@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from harness import Bind
+from harness import Bind, PowerDns, hack_env
 
 
 def test_bind_key_files_are_owner_only(bind: Bind) -> None:
@@ -15,3 +15,9 @@ def test_bind_key_files_are_owner_only(bind: Bind) -> None:
     modes = {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files}
     assert set(modes.values()) == {"0o400"}, modes
     assert oct(stat.S_IMODE(Path(bind.keys).stat().st_mode)) == "0o700"
+
+
+def test_powerdns_database_with_the_imported_keys_is_owner_only(pdns: PowerDns) -> None:
+    db = Path(hack_env("PDNS_DIR", "pdns")) / "pdns.sqlite3"
+    assert db.exists()
+    assert oct(stat.S_IMODE(db.parent.stat().st_mode)) == "0o700"
