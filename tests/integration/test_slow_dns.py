@@ -10,13 +10,24 @@ that never timed out: the healthy zone's plans went unserved for 154 s, /healthz
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
-from harness import Bind, Cluster, Processes, eventually, free_port, plan_obj, unique, zone_obj
+from harness import (
+    Bind,
+    Cluster,
+    Processes,
+    eventually,
+    free_port,
+    metrics_text,
+    plan_obj,
+    unique,
+    zone_obj,
+)
 from slowdrip import SlowDrip
 
 SLOW_ZONES = 8
@@ -61,10 +72,11 @@ def test_slow_drip_servers_delay_only_their_own_zones(
         cluster: Cluster, bind: Bind, ns: str, dns_zone: str, zone: str,
         procs: Processes) -> None:
     ports = {"enactor": free_port(), "cleanup": free_port()}
+    mport = free_port()
     timeout = ("--dns-timeout", str(DNS_TIMEOUT))
     procs.start("enactor", "enactor", "--id", "a", "-n", ns, "--tsig-key",
                 bind.key("enactor-a"), "--drift-interval", "1", *timeout,
-                liveness_port=ports["enactor"])
+                liveness_port=ports["enactor"], metrics_port=mport)
     procs.start("cleanup", "cleanup", "-n", ns, "--tsig-key", bind.key("planguard-cleanup"),
                 "--interval", "1", *timeout, liveness_port=ports["cleanup"])
     for name, port in ports.items():
@@ -125,6 +137,11 @@ def test_slow_drip_servers_delay_only_their_own_zones(
               f"attack, {[round(t, 2) for t in during]} s with {SLOW_ZONES} slow zones; "
               f"{drip.connections} slow connections")
     assert ready["status"] == "True", ready
+    # ...and its own metric: timeouts counted for each slow zone, none for the healthy one.
+    timed_out = set(re.findall(r'planguard_dns_errors_total\{[^}]*zone="([^"]+)"[^}]*\}',
+                               "\n".join(ln for ln in metrics_text(mport).splitlines()
+                                          if 'kind="timeout"' in ln)))
+    assert timed_out == {f"{ns}/{name}" for name in slow}, timed_out
     assert watch.failures == [], watch.failures
     assert max(during) < max(5.0, 3 * max(before)), (before, during)
 
