@@ -8,22 +8,24 @@ this node's liveness, which is what the port is for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from planguard.core import checkin
 
 
-def checkin_response(key: bytes, node: str, req: web.Request) -> web.Response:
+def checkin_response(key: Callable[[], bytes], node: str, req: web.Request) -> web.Response:
     """The check-in answer of `node`'s agent (shared with `planguard fleet`)."""
     if req.match_info["node"] != node:
         return web.json_response({"error": "not this node"}, status=404)
     nonce = req.query.get("nonce", "")
     if not checkin.nonce_ok(nonce):
         return web.json_response({"error": "a hex nonce is required"}, status=400)
-    return web.json_response({"node": node, "proof": checkin.proof(key, node, nonce)})
+    return web.json_response({"node": node, "proof": checkin.proof(key(), node, nonce)})
 
 
-def app(node: str, key: bytes) -> web.Application:
+def app(node: str, key: Callable[[], bytes]) -> web.Application:
     async def handle(req: web.Request) -> web.Response:
         return checkin_response(key, node, req)
 
@@ -32,5 +34,5 @@ def app(node: str, key: bytes) -> web.Application:
     return a
 
 
-def serve(host: str, port: int, node: str, key: bytes) -> None:
+def serve(host: str, port: int, node: str, key: Callable[[], bytes]) -> None:
     web.run_app(app(node, key), host=host, port=port, print=None)

@@ -353,12 +353,11 @@ def _ctl(args: argparse.Namespace, hooks: Hooks) -> int:
     return ctl.run(args)
 
 
-def _read_checkin_key(path: str) -> bytes:
-    from pathlib import Path
-
+def _read_checkin_key(path: str) -> Callable[[], bytes]:
     from planguard.core.checkin import parse_key
+    from planguard.keyfile import KeyFile
 
-    return parse_key(Path(path).read_bytes())
+    return KeyFile(path, parse_key).get
 
 
 def _agent(args: argparse.Namespace, hooks: Hooks) -> int:

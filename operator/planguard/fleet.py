@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +87,7 @@ class FleetState:
             self.down -= {n for n, z in self.nodes.items() if z == zone_up}
 
 
-def app(state: FleetState, key: bytes) -> web.Application:
+def app(state: FleetState, key: Callable[[], bytes]) -> web.Application:
     async def checkin(req: web.Request) -> web.Response:
         name = req.match_info["node"]
         if state.latency:
@@ -127,7 +128,7 @@ def node_objects(prefix: str, count: int, zones: int, url: str) -> list[dict[str
 
 
 def serve_fleet(host: str, port: int, prefix: str, count: int, zones: int,
-                kubeconfig: str | None, key: bytes) -> None:
+                kubeconfig: str | None, key: Callable[[], bytes]) -> None:
     from planguard.kube import rest
     from planguard.kube.api import connect
 

@@ -78,6 +78,19 @@ def test_the_agent_proves_its_node_and_has_no_controls(agent: tuple[str, bytes])
     assert _call(f"{base}/nodes/n1/checkin?nonce=" + "z" * 32)[0] == 400
 
 
+def test_the_agent_takes_a_rotated_key_without_a_restart(
+        agent: tuple[str, bytes], tmp_path: Path) -> None:
+    from planguard.core.checkin import verify
+
+    base, _ = agent
+    new = secrets.token_hex(32).encode()
+    (tmp_path / "key.new").write_bytes(new)
+    (tmp_path / "key.new").replace(tmp_path / "key")  # as the kubelet updates a Secret
+    nonce = secrets.token_hex(16)
+    status, body = _call(f"{base}/nodes/n1/checkin?nonce={nonce}")
+    assert status == 200 and verify(new, "n1", nonce, body["proof"])
+
+
 def test_no_key_no_agent(tmp_path: Path) -> None:
     (tmp_path / "short").write_text("too short\n")
     r = subprocess.run(_planguard("agent", "--node", "n1", "--listen", "127.0.0.1:1",

@@ -61,7 +61,8 @@ class LeaseConfig:
     identity: str = "planguard-leases"
     taint_delay: float = 0.0  # lapsed this long before a taint (0: two renew intervals)
     agent_port: int = 10251  # `planguard agent` on the node's InternalIP (hostNetwork)
-    checkin_key: bytes = field(default=b"", repr=False)  # core/checkin.py
+    # The check-in key (core/checkin.py), read again when its file changes (keyfile.py).
+    checkin_key: Callable[[], bytes] = field(default=lambda: b"", repr=False)
     loopback_agent_urls: bool = False  # honour loopback agent-url annotations (the fleet)
 
     def policy(self) -> LeasePolicy:
@@ -133,7 +134,7 @@ class LeaseManager:
 
     def __init__(self, client: rest.Client, cfg: LeaseConfig, elector: LeaderElector,
                  nonce: Callable[[], str] = lambda: secrets.token_hex(16)) -> None:
-        if len(cfg.checkin_key) < checkin.MIN_KEY_BYTES:
+        if len(cfg.checkin_key()) < checkin.MIN_KEY_BYTES:
             raise ValueError("the lease manager needs the check-in key")
         self.client, self.nonce = client, nonce
         self.leases = rest.path("coordination.k8s.io/v1", "leases", cfg.namespace)
@@ -322,7 +323,7 @@ class LeaseManager:
             answer = json.loads(body).get("proof") if status == 200 else None
         except (OSError, ValueError, AttributeError):
             return False
-        if checkin.verify(self.cfg.checkin_key, node.name, nonce, answer):
+        if checkin.verify(self.cfg.checkin_key(), node.name, nonce, answer):
             return True
         if status == 200:
             log.warning("check-in of %s at %s: a wrong proof (not its agent, or another key)",
