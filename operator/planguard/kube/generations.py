@@ -15,12 +15,15 @@ allocated above it: the gap is theirs too, and the planner's backoff bounds the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from planguard.core.contract import HIGHEST_GENERATION_ANNOTATION as HIGHEST
 from planguard.kube.api import PlanguardApi
 from planguard.kube.rest import MERGE_PATCH, ApiError
+
+log = logging.getLogger(__name__)
 
 
 class AllocationFailed(Exception):
@@ -56,11 +59,13 @@ def _reserve(api: PlanguardApi, ns: str, zone: str,
 
 
 def _put_back(api: PlanguardApi, ns: str, zone: str, before: str | None, rv: str) -> None:
+    """Best effort, never hiding the refusal being handled: 409 or 404 means someone moved
+    the counter on or the zone is gone, so there is nothing of ours to undo."""
     try:
         _set(api, ns, zone, before, rv)
     except ApiError as e:
-        if e.status not in (404, 409):  # moved on or gone: nothing of ours to undo
-            raise
+        if e.status not in (404, 409):
+            log.warning("could not put the generation counter of %s/%s back: %s", ns, zone, e)
 
 
 def create_plan(

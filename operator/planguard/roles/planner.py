@@ -12,6 +12,7 @@ and a bounded number per pool (core/checkqueue.py). One pool plans a zone
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -200,7 +201,8 @@ class Planner:
                  tick: float = 0.5, policy: TargetPolicy = DEFAULT_POLICY,
                  checks_per_pool: int = 16) -> None:
         self.api, self.cache, self.elector, self.tick = api, cache, elector, tick
-        self.policy = policy
+        # Asked for every target several times a tick: answered once per address.
+        self._refusal = functools.lru_cache(maxsize=1 << 16)(policy.refusal)
         self.health: dict[tuple[PoolKey, str], TargetHealth] = {}
         self._lock = threading.Lock()
         self._queue = CheckQueue(checks_per_pool)  # guarded by _lock
@@ -231,7 +233,7 @@ class Planner:
         if pool.check.type == "HTTP" and (why := path_problem(pool.check.path)) is not None:
             return {t.address: why for t in pool.targets}
         return {t.address: why for t in pool.targets
-                if (why := self.policy.refusal(t.address)) is not None}
+                if (why := self._refusal(t.address)) is not None}
 
     # -- health ------------------------------------------------------------------------
     def check_round(self, now: float) -> None:
