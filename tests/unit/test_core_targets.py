@@ -54,6 +54,19 @@ def test_loopback_only_when_a_loopback_range_is_listed() -> None:
     assert TargetPolicy(parse_cidrs("::1/128")).refusal("::1") is None
 
 
+@pytest.mark.parametrize("address", [
+    "64:ff9b::169.254.169.254", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
+    "2001:0:4136:e378:8000:63bf:5601:5601", "64:ff9b::127.0.0.1", "64:ff9b::100.100.100.200"])
+def test_translated_ipv6_reaching_metadata_or_loopback_is_refused(address) -> None:
+    why = EVERYTHING.refusal(address)
+    assert why is not None and "inside" in why, (address, why)
+
+
+def test_translated_ipv6_reaching_elsewhere_follows_the_list() -> None:
+    assert EVERYTHING.refusal("64:ff9b::10.0.0.1") is None
+    assert DEFAULT.refusal("64:ff9b::10.0.0.1") is not None  # not in fc00::/7
+
+
 def test_mapped_and_malformed_addresses_are_refused() -> None:
     assert EVERYTHING.refusal("::ffff:169.254.169.254") is not None
     assert EVERYTHING.refusal("::ffff:10.0.0.1") is not None

@@ -68,6 +68,10 @@ class TargetPolicy:
         for net, why in ALWAYS_REFUSED:
             if ip.version == net.version and ip in net:
                 return f"target {address} is {why}; health checks never go there"
+        if (v4 := _embedded_ipv4(ip)) is not None and (
+                v4.is_loopback or any(v4 in n for n, _ in ALWAYS_REFUSED if n.version == 4)):
+            return (f"target {address} carries {v4} inside (NAT64, 6to4 or Teredo); health "
+                    "checks never go there")
         if ip.is_loopback:
             # 0.0.0.0/0 does not open loopback: only a range that is itself loopback does.
             explicit = any(n.version == ip.version and ip in n and _is_loopback(n)
@@ -80,6 +84,21 @@ class TargetPolicy:
         listed = ", ".join(map(str, self.allowed)) or "none"
         return (f"target {address} is outside the ranges health checks may reach "
                 f"(planner.healthCheck.allowedCIDRs: {listed})")
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+                   ) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a translated IPv6 address reaches (a NAT64 prefix, 6to4, Teredo)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if any(ip in n for n in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    return ip.teredo[1] if ip.teredo is not None else None
 
 
 def _is_loopback(net: Network) -> bool:
