@@ -1,11 +1,11 @@
-"""What the authoring rules (core/authoring.py) add to an enactor's decision, in process.
+"""What the authoring rules (core/dnsplan/authoring.py) add to an enactor's decision, in process.
 
   .venv/bin/python bench/authoring_overhead.py                  # ~30 s
   .venv/bin/python bench/authoring_overhead.py --endpoints 25000 --rounds 5
 
 The same plan and snapshot decided two ways, interleaved round by round so both see the
-same machine: the baseline is core/enact.decide without rules (what the enactor did
-before issue 28); the other is core/enact.choose with a DNSZone's Authority and the plan's
+same machine: the baseline is core/dnsplan/enact.decide without rules (what the enactor did
+before issue 28); the other is core/dnsplan/enact.choose with a DNSZone's Authority and the plan's
 Consent (what it does now: the claim, generation bounds and digest, foreign names, the
 change guard). Three cases: a first publish into an empty zone, a 10 % change, and a
 converged zone (nothing to write). The plan's digest is computed once per plan object
@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from planguard.core.authoring import Authority
-from planguard.core.enact import choose, decide, update_steps
-from planguard.core.model import Endpoint, Plan, Target
-from planguard.core.selection import Candidate
+from planguard.core.dnsplan.authoring import Authority
+from planguard.core.dnsplan.enact import choose, decide, update_steps
+from planguard.core.dnsplan.model import Endpoint, Plan, Target
+from planguard.core.dnsplan.selection import Candidate
 from planguard.sim.memoryzone import MemoryZone
 
 

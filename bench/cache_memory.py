@@ -18,7 +18,7 @@ import json
 import random
 import tracemalloc
 
-from planguard.core.selection import PartCache, candidates, newest_valid
+from planguard.core.dnsplan.selection import PartCache, candidates, newest_valid
 from planguard.roles.cache import ObjectCache
 
 

@@ -9,7 +9,7 @@ address and marker), then every changed name is checked. Phases, in order, each 
 what DNS serves at that moment:
   first apply    generation 1, full, in parts of 5,000 endpoints
   1 % full       generation 2, the whole zone again with 1 % of endpoints changed
-  1 % delta      generation 3, `spec.base: 2`, listing only that 1 % (core/deltas.py)
+  1 % delta      generation 3, `spec.base: 2`, listing only that 1 % (core/dnsplan/deltas.py)
   10 % full      generation 4, the whole zone again with 10 % changed
   10 % delta     generation 5, `spec.base: 4`, listing only that 10 %
 Baseline in the same run: the raw limit of DNS for the same changes (bench/dns_raw_limit.py:

@@ -39,9 +39,9 @@ import dns.update
 
 from common import changed, initial_endpoints, unique, write_result
 from harness import Bind, PowerDns, run_script
-from planguard.core import weights
-from planguard.core.enact import decide, update_steps
-from planguard.core.model import Endpoint, Plan, Target
+from planguard.core.dnsplan import weights
+from planguard.core.dnsplan.enact import decide, update_steps
+from planguard.core.dnsplan.model import Endpoint, Plan, Target
 from planguard.dns.powerdns import PowerDnsProvider
 from planguard.dns.rfc2136 import Rfc2136Provider
 from planguard.dns.tsig import TsigKey, load_key

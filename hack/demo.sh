@@ -160,7 +160,7 @@ k get dnsplans -n "$ns" -l planguard.io/pool=regional | sed 's/^/  /'
 
 step "the lease manager over a simulated fleet: 30 nodes in 3 zones, agents on 127.0.0.1:18600"
 k delete nodes -l planguard.io/fleet=demo-node --wait=false >/dev/null 2>&1 || true
-# The check-in key the simulated agents prove their check-ins with (core/checkin.py).
+# The check-in key the simulated agents prove their check-ins with (core/nodelease/checkin.py).
 checkin_key="$PLANGUARD_STATE/demo-checkin.key"
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$checkin_key")
 nohup "$repo/.venv/bin/planguard" fleet --nodes 30 --zones 3 --prefix demo-node- \

@@ -1,7 +1,7 @@
 """`planguard agent`: a node's check-in endpoint, and nothing else.
 
 GET /nodes/NAME/checkin?nonce=HEX answers, for this node only, the proof that the agent
-holds the check-in key (core/checkin.py). No other route, no state to change: whoever
+holds the check-in key (core/nodelease/checkin.py). No other route, no state to change: whoever
 reaches the port (any pod, since it is on the host network) can at most ask for proofs of
 this node's liveness, which is what the port is for.
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from planguard.core import checkin
+from planguard.core.nodelease import checkin
 
 
 def checkin_response(key: Callable[[], bytes], node: str, req: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from planguard import __version__
 from planguard.core.contract import MANAGED_LABEL
-from planguard.core.targets import DEFAULT_ALLOWED, Network, parse_cidrs
+from planguard.core.dnsplan.targets import DEFAULT_ALLOWED, Network, parse_cidrs
 
 
 def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -> None:
@@ -253,7 +253,7 @@ def _check(args: argparse.Namespace, hooks: Hooks) -> int:
 def _planner(args: argparse.Namespace, hooks: Hooks) -> int:
     import threading
 
-    from planguard.core.targets import TargetPolicy
+    from planguard.core.dnsplan.targets import TargetPolicy
     from planguard.kube.api import PlanguardApi, connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles import runtime
@@ -354,7 +354,7 @@ def _ctl(args: argparse.Namespace, hooks: Hooks) -> int:
 
 
 def _read_checkin_key(path: str) -> Callable[[], bytes]:
-    from planguard.core.checkin import parse_key
+    from planguard.core.nodelease.checkin import parse_key
     from planguard.keyfile import KeyFile
 
     return KeyFile(path, parse_key).get

@@ -19,7 +19,6 @@ from typing import Any
 import urllib3
 import yaml
 
-from planguard.core import authoring
 from planguard.core.contract import (
     APPROVE_ANNOTATION,
     LEASE_LABEL,
@@ -27,10 +26,11 @@ from planguard.core.contract import (
     TAINT_KEY,
     plan_name,
 )
-from planguard.core.leasescheduler import lease_live
-from planguard.core.model import EndpointState, Plan, endpoint_spec, plan_body
-from planguard.core.selection import candidates, newest_valid
-from planguard.core.weights import served_weights
+from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan.model import EndpointState, Plan, endpoint_spec, plan_body
+from planguard.core.dnsplan.selection import candidates, newest_valid
+from planguard.core.dnsplan.weights import served_weights
+from planguard.core.nodelease.scheduler import lease_live
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError
 from planguard.dns.tsig import load_key

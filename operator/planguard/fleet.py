@@ -3,7 +3,7 @@ controllable latency, failures and outages, plus their Node objects on the API s
 simulator for tests, benchmarks and the demo, never deployed: it listens on loopback only.
 
 Its agents answer check-ins as `planguard agent` does (the proof with the check-in key,
-core/checkin.py). Control it with POST /control and a JSON body, e.g.
+core/nodelease/checkin.py). Control it with POST /control and a JSON body, e.g.
   {"outage": true}                      every check-in fails (the dependency is down)
   {"latency": 0.05}                     seconds added to every check-in
   {"down": ["node-3"], "up": ["node-1"]} single agents stop or come back

@@ -82,7 +82,7 @@ def test_three_enactors_converge_a_zone(cluster: Cluster, bind: Bind, ns: str, z
     eventually(zone_status_converged, what="zone status converged at 2 for all enactors")
     z = cluster.get("dnszone", ns, zone)["status"]
     # fips and ipv6 keep generation-1 markers, but plan 2 reproduces them exactly, so DNS
-    # depends on plan 2 alone (clean-up's attribution, core/cleanup.depended_on).
+    # depends on plan 2 alone (clean-up's attribution, core/dnsplan/cleanup.depended_on).
     assert z["liveGenerations"] == {"oldest": 2, "newest": 2}
     # Ready means converged, not degraded, not paused: what `kubectl wait` users assume.
     cluster.kubectl("wait", "--for=condition=Ready", f"dnszones.planguard.io/{zone}", "-n", ns,

@@ -59,7 +59,7 @@ def agent(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def test_the_agent_proves_its_node_and_has_no_controls(agent: tuple[str, bytes]) -> None:
-    from planguard.core.checkin import verify
+    from planguard.core.nodelease.checkin import verify
 
     base, key = agent
     nonce = secrets.token_hex(16)
@@ -80,7 +80,7 @@ def test_the_agent_proves_its_node_and_has_no_controls(agent: tuple[str, bytes])
 
 def test_the_agent_takes_a_rotated_key_without_a_restart(
         agent: tuple[str, bytes], tmp_path: Path) -> None:
-    from planguard.core.checkin import verify
+    from planguard.core.nodelease.checkin import verify
 
     base, _ = agent
     new = secrets.token_hex(32).encode()

@@ -9,8 +9,8 @@ import dns.update
 import pytest
 
 from harness import Bind
-from planguard.core.enact import EndpointWrite, UpdateStep, decide, update_steps
-from planguard.core.model import Endpoint, EndpointState, Plan, Target
+from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep, decide, update_steps
+from planguard.core.dnsplan.model import Endpoint, EndpointState, Plan, Target
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.rfc2136 import Rfc2136Provider
 from planguard.dns.tsig import load_key

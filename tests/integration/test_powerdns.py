@@ -13,9 +13,9 @@ import dns.update
 import pytest
 
 from harness import PowerDns, eventually
-from planguard.core.enact import EndpointWrite, UpdateStep, decide, update_steps
-from planguard.core.markers import marker_text
-from planguard.core.model import Endpoint, Plan, Target
+from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep, decide, update_steps
+from planguard.core.dnsplan.markers import marker_text
+from planguard.core.dnsplan.model import Endpoint, Plan, Target
 from planguard.dns.powerdns import PowerDnsProvider
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.tsig import TsigKey, load_key

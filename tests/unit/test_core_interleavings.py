@@ -8,8 +8,8 @@ checked after every step.
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planguard.core.enact import Verdict, decide, update_steps
-from planguard.core.model import Endpoint, Plan, Target
+from planguard.core.dnsplan.enact import Verdict, decide, update_steps
+from planguard.core.dnsplan.model import Endpoint, Plan, Target
 from planguard.sim.memoryzone import MemoryZone
 
 NAMES = ("api", "ipv6", "fips", "acct")

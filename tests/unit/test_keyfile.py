@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from planguard.core.checkin import parse_key
+from planguard.core.nodelease.checkin import parse_key
 from planguard.keyfile import KeyFile
 
 

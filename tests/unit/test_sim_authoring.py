@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from planguard.core import authoring
+from planguard.core.dnsplan import authoring
 from planguard.sim import explore as explore_module
 from planguard.sim.explore import HOSTILE, LEGACY, RIVAL, TYPO, Config, explore, initial
 from planguard.sim.invariants import newest_applies, state_violations

@@ -26,8 +26,8 @@ import dns.rdatatype
 import dns.tsig
 
 from planguard.core.deadline import Deadline
-from planguard.core.model import canonical_address
-from planguard.core.weights import LUA
+from planguard.core.dnsplan.model import canonical_address
+from planguard.core.dnsplan.weights import LUA
 from planguard.dns.frames import FrameReader, send_frame
 from planguard.dns.wire import AAAA, SOA, TSIG, TXT, A
 

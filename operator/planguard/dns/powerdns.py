@@ -2,7 +2,7 @@
 
 The compare-and-swap is BIND's (rfc2136.py): one UPDATE whose prerequisites are the exact
 fence, marker and records read, LUA RRset included. Each endpoint is served by one LUA A
-and/or LUA AAAA record from the fixed template in core/weights.py; a plain A/AAAA set at
+and/or LUA AAAA record from the fixed template in core/dnsplan/weights.py; a plain A/AAAA set at
 the name would be served beside it, so it is deleted in the same message, and asserted
 absent in the next. The reading is one zone transfer, as on BIND.
 
@@ -17,8 +17,8 @@ may match another set (prerequisites are built from sets).
 
 from __future__ import annotations
 
-from planguard.core.model import ZoneState
-from planguard.core.weights import SELECTORS
+from planguard.core.dnsplan.model import ZoneState
+from planguard.core.dnsplan.weights import SELECTORS
 from planguard.dns.provider import DnsError, DnsErrorKind
 from planguard.dns.rfc2136 import Rfc2136Provider
 from planguard.dns.tsig import TsigKey

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
-from planguard.core.enact import EndpointWrite, UpdateStep
-from planguard.core.model import ZoneState
+from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep
+from planguard.core.dnsplan.model import ZoneState
 
 
 class DnsErrorKind(StrEnum):
@@ -39,8 +39,8 @@ class DnsProvider(Protocol):
     the implementation from the DNSZone's spec.server.kind (rfc2136.py for BIND,
     powerdns.py for PowerDNS)."""
 
-    # The PowerDNS LUA selector when the server serves weights (core/weights.py), else None:
-    # what core.enact.decide and core.cleanup.depended_on compare and write.
+    # The PowerDNS LUA selector when the server serves weights (core/dnsplan/weights.py), else None:
+    # what core.dnsplan.enact.decide and core.dnsplan.cleanup.depended_on compare and write.
     lua: str | None
     # Records per UPDATE this server handles well within the timeout (the enactor sends
     # at most this many, and at most its own --max-records-per-update).

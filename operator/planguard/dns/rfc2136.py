@@ -27,15 +27,15 @@ import dns.tsig
 import dns.xfr
 
 from planguard.core.deadline import Deadline, DeadlineExceeded
-from planguard.core.enact import EndpointWrite, UpdateStep
-from planguard.core.markers import (
+from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep
+from planguard.core.dnsplan.markers import (
     endpoint_marker_name,
     endpoint_of_marker,
     fence_name,
     generation_of,
 )
-from planguard.core.model import EndpointState, ZoneState
-from planguard.core.weights import LUA
+from planguard.core.dnsplan.model import EndpointState, ZoneState
+from planguard.core.dnsplan.weights import LUA
 from planguard.dns import axfr, pipeline, resolve, wire
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
 from planguard.dns.tsig import TsigKey

@@ -1,5 +1,5 @@
 """Leader election on a coordination.k8s.io/v1 Lease (client-go semantics, see
-core/leadership.py). Every write is conditional on the resourceVersion read, so two
+core/leader_election.py). Every write is conditional on the resourceVersion read, so two
 candidates can never both win the same round."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from planguard.core.leadership import (
+from planguard.core.leader_election import (
     RETRY_PERIOD,
     LeaseRecord,
     Observation,

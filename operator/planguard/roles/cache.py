@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from planguard.core import authoring
-from planguard.core.selection import ParsedPlanObject
+from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan.selection import ParsedPlanObject
 
 ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
 
@@ -66,7 +66,7 @@ class ObjectCache:
 
     def first_claimant(self, key: ZoneKey) -> ZoneKey | None:
         """The older DNSZone naming the same DNS zone on the same server as `key`, if any
-        (core/authoring.first_claimants), worked out again only when a zone's spec
+        (core/dnsplan/authoring.first_claimants), worked out again only when a zone's spec
         changes, not on every reconcile."""
         if self._first[0] != self.zones_version:
             self._first = (self.zones_version, authoring.first_claimants(self.zones.values()))

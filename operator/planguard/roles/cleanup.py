@@ -21,9 +21,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard import metrics
-from planguard.core import authoring, conditions, enact
+from planguard.core import conditions
 from planguard.core.backoff import equal_jitter
-from planguard.core.cleanup import (
+from planguard.core.conditions import Condition
+from planguard.core.dnsplan import authoring, enact
+from planguard.core.dnsplan.cleanup import (
     Finalizer,
     PlanRef,
     bases_in_dns,
@@ -34,17 +36,16 @@ from planguard.core.cleanup import (
     status_deferred,
     superseded,
 )
-from planguard.core.conditions import Condition
-from planguard.core.enact import Verdict
-from planguard.core.liveness import LIVENESS
-from planguard.core.model import ZoneState
-from planguard.core.selection import (
+from planguard.core.dnsplan.enact import Verdict
+from planguard.core.dnsplan.model import ZoneState
+from planguard.core.dnsplan.selection import (
     Candidate,
     PartCache,
     candidates,
     endpoint_count,
     newest_valid,
 )
+from planguard.core.liveness import LIVENESS
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError, DnsErrorKind, DnsProvider
 from planguard.dns.tsig import TsigKey
@@ -63,12 +64,12 @@ GUARD_CONDITIONS = ("Held", "EndpointsRefused")  # on a plan only while they hol
 class CleanupConfig:
     key: TsigKey
     interval: float = 5.0
-    # A valid plan's first status waits this long (core/cleanup.status_deferred): one write
+    # A valid plan's first status waits this long (core/dnsplan/cleanup.status_deferred): one write
     # per plan in a burst instead of Live then Superseded. Below the 5 s cycle.
     status_settle: float = 2.0
     # While a zone's plans keep coming less than status_settle apart, a plan's status waits
     # for a pause, at most this long after its creation: plans clean-up deletes in a burst
-    # are never written (core/cleanup.status_deferred).
+    # are never written (core/dnsplan/cleanup.status_deferred).
     status_hold: float = 30.0
     stale_enactor: float = 120.0  # an enactor error younger than this degrades the zone
     owner_id: str = ""  # this install's part of the claims in DNS (as the enactors')
@@ -195,7 +196,7 @@ class Cleanup:
                      stream_age: float, verdict: list[Condition]) -> float | None:
         """Writes the plan's status if it changed; returns the seconds after which a
         deferred status is due (None: nothing deferred). `verdict`: what the authoring
-        rules said of this plan against DNS (core/authoring.py), as conditions."""
+        rules said of this plan against DNS (core/dnsplan/authoring.py), as conditions."""
         problems = "; ".join(p.message for p in c.problems)
         reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
         conds = [Condition("Accepted", c.valid, reason,
@@ -233,7 +234,7 @@ class Cleanup:
             if sent.get(meta["name"]) == version:
                 continue  # our write to this version has not come back yet (self._sent)
             count = endpoint_count(obj)
-            # Held and EndpointsRefused are there only while true (core/authoring.py): a
+            # Held and EndpointsRefused are there only while true (core/dnsplan/authoring.py): a
             # plan that is approved, or no longer the one chosen, loses them.
             drop = (*RETIRED_PLAN_CONDITIONS,
                     *(t for t in GUARD_CONDITIONS if t not in {c.type for c in conds}))
@@ -296,7 +297,7 @@ class Cleanup:
     def _finalizers(self, zone: dict[str, Any], cands: list[Candidate],
                     state: ZoneState, live: set[int]) -> None:
         """The live-plan finalizer on every plan DNS depends on, off every plan DNS can no
-        longer depend on (core/cleanup.finalizer_action)."""
+        longer depend on (core/dnsplan/cleanup.finalizer_action)."""
         ns = zone["metadata"]["namespace"]
         refs = self._refs(cands)
         bases = bases_in_dns(refs.values(), live, state.fence_generation)
@@ -424,7 +425,7 @@ class Cleanup:
 
 
 def _verdicts(choice: enact.Choice) -> dict[str, list[Condition]]:
-    """Per plan name, the conditions the authoring rules give it (core/authoring.py):
+    """Per plan name, the conditions the authoring rules give it (core/dnsplan/authoring.py):
     Accepted=False for a refusal, Held=True while it waits for approval,
     EndpointsRefused=True while some of its endpoints are not written (both absent
     otherwise)."""

@@ -18,16 +18,16 @@ from enum import Enum
 from typing import Any
 
 from planguard import logs, metrics
-from planguard.core import authoring
-from planguard.core.authoring import Authority
 from planguard.core.backoff import equal_jitter
 from planguard.core.conditions import rfc3339
 from planguard.core.contract import LIVE_PLAN_FINALIZER
-from planguard.core.enact import Choice, Verdict, after, choose, update_steps
+from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan.authoring import Authority
+from planguard.core.dnsplan.enact import Choice, Verdict, after, choose, update_steps
+from planguard.core.dnsplan.model import Plan, ZoneState
+from planguard.core.dnsplan.selection import Candidate, PartCache, candidates, newest_valid
+from planguard.core.dnsplan.validate import Problem
 from planguard.core.liveness import LIVENESS
-from planguard.core.model import Plan, ZoneState
-from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
-from planguard.core.validate import Problem
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError, DnsErrorKind, DnsProvider, WriteOutcome
 from planguard.dns.tsig import TsigKey
@@ -309,7 +309,7 @@ class Enactor:
         self._report(zone, report, {"lastError": str(e), "lastErrorKind": e.kind.value,
                                   "lastErrorTime": rfc3339(datetime.now(UTC))})
         # Growing waits: a server that keeps timing out costs this zone one deadline per
-        # ever longer wait, and never the other zones' threads (core/admission.py).
+        # ever longer wait, and never the other zones' threads (core/dnsplan/reconcile_slots.py).
         return equal_jitter(report.error_attempts, 0.5, 30.0, self.rng)
 
     def dns_timed_out(self, key: ZoneKey) -> bool:

@@ -3,7 +3,7 @@ node's agent; a NoSchedule taint on nodes whose lease lapsed, velocity-limited p
 frozen when the view itself is failing. DWFM's job, without congestive collapse.
 
 Every decision (what to renew or establish and when, admission, which leases are live,
-which nodes to taint) is core/leasescheduler.py, the same code `planguard replay dwfm`
+which nodes to taint) is core/nodelease/scheduler.py, the same code `planguard replay dwfm`
 runs; this module does the I/O: listing Nodes and Leases, HTTP check-ins, Lease writes,
 taint patches.
 """
@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard import metrics
-from planguard.core import checkin
 from planguard.core.contract import (
     LEASE_LABEL,
     LEASES_PAUSE_CONFIGMAP,
@@ -34,9 +33,10 @@ from planguard.core.contract import (
     ZONE_LABEL,
     lease_name,
 )
-from planguard.core.leasequeue import AdmissionLimits, Work
-from planguard.core.leasescheduler import BreakerLimits, LeasePolicy, LeaseScheduler
 from planguard.core.liveness import LIVENESS
+from planguard.core.nodelease import checkin
+from planguard.core.nodelease.queue import AdmissionLimits, Work
+from planguard.core.nodelease.scheduler import BreakerLimits, LeasePolicy, LeaseScheduler
 from planguard.kube import rest
 from planguard.kube.leader import LeaderElector
 from planguard.kube.listwatch import ListWatch
@@ -61,7 +61,7 @@ class LeaseConfig:
     identity: str = "planguard-leases"
     taint_delay: float = 0.0  # lapsed this long before a taint (0: two renew intervals)
     agent_port: int = 10251  # `planguard agent` on the node's InternalIP (hostNetwork)
-    # The check-in key (core/checkin.py), read again when its file changes (keyfile.py).
+    # The check-in key (core/nodelease/checkin.py), read again when its file changes (keyfile.py).
     checkin_key: Callable[[], bytes] = field(default=lambda: b"", repr=False)
     loopback_agent_urls: bool = False  # honour loopback agent-url annotations (the fleet)
 
@@ -129,7 +129,7 @@ class Outcome:
 
 
 class LeaseManager:
-    """Wiring only: the policy is core/leasescheduler.py; this class lists Nodes and
+    """Wiring only: the policy is core/nodelease/scheduler.py; this class lists Nodes and
     Leases, makes the HTTP check-ins, writes the Leases and patches the taints."""
 
     def __init__(self, client: rest.Client, cfg: LeaseConfig, elector: LeaderElector,
@@ -314,7 +314,8 @@ class LeaseManager:
             self._freed.set()
 
     def _checkin(self, node: Node) -> bool:
-        """True only if the node's agent proved it saw this fresh nonce (core/checkin.py)."""
+        """True only if the node's agent proved it saw this fresh nonce
+        (core/nodelease/checkin.py)."""
         if node.target is None:
             return False
         nonce = self.nonce()

@@ -4,10 +4,10 @@ DNSPlan for its zone when what should be served changes, within the pool's safet
 One planner acts at a time (Lease-based leader election); a standby keeps checking health
 so a takeover starts warm, and until it knows, fail-static keeps the last plan's set.
 
-Checks go only where the platform team allows (core/targets.py), one in flight per target
-and a bounded number per pool (core/checkqueue.py). One pool plans a zone
-(core/zonepools.py); a plan refused or failed stops that pool's writes for a backoff
-(core/planretry.py).
+Checks go only where the platform team allows (core/dnsplan/targets.py), one in flight per target
+and a bounded number per pool (core/dnsplan/checkqueue.py). One pool plans a zone
+(core/dnsplan/zonepools.py); a plan refused or failed stops that pool's writes for a backoff
+(core/dnsplan/planretry.py).
 """
 
 from __future__ import annotations
@@ -23,31 +23,32 @@ from typing import Any
 import kopf
 
 from planguard import logs, metrics
-from planguard.core import authoring, conditions, planner, planretry
-from planguard.core.checkqueue import CheckQueue
+from planguard.core import conditions
 from planguard.core.conditions import Condition
 from planguard.core.contract import GROUP, POOL_LABEL, VERSION, plan_name
-from planguard.core.health import Health, TargetHealth
-from planguard.core.liveness import LIVENESS
-from planguard.core.model import Plan, endpoint_spec, plan_body
-from planguard.core.planner import Decision, Limits, PoolEndpoint, PoolTarget, Removal
-from planguard.core.selection import Candidate, PartCache, candidates, newest_valid
-from planguard.core.targets import (
+from planguard.core.dnsplan import authoring, planner, planretry
+from planguard.core.dnsplan.checkqueue import CheckQueue
+from planguard.core.dnsplan.damping import Health, TargetHealth
+from planguard.core.dnsplan.model import Plan, endpoint_spec, plan_body
+from planguard.core.dnsplan.planner import Decision, Limits, PoolEndpoint, PoolTarget, Removal
+from planguard.core.dnsplan.selection import Candidate, PartCache, candidates, newest_valid
+from planguard.core.dnsplan.targets import (
     DEFAULT_ALLOWED,
     TargetPolicy,
     parse_cidrs,
     path_problem,
     slice_address,
 )
-from planguard.core.validate import plan_problems
-from planguard.core.zonepools import zone_planners
-from planguard.healthchecks import Checker
+from planguard.core.dnsplan.validate import plan_problems
+from planguard.core.dnsplan.zonepools import zone_planners
+from planguard.core.liveness import LIVENESS
 from planguard.kube.api import PlanguardApi
 from planguard.kube.generations import create_plan
 from planguard.kube.leader import LeaderElector
 from planguard.kube.rest import ApiError
 from planguard.roles import runtime
 from planguard.roles.cache import ObjectCache
+from planguard.targetchecks import Checker
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +399,7 @@ class Planner:
         endpoints = [endpoint_spec(e) for e in d.endpoints]
         try:
             # Approved by the planner itself: its velocity control and fail-static are the
-            # review a zone's change guard asks of people (core/authoring.py).
+            # review a zone's change guard asks of people (core/dnsplan/authoring.py).
             wrote = create_plan(self.api, ns, pool.zone, lambda g: authoring.approved(plan_body(
                 pool.zone, g, endpoints, namespace=ns, labels={POOL_LABEL: pool.key[1]})),
                 at_least=top)

@@ -1,7 +1,7 @@
 """Runs a role: kopf watches DNSZones and DNSPlans into a cache; one worker per zone
 calls the role's synchronous reconcile in a thread of the role's own pool, on every change
 and on a timer, admitted so that slow DNS servers cannot take every thread
-(core/admission.py)."""
+(core/dnsplan/reconcile_slots.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typing import Any
 import kopf
 
 from planguard import logs, metrics, probes
-from planguard.core.admission import Admission
 from planguard.core.contract import GROUP, VERSION, kopf_finalizer
+from planguard.core.dnsplan.reconcile_slots import Admission
 from planguard.core.liveness import LIVENESS
 from planguard.dns.rfc2136 import Rfc2136Provider
 from planguard.kube import api
@@ -34,7 +34,8 @@ Reconcile = Callable[[ZoneKey], float]  # returns seconds until the next run
 RECONCILE_BUDGET = 120.0
 LOOP_BEAT = 5.0  # kopf's event loop proves it runs this often
 # Reconcile threads of a role. One server's zones hold at most half of them, zones on
-# servers that have just run out of their deadline a quarter in all (core/admission.py).
+# servers that have just run out of their deadline a quarter in all
+# (core/dnsplan/reconcile_slots.py).
 # Not more: the zones of one server (the usual install) transfer at most 8 at once, as
 # many as the 6 of the default executor before, so peak memory stays about the same.
 THREADS = 16

@@ -1,5 +1,5 @@
 """DWFM's lease recovery in virtual time: planguard's lease policy (the production
-core/leasescheduler.py, as the lease manager runs it) against a naive manager (FIFO, no
+core/nodelease/scheduler.py, as the lease manager runs it) against a naive manager (FIFO, no
 de-duplication, timed-out attempts re-enqueued), through a long dependency outage and its
 recovery. Time advances in slots of one operation's cost c; k workers each finish one
 operation per slot.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from planguard.core.leasequeue import AdmissionLimits
-from planguard.core.leasescheduler import BreakerLimits, LeasePolicy, LeaseScheduler
+from planguard.core.nodelease.queue import AdmissionLimits
+from planguard.core.nodelease.scheduler import BreakerLimits, LeasePolicy, LeaseScheduler
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Result:
 
 
 def planguard(sc: Scenario) -> Result:
-    """The production policy (core/leasescheduler.py): keyed queue, renewals first,
+    """The production policy (core/nodelease/scheduler.py): keyed queue, renewals first,
     deadlines, admission, token bucket, circuit breaker, and a grace reset to a full lease
     when the dependency is back. Only the check-ins are simulated."""
     n, dt = sc.nodes, sc.cost

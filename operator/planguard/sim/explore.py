@@ -21,10 +21,10 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from planguard.core.authoring import Authority, Consent
-from planguard.core.enact import decide, update_steps
-from planguard.core.markers import fence_text, marker_text
-from planguard.core.model import Endpoint, EndpointState, Plan, Target
+from planguard.core.dnsplan.authoring import Authority, Consent
+from planguard.core.dnsplan.enact import decide, update_steps
+from planguard.core.dnsplan.markers import fence_text, marker_text
+from planguard.core.dnsplan.model import Endpoint, EndpointState, Plan, Target
 from planguard.sim.invariants import newest_applies, state_violations, transition_violations
 from planguard.sim.protocols import Protocol_
 from planguard.sim.world import DNS_ZONE, TEAM, Dns, Enactor, Rival, Setup, World
@@ -44,7 +44,7 @@ class Config:
     crashes: bool = True
     keep: int = 1
     small_changes: bool = False  # endpoint i moves only every (i+1)th generation
-    # Delta plans (core/deltas.py): every `deltas`-th generation (1, 1+deltas, ...) is full,
+    # Delta plans (core/dnsplan/deltas.py): every `deltas`-th generation (1, 1+deltas, ...) is full,
     # the others list only what differs from that base. 0: every plan is full.
     deltas: int = 0
     claimants: int = 1  # 2: a second DNSZone (RIVAL) with one enactor of its own

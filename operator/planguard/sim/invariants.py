@@ -1,6 +1,6 @@
 """What must hold in every state and on every transition, for any protocol.
 
-With owners (core/authoring.py), three more, stated for every owner alike:
+With owners (core/dnsplan/authoring.py), three more, stated for every owner alike:
 - the claim: once the fence names an owner, no write by an enactor acting for another
   owner lands (unless that owner's DNSZone names the claim in adopt-from);
 - the fence: one that names an owner carries a generation and digest of a plan that owner
@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from planguard.core.authoring import MAX_GENERATION, digest_of, owner_of
-from planguard.core.enact import reproduces, served
-from planguard.core.markers import generation_of
-from planguard.core.model import Endpoint, EndpointState
-from planguard.core.weights import selector_of
+from planguard.core.dnsplan.authoring import MAX_GENERATION, digest_of, owner_of
+from planguard.core.dnsplan.enact import reproduces, served
+from planguard.core.dnsplan.markers import generation_of
+from planguard.core.dnsplan.model import Endpoint, EndpointState
+from planguard.core.dnsplan.weights import selector_of
 from planguard.sim.protocols import Protocol_
 from planguard.sim.world import TEAM, Enactor, World
 

@@ -1,7 +1,8 @@
 """An in-memory DNS primary with RFC 2136's all-or-nothing prerequisite semantics, for
 the unit and property tests: the same EndpointWrite batches the real provider sends to
-BIND are checked (core/enact.prerequisites_hold) and applied (core/enact.after) here in
-one atomic step. Mutable; sim/world.Dns is its immutable twin for the model checker.
+BIND are checked (core/dnsplan/enact.prerequisites_hold) and applied
+(core/dnsplan/enact.after) here in one atomic step. Mutable; sim/world.Dns is its
+immutable twin for the model checker.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from planguard.core.enact import EndpointWrite, UpdateStep, after, prerequisites_hold
-from planguard.core.markers import generation_of
-from planguard.core.model import EndpointState, ZoneState
+from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep, after, prerequisites_hold
+from planguard.core.dnsplan.markers import generation_of
+from planguard.core.dnsplan.model import EndpointState, ZoneState
 
 
 @dataclass

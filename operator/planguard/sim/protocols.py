@@ -1,9 +1,9 @@
 """The two protocols as step functions over World.
 
-planguard: read the zone, choose and decide with core.enact.choose (exact-state
+planguard: read the zone, choose and decide with core.dnsplan.enact.choose (exact-state
 compare-and-swap, the zone fence, and the authoring rules of the DNSZone the enactor acts
 for: its claim, bounded generations, one content per generation, a re-base), send one
-UPDATE per step; clean-up with core.cleanup.select_deletions.
+UPDATE per step; clean-up with core.dnsplan.cleanup.select_deletions.
 
 naive (the post-mortem's): a one-time check that the plan is newer than the active plan,
 then blind per-endpoint writes that may come much later; after finishing, clean-up deletes
@@ -16,14 +16,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from planguard.core import authoring
-from planguard.core.authoring import Consent
-from planguard.core.cleanup import PlanRef, depended_on, select_deletions
 from planguard.core.contract import ALLOW_JUMP_ANNOTATION, APPROVE_ANNOTATION
-from planguard.core.enact import UpdateStep, Verdict, choose, update_steps
-from planguard.core.markers import marker_text
-from planguard.core.model import EndpointState, Plan
-from planguard.core.selection import Candidate
+from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan.authoring import Consent
+from planguard.core.dnsplan.cleanup import PlanRef, depended_on, select_deletions
+from planguard.core.dnsplan.enact import UpdateStep, Verdict, choose, update_steps
+from planguard.core.dnsplan.markers import marker_text
+from planguard.core.dnsplan.model import EndpointState, Plan
+from planguard.core.dnsplan.selection import Candidate
 from planguard.sim.world import TEAM, World
 
 NAIVE_SIGNIFICANTLY_OLDER = 2  # generations
@@ -42,7 +42,7 @@ class Protocol_(Protocol):
 
 def candidate(plan: Plan, consent: Consent) -> Candidate:
     """A plan as the enactor's selection hands it over: valid, its consent in annotations
-    (read back by core/authoring.consent_of, as from real DNSPlan objects)."""
+    (read back by core/dnsplan/authoring.consent_of, as from real DNSPlan objects)."""
     notes = [{ALLOW_JUMP_ANNOTATION: "true"}] if consent.allow_jump else []
     notes += [{APPROVE_ANNOTATION: d} for d in sorted(consent.approved)]
     return Candidate(plan, (), False, tuple({"metadata": {"annotations": n}} for n in notes))

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from planguard.core.model import Endpoint, Plan, Target
+from planguard.core.dnsplan.model import Endpoint, Plan, Target
 from planguard.sim.invariants import newest_applies, state_violations, transition_violations
 from planguard.sim.protocols import PROTOCOLS, Protocol_
 from planguard.sim.world import Enactor, World

@@ -4,7 +4,7 @@ Both protocols are written as pure step functions `World -> World`, so the same
 transitions serve the exhaustive explorer (hashable states), randomized schedules and the
 scenario replay.
 
-Each enactor acts for an owner (a DNSZone object: core/authoring.py). By default every
+Each enactor acts for an owner (a DNSZone object: core/dnsplan/authoring.py). By default every
 one acts for the team's DNSZone, TEAM, whose plans are `plans`; a `Rival` is a second
 DNSZone (another namespace or another cluster) naming the same DNS zone, with its own
 plans and rules.
@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from planguard.core import deltas
-from planguard.core.authoring import Authority, Consent
-from planguard.core.enact import UpdateStep, after, prerequisites_hold
-from planguard.core.markers import generation_of
-from planguard.core.model import EndpointState, Plan, ZoneState
+from planguard.core.dnsplan import deltas
+from planguard.core.dnsplan.authoring import Authority, Consent
+from planguard.core.dnsplan.enact import UpdateStep, after, prerequisites_hold
+from planguard.core.dnsplan.markers import generation_of
+from planguard.core.dnsplan.model import EndpointState, Plan, ZoneState
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Dns:
             sorted(z.endpoints.values(), key=lambda e: e.name)))
 
 
-TEAM = "team/web"  # the owner (core/authoring.owner_id) every enactor acts for by default
+TEAM = "team/web"  # the owner (core/dnsplan/authoring.owner_id) every enactor acts for by default
 DNS_ZONE = "ten.test"
 
 
@@ -126,7 +126,7 @@ class World:
         return max((g for g in self._created if g not in self.setup.typos), default=0)
 
     def authority(self, owner: str) -> Authority:
-        """The rules of `owner`'s DNSZone (defaults: core/authoring.py's)."""
+        """The rules of `owner`'s DNSZone (defaults: core/dnsplan/authoring.py's)."""
         rival = self.setup.rival
         if rival is not None and owner == rival.auth.owner:
             return rival.auth
@@ -147,7 +147,7 @@ class World:
 
     def resolved(self, g: int) -> Plan | None:
         """Plan `g` as the full plan it stands for (a delta resolved against its base, as
-        core/selection.py does), or None when it cannot be applied: deleted, or a delta
+        core/dnsplan/selection.py does), or None when it cannot be applied: deleted, or a delta
         whose base is gone."""
         if g in self.deleted or g not in self.plans or g not in self._created:
             return None
