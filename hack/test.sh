@@ -9,7 +9,7 @@ cd "$repo"
 "$here/setup.sh"
 echo "==> ruff"
 .venv/bin/ruff check operator tests bench hack
-echo "==> mypy (operator/planguard/core)"
+echo "==> mypy --strict (core, dns, kube)"
 .venv/bin/mypy
 echo "==> CRDs in the chart match crds/"
 "$here/sync-chart-crds.sh" --check

@@ -11,30 +11,32 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any
 
 from planguard.core.deadline import Deadline, DeadlineExceeded
 
 LOOKUPS = 16
 _slots = threading.BoundedSemaphore(LOOKUPS)
-AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+# getaddrinfo's socket address: (host, port) for IPv4, (host, port, flowinfo, scope_id)
+# for IPv6, (int, bytes) when Python is built without IPv6 support.
+SockAddr = tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, SockAddr]
 
 
 def addresses(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
     """getaddrinfo(host, port) for TCP, ending by `deadline` (DeadlineExceeded); its own
     errors (socket.gaierror, UnicodeError) as getaddrinfo raises them."""
     try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                  flags=socket.AI_NUMERICHOST)
+        return list[AddrInfo](socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                 flags=socket.AI_NUMERICHOST))
     except (socket.gaierror, UnicodeError):
         pass  # a name, not an address: looked up below
     if not _slots.acquire(timeout=deadline.left()):
         raise DeadlineExceeded(deadline)
-    done, box = threading.Event(), list[Any]()
+    done, box = threading.Event(), list[list[AddrInfo] | Exception]()
 
     def lookup() -> None:
         try:
-            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            box.append(list[AddrInfo](socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
         except Exception as e:  # handed to the caller, if it still waits
             box.append(e)
         finally:
@@ -44,6 +46,7 @@ def addresses(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
     threading.Thread(target=lookup, daemon=True, name="resolve").start()
     if not done.wait(deadline.left()):
         raise DeadlineExceeded(deadline)
-    if isinstance(box[0], Exception):
-        raise box[0]
-    return list(box[0])
+    got = box[0]
+    if isinstance(got, Exception):
+        raise got
+    return got

@@ -111,7 +111,8 @@ class Rfc2136Provider:
         fence = None
         markers: dict[str, str] = {}
         foreign: dict[str, frozenset[str]] = {
-            name: frozenset(dns.rdatatype.to_text(t) for t in types)
+            # RdataType.to_text takes any type number (TYPE<n> for one it has no name for)
+            name: frozenset(dns.rdatatype.RdataType.to_text(t) for t in types)
             for name, types in (other or {}).items()}
         for name, types in recs.items():
             txt = types.get(_TXT)
