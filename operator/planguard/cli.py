@@ -281,13 +281,13 @@ def _leases(args: argparse.Namespace, hooks: Hooks) -> int:
     import signal
     import threading
 
-    from planguard import probes
+    from planguard import probe_server
     from planguard.kube.api import connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles.leases import LeaseConfig, LeaseManager
 
     if args.liveness_port:
-        probes.serve(args.liveness_port)
+        probe_server.serve(args.liveness_port)
     # One connection per worker (and the loop): a smaller pool closes the extra ones.
     client = connect(args.kubeconfig, pool_size=args.workers + 2)
     elector = LeaderElector(client, args.lease_namespace, "planguard-leases", args.id)
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None,
     if cmd.kind == "tool":
         return cmd.run(args, hooks)
     # Imported here so `planguard --help` stays fast and needs no cluster.
-    from planguard import logs, metrics, probes
+    from planguard import logs, metrics, probe_server
 
     logs.setup(args.log_level, args.log_format, role=name)
     if cmd.tsig and not args.tsig_key:
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None,
     # itself (roles/runtime.py) and uses kube/rest.py. The image does not install that
     # client; this keeps a role the same size where it is installed (a dev venv).
     sys.modules.setdefault("kubernetes", None)  # type: ignore[assignment]
-    probes.LISTEN_ADDRESS = args.listen_address
+    probe_server.LISTEN_ADDRESS = args.listen_address
     metrics.serve(args.metrics_port, args.listen_address)
     return cmd.run(args, hooks)
 

@@ -9,7 +9,7 @@ import time
 import urllib.error
 import urllib.request
 
-from planguard import probes
+from planguard import probe_server
 from planguard.core.liveness import Liveness
 from planguard.roles import runtime
 from planguard.roles.cache import ObjectCache
@@ -26,7 +26,7 @@ def get(port: int, path: str) -> tuple[int, str]:
 def test_a_wedged_zone_worker_fails_liveness_and_recovers(monkeypatch) -> None:
     lv = Liveness()
     monkeypatch.setattr(runtime, "LIVENESS", lv)
-    port = probes.serve(0, lv, host="127.0.0.1")
+    port = probe_server.serve(0, lv, host="127.0.0.1")
     release, wedged = threading.Event(), threading.Event()
 
     def reconcile(key: tuple[str, str]) -> float:
@@ -59,7 +59,7 @@ def test_a_wedged_zone_worker_fails_liveness_and_recovers(monkeypatch) -> None:
 
 def test_readyz_reports_failing_checks_and_unknown_paths_are_404() -> None:
     lv = Liveness()
-    port = probes.serve(0, lv, host="127.0.0.1")
+    port = probe_server.serve(0, lv, host="127.0.0.1")
     assert get(port, "/readyz") == (200, "ok\n")
     lv.ready("leader election", False, "API server unreachable")
     assert get(port, "/readyz") == (503, "leader election: API server unreachable\n")

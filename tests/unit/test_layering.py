@@ -93,7 +93,7 @@ def layer_rules(name: str) -> Iterator[tuple[str, str]]:
     if within(name, "planguard.core"):
         for prefix in ("dns", "kube", "roles", "sim"):
             yield f"planguard.{prefix}", "core/ decides; the adapters and roles sit above it"
-        for prefix in ("cli", "ctl", "agent", "fleet", "metrics", "probes", "logs",
+        for prefix in ("cli", "ctl", "agent", "fleet", "metrics", "probe_server", "logs",
                        "targetchecks", "keyfile"):
             yield f"planguard.{prefix}", "core/ imports only core/"
         for prefix, why in CORE_IO.items():

@@ -79,5 +79,5 @@ class Liveness:
         return checks + self.stale()
 
 
-# The process's own instance: every loop of a role beats here, probes.py serves it.
+# The process's own instance: every loop of a role beats here, probe_server.py serves it.
 LIVENESS = Liveness()

@@ -17,7 +17,7 @@ from typing import Any
 
 import kopf
 
-from planguard import logs, metrics, probes
+from planguard import logs, metrics, probe_server
 from planguard.core.contract import GROUP, VERSION, kopf_finalizer
 from planguard.core.dnsplan.reconcile_slots import Admission
 from planguard.core.liveness import LIVENESS
@@ -231,5 +231,5 @@ def run(
                 await asyncio.to_thread(workers.pool.shutdown, wait=True)
 
     if liveness_port:
-        probes.serve(liveness_port)
+        probe_server.serve(liveness_port)
     asyncio.run(main())
