@@ -1,0 +1,1 @@
+"""DNS plans: the pure decisions of the planner, the enactors and clean-up."""
