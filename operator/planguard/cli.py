@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from planguard import __version__
 from planguard.core.contract import MANAGED_LABEL
 from planguard.core.dnsplan.targets import DEFAULT_ALLOWED, Network, parse_cidrs
+from planguard.core.nodelease.scheduler import LeasePolicy
 
 
 def _common(p: argparse.ArgumentParser, metrics_port: int, liveness_port: int) -> None:
@@ -128,10 +129,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="where node leases (and the leader lease) live")
     ls.add_argument("--selector", default=f"{MANAGED_LABEL}=true",
                     help="label selector of the managed Nodes")
-    ls.add_argument("--lease-duration", type=float, default=40.0)
-    ls.add_argument("--renew-interval", type=float, default=10.0)
-    ls.add_argument("--workers", type=int, default=16)
-    ls.add_argument("--rate", type=float, default=200.0, help="check-ins per second")
+    ls.add_argument("--lease-duration", type=float, default=LeasePolicy.lease_duration)
+    ls.add_argument("--renew-interval", type=float, default=LeasePolicy.renew_interval)
+    ls.add_argument("--workers", type=int, default=LeasePolicy.workers)
+    ls.add_argument("--rate", type=float, default=LeasePolicy.rate, help="check-ins per second")
     ls.add_argument("--agent-port", type=int, default=10251,
                     help="where each node's agent listens on its InternalIP")
     ls.add_argument("--loopback-agent-urls", action="store_true",
@@ -257,7 +258,8 @@ def _planner(args: argparse.Namespace, hooks: Hooks) -> int:
     from planguard.kube.api import PlanguardApi, connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles import runtime
-    from planguard.roles.planner import Planner, PlannerCache, build_registry
+    from planguard.roles.cache import PlannerCache
+    from planguard.roles.planner import Planner, build_registry
 
     client = connect(args.kubeconfig)
     elector = LeaderElector(client, args.lease_namespace, args.lease_name, args.id)
@@ -282,6 +284,7 @@ def _leases(args: argparse.Namespace, hooks: Hooks) -> int:
     import threading
 
     from planguard import probe_server
+    from planguard.core.nodelease import breaker
     from planguard.kube.api import connect
     from planguard.kube.leader import LeaderElector
     from planguard.roles.leases import LeaseConfig, LeaseManager
@@ -291,9 +294,11 @@ def _leases(args: argparse.Namespace, hooks: Hooks) -> int:
     # One connection per worker (and the loop): a smaller pool closes the extra ones.
     client = connect(args.kubeconfig, pool_size=args.workers + 2)
     elector = LeaderElector(client, args.lease_namespace, "planguard-leases", args.id)
-    cfg = LeaseConfig(namespace=args.lease_namespace, selector=args.selector,
-                      lease_duration=args.lease_duration, renew_interval=args.renew_interval,
-                      workers=args.workers, rate=args.rate, burst=max(args.rate / 4, 1),
+    policy = LeasePolicy(lease_duration=args.lease_duration,
+                         renew_interval=args.renew_interval, workers=args.workers,
+                         rate=args.rate, burst=max(args.rate / 4, 1),
+                         breaker=breaker.for_workers(args.workers, args.renew_interval))
+    cfg = LeaseConfig(namespace=args.lease_namespace, selector=args.selector, policy=policy,
                       identity=args.id, agent_port=args.agent_port,
                       checkin_key=_read_checkin_key(args.checkin_key_file),
                       loopback_agent_urls=args.loopback_agent_urls)

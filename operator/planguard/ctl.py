@@ -19,6 +19,7 @@ from typing import Any
 import urllib3
 import yaml
 
+from planguard.core import timefmt
 from planguard.core.contract import (
     APPROVE_ANNOTATION,
     LEASE_LABEL,
@@ -26,10 +27,9 @@ from planguard.core.contract import (
     TAINT_KEY,
     plan_name,
 )
-from planguard.core.dnsplan import authoring
-from planguard.core.dnsplan.model import EndpointState, Plan, endpoint_spec, plan_body
+from planguard.core.dnsplan import authoring, plandiff, rollback
+from planguard.core.dnsplan.model import Plan, endpoint_spec, plan_body
 from planguard.core.dnsplan.selection import candidates, newest_valid
-from planguard.core.dnsplan.weights import served_weights
 from planguard.core.nodelease.scheduler import lease_live
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError
@@ -183,8 +183,8 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
             entry["fromDns"] = {"fence": state.fence_generation,
                                 "oldestLive": live[0] if live else None,
                                 "newestLive": live[-1] if live else None}
-            if _weighted(z):
-                entry["servedWeights"] = {n: _served(e, True) for n, e in
+            if plandiff.weighted(z):
+                entry["servedWeights"] = {n: plandiff.of_endpoint(e, True) for n, e in
                                           sorted(state.endpoints.items()) if e.marker}
         result["zones"].append(entry)
         lines.append(f"zone {shown} ({entry['zone']}){' PAUSED' if entry['paused'] else ''}: "
@@ -226,44 +226,18 @@ def _status(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
 def _lease_summary(api: PlanguardApi, ns: str) -> dict[str, int]:
     """Live, lapsed and tainted, by the lease manager's own rule."""
     import time
-    from datetime import datetime
 
     leases = [lease.get("spec") or {} for lease in api.client.json(
         "GET", rest.path("coordination.k8s.io/v1", "leases", ns),
         query={"labelSelector": LEASE_LABEL})["items"] or []]
     now = time.time()
     live = sum(1 for s in leases if s.get("renewTime") and
-               lease_live(datetime.fromisoformat(s["renewTime"]).timestamp(),
+               lease_live(timefmt.epoch(s["renewTime"]),
                           s.get("leaseDurationSeconds") or 0, now))
     nodes = api.client.json("GET", rest.path("v1", "nodes"))["items"] or []
     tainted = sum(1 for n in nodes if any(t.get("key") == TAINT_KEY
                                           for t in (n.get("spec") or {}).get("taints") or []))
     return {"live": live, "lapsed": len(leases) - live, "tainted": tainted}
-
-
-def _weighted(zone: dict[str, Any] | None) -> bool:
-    """The zone's server serves weights (spec.server.kind powerdns)."""
-    server = ((zone or {}).get("spec") or {}).get("server") or {}
-    return server.get("kind") == "powerdns"
-
-
-def _endpoint_map(plan: Plan, weighted: bool = False) -> dict[str, list[str]]:
-    """What each endpoint serves: addresses; `weighted`, each with its weight (address=w)."""
-    if weighted:
-        return {e.name: [f"{a}={w}" for a, w in e.weighted] for e in plan.endpoints}
-    return {e.name: sorted(e.published[0] | e.published[1]) for e in plan.endpoints}
-
-
-def _served(st: EndpointState, weighted: bool) -> list[str]:
-    """What DNS serves at a name, as _endpoint_map writes it; LUA that planguard did not
-    write is shown as such, never guessed at."""
-    plain = sorted(st.a | st.aaaa)
-    if not weighted:
-        return plain
-    w = served_weights(st.lua)
-    lua = ["(LUA not written by planguard)"] if w is None else [
-        f"{a}={n}" for a, n in sorted(w.items())]
-    return lua + [f"{a} (plain, unweighted)" for a in plain]
 
 
 def _diff(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
@@ -282,23 +256,17 @@ def _diff_plans(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
         if e.status != 404 or not args.other:
             raise
         zone = None  # two plans still compare; their zone only says whether weights count
-    weighted = _weighted(zone)
+    weights = plandiff.weighted(zone)
+    left = plandiff.of_plan(a, weights)
     if args.other:
         b = _resolved(api, args.namespace, api.get("dnsplans", args.namespace, args.other))
-        left, right = _endpoint_map(a, weighted), _endpoint_map(b, weighted)
-        rname = args.other
+        right, rname = plandiff.of_plan(b, weights), args.other
     else:
         state = _dns_state(zone or {}, args.tsig_key)
         if state is None:
             return {"error": "--tsig-key is needed to read DNS", "_text": "--tsig-key needed"}
-        left = _endpoint_map(a, weighted)
-        right = {n: _served(e, weighted) for n, e in state.endpoints.items()
-                 if e.marker is not None or n in left}
-        rname = "DNS"
-    changes = []
-    for n in sorted(set(left) | set(right)):
-        if left.get(n) != right.get(n):
-            changes.append({"endpoint": n, args.plan: left.get(n), rname: right.get(n)})
+        right, rname = plandiff.of_dns(state, left, weights), "DNS"
+    changes = plandiff.changes(left, right, args.plan, rname)
     text = "\n".join(f"{c['endpoint']}: {c[args.plan]} -> {c[rname]}" for c in changes)
     head = f"plan {args.plan}: digest {a.digest} (planguard approve {args.plan} --digest " \
            f"{a.digest})"
@@ -358,17 +326,10 @@ def _zone_plans(api: PlanguardApi, ns: str, zone: str) -> list[dict[str, Any]]:
 
 def _rollback(api: PlanguardApi, args: argparse.Namespace) -> dict[str, Any]:
     mine = _plans_by_zone(_list(api, args, "dnsplans")).get((args.namespace, args.zone), [])
-    old = [c for c in candidates(mine) if c.plan.generation == args.to]
-    if not old:
-        msg = f"no plan of zone {args.zone} has generation {args.to} (clean-up may have " \
-              "deleted it)"
-        return {"error": msg, "_text": msg}
-    if old[0].problems or not old[0].complete:
-        why = old[0].problems[0].message if old[0].problems else old[0].waiting
-        msg = f"plan {old[0].plan.name} cannot be rolled back to: {why}"
-        return {"error": msg, "_text": msg}
-    # The full content (a delta resolved against its base): the new plan stands alone.
-    endpoints = [endpoint_spec(e) for e in old[0].plan.endpoints]
+    old = rollback.source(candidates(mine), args.zone, args.to)
+    if isinstance(old, str):
+        return {"error": old, "_text": old}
+    endpoints = [endpoint_spec(e) for e in old.plan.endpoints]
 
     def body(g: int) -> dict[str, Any]:
         # A rollback is a person's deliberate act: approved for the change guard.

@@ -262,3 +262,18 @@ def test_a_plan_in_a_stream_is_looked_at_again_when_the_stream_may_have_paused()
     assert settle_wait(1.0, 2.0, stream_age=1.0, hold=30.0) == 1.0  # the newest: as alone
     assert settle_wait(1.0, 2.0, stream_age=0.5, hold=30.0) == 1.5  # a newer one came
     assert settle_wait(4.0, 2.0, stream_age=3.0, hold=30.0) is None  # paused already
+
+
+def test_a_dnszone_is_blocked_by_an_older_claimant_or_a_foreign_claim_in_dns():
+    from planguard.core.dnsplan.cleanup import blocked
+    from planguard.core.dnsplan.enact import Choice, Decision, Verdict
+    from planguard.core.dnsplan.validate import Problem
+
+    p = blocked("Example.Test.", ("ns", "older"), Choice(None, None))
+    assert p is not None and p.reason == "ZoneClaimed" and "ns/older" in p.message
+    claimed = Problem("ZoneClaimed", "another owner's claim")
+    d = Decision(Verdict.REFUSED, 1, problems=(claimed,))
+    assert blocked("example.test", None, Choice(None, d)) is claimed
+    held = Decision(Verdict.HELD, 1, problems=(Problem("Held", "approve"),))
+    assert blocked("example.test", None, Choice(None, held)) is None
+    assert blocked("example.test", None, Choice(None, None)) is None

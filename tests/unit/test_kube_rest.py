@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from planguard.core import timefmt
 from planguard.kube import rest
 
 
@@ -82,5 +83,5 @@ def test_an_error_carries_the_servers_own_message() -> None:
 
 
 def test_micro_time_always_has_six_fractional_digits() -> None:
-    assert rest.micro_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == \
+    assert timefmt.micro(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == \
         "2026-01-02T03:04:05.000000Z"

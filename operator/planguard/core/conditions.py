@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from planguard.core import timefmt
+
 # metav1.Condition's reason: CamelCase, non-empty, at most 1024 characters.
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 REASON_MAX, MESSAGE_MAX = 1024, 32768
@@ -28,8 +30,8 @@ class Condition:
     message: str = ""
 
 
-def rfc3339(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+# roles/enactor.py still imports this name; core/timefmt.py is the definition.
+rfc3339 = timefmt.seconds
 
 
 def camel(text: str, default: str = "Unknown") -> str:
@@ -57,7 +59,7 @@ def merge(
     (retired ones) are removed, the others are kept, completed where a field is missing.
     `observed_generation` None (an object without metadata.generation) is written as 0."""
     gen = int(observed_generation or 0)
-    stamp = rfc3339(now)
+    stamp = timefmt.seconds(now)
     dropped = set(drop)
     prev = {str(c.get("type")): c for c in old or () if c.get("type")}
     out: dict[str, dict[str, Any]] = {

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard import __version__
-from planguard.core.conditions import rfc3339
+from planguard.core import timefmt
 from planguard.core.contract import API_VERSION, GROUP, LIVE_PLAN_FINALIZER, VERSION
 from planguard.core.events import RecentEvents, Seen
 from planguard.kube import rest
@@ -153,7 +153,7 @@ class PlanguardApi:
         lastTimestamp of the existing one, as Kubernetes' recorder does: a storm of the
         same Event is one object, not thousands."""
         meta = obj["metadata"]
-        now = rfc3339(datetime.now(UTC))
+        now = timefmt.seconds(datetime.now(UTC))
         message = message[:1024]
         key = (self.component, meta["namespace"], kind, meta["name"], meta.get("uid"), type_,
                reason, message)

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from planguard.core import timefmt
 from planguard.core.leader_election import (
     RETRY_PERIOD,
     LeaseRecord,
@@ -20,20 +21,20 @@ from planguard.core.leader_election import (
 )
 from planguard.core.liveness import LIVENESS
 from planguard.kube import rest
-from planguard.kube.rest import ApiError, micro_time
+from planguard.kube.rest import ApiError
 
 log = logging.getLogger(__name__)
 
 
 def _ts(text: str | None) -> float:
-    return datetime.fromisoformat(text).timestamp() if text else 0.0
+    return timefmt.parse(text).timestamp() if text else 0.0
 
 
 def _spec(holder: str | None, duration: int, acquired: float, renewed: float,
           transitions: int) -> dict[str, Any]:
     return {"holderIdentity": holder, "leaseDurationSeconds": duration,
-            "acquireTime": micro_time(datetime.fromtimestamp(acquired, UTC)),
-            "renewTime": micro_time(datetime.fromtimestamp(renewed, UTC)),
+            "acquireTime": timefmt.micro(datetime.fromtimestamp(acquired, UTC)),
+            "renewTime": timefmt.micro(datetime.fromtimestamp(renewed, UTC)),
             "leaseTransitions": transitions}
 
 

@@ -20,7 +20,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -155,11 +154,6 @@ def _file(section: dict[str, Any], key: str, base: Path) -> str | None:
     with os.fdopen(fd, "wb") as f:
         f.write(base64.b64decode(data))
     return name
-
-
-def micro_time(t: datetime) -> str:
-    """A metav1.MicroTime (Lease times): always six fractional digits, in UTC."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Client:

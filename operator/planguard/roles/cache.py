@@ -105,3 +105,31 @@ class ObjectCache:
             if key not in self.zones:
                 self.on_plan_without_zone(key)
         self.wakeup(key).set()
+
+
+class PlannerCache(ObjectCache):
+    """The planner's view besides plans and zones: its pools, and EndpointSlices by the
+    Service they belong to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pools: dict[tuple[str, str], dict[str, Any]] = {}
+        self.slices: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+
+    def pool_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if event_type == "DELETED":
+            self.pools.pop(key, None)
+        else:
+            self.pools[key] = body
+
+    def slice_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        svc = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        if not svc:
+            return
+        group = self.slices.setdefault((meta["namespace"], svc), {})
+        if event_type == "DELETED":
+            group.pop(meta["name"], None)
+        else:
+            group[meta["name"]] = body

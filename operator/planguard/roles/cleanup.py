@@ -24,7 +24,7 @@ from planguard import metrics
 from planguard.core import conditions
 from planguard.core.backoff import equal_jitter
 from planguard.core.conditions import Condition
-from planguard.core.dnsplan import authoring, enact
+from planguard.core.dnsplan import authoring, enact, status
 from planguard.core.dnsplan.cleanup import (
     Finalizer,
     PlanRef,
@@ -32,11 +32,10 @@ from planguard.core.dnsplan.cleanup import (
     depended_on,
     finalizer_action,
     select_deletions,
-    settle_wait,
-    status_deferred,
-    superseded,
 )
-from planguard.core.dnsplan.enact import Verdict
+from planguard.core.dnsplan.cleanup import (
+    blocked as blocked_by,
+)
 from planguard.core.dnsplan.model import ZoneState
 from planguard.core.dnsplan.selection import (
     Candidate,
@@ -54,10 +53,6 @@ from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
 WRITERS = 4  # concurrent writes to the API server within one cycle
-# A plan carries Accepted only (False with the refusal's reason); earlier versions also
-# wrote its mirror image, Refused, which is removed from plans they wrote.
-RETIRED_PLAN_CONDITIONS = ("Refused",)
-GUARD_CONDITIONS = ("Held", "EndpointsRefused")  # on a plan only while they hold
 
 
 @dataclass
@@ -126,13 +121,16 @@ class Cleanup:
             else enact.Choice(newest_valid(cands), None)
         # A DNSZone that does not own its DNS zone (another DNSZone came first, or the
         # zone's claim names another owner) deletes nothing: the fence it reads is not its.
-        blocked = self._blocked(key, zone, choice)
+        blocked = blocked_by(str(spec.get("zone", "")), self.cache.first_claimant(key), choice)
         # The zone's status first: one small write that says what DNS serves right now.
-        deleting = self._deletions(cands, state, live, int(spec.get("keep", 10))) \
+        deleting = self._deletions(cands, state, live, int(spec["keep"])) \
             if state is not None and not spec.get("paused") and blocked is None else []
         gone = {c.plan.name for c in deleting}
         kept = [c for c in cands if c.plan.name not in gone]
-        self._zone_status(zone, label, kept, choice, state, live, dns_error, blocked)
+        self._zone_status(zone, label, status.ZoneRead(
+            bool(spec.get("paused")), kept, choice, state, live,
+            dns_error and status.Unreadable(dns_error.kind.value, str(dns_error)), blocked,
+            (zone.get("status") or {}).get("enactors") or {}))
         deleted = self._deleted.setdefault(key, set())
         deleted &= {str(o["metadata"].get("uid")) for c in cands for o in c.objs}
         if state is not None and not spec.get("paused") and blocked is None:
@@ -145,7 +143,7 @@ class Cleanup:
         for name in sent.keys() - names:
             del sent[name]
         stream_age = self.cache.plan_arrived_ago(key)
-        verdicts = _verdicts(choice)
+        verdicts = status.verdicts(choice)
         waits = list(self._pool.map(
             lambda c: self._plan_status(c, label, state, live, bases, sent, stream_age,
                                         verdicts.get(c.plan.name, [])), kept))
@@ -166,30 +164,17 @@ class Cleanup:
     # -- plans -------------------------------------------------------------------------
     def _zone_missing(self, key: ZoneKey) -> None:
         """Plans naming a DNSZone that does not exist: never applied, and said so."""
-        msg = f"DNSZone {key[1]!r} does not exist in namespace {key[0]!r}; nothing is written"
-        cond = [Condition("Accepted", False, "ZoneNotFound", msg)]
+        cond = [status.zone_missing(*key)]
         for obj in self.cache.plans(key):
             meta = obj["metadata"]
             new = conditions.status_update(obj.get("status"), cond, datetime.now(UTC),
                                            meta.get("generation"),
-                                           drop=RETIRED_PLAN_CONDITIONS)
+                                           drop=status.RETIRED_PLAN_CONDITIONS)
             if new is None:
                 continue
-            self.api.event(obj, "DNSPlan", "Warning", "ZoneNotFound", msg)
+            self.api.event(obj, "DNSPlan", "Warning", "ZoneNotFound", cond[0].message)
             self.api.write_status("dnsplans", meta["namespace"], meta["name"], new)
 
-
-    def _blocked(self, key: ZoneKey, zone: dict[str, Any],
-                 choice: enact.Choice) -> authoring.Problem | None:
-        """Why this DNSZone may not act on its DNS zone at all, if it may not."""
-        first = self.cache.first_claimant(key)
-        if first is not None:
-            return authoring.rival_problem(
-                authoring.normal_zone(str((zone.get("spec") or {}).get("zone", ""))), first)
-        d = choice.decision
-        if d is not None and d.problems and d.problems[0].reason == "ZoneClaimed":
-            return d.problems[0]
-        return None
 
     def _plan_status(self, c: Candidate, label: str, state: ZoneState | None, live: set[int],
                      bases: set[int], sent: dict[str, str],
@@ -197,51 +182,21 @@ class Cleanup:
         """Writes the plan's status if it changed; returns the seconds after which a
         deferred status is due (None: nothing deferred). `verdict`: what the authoring
         rules said of this plan against DNS (core/dnsplan/authoring.py), as conditions."""
-        problems = "; ".join(p.message for p in c.problems)
-        reason = c.problems[0].reason if c.problems else ("Valid" if c.complete else "Waiting")
-        conds = [Condition("Accepted", c.valid, reason,
-                           "passed enactment checks" if c.valid else problems or c.waiting)]
-        refusal = next((v for v in verdict if v.type == "Accepted"), None)
-        if refusal is not None:
-            conds = [refusal]
-        conds.extend(v for v in verdict if v.type != "Accepted")
-        if state is not None and c.valid and refusal is None:
-            # Phase only: these messages stay the same while newer plans come and go, so a
-            # plan's status is written when it becomes Live or Superseded, not every cycle.
-            g, fence, age = c.plan.generation, state.fence_generation, _age(c)
-            settle, hold = self.cfg.status_settle, self.cfg.status_hold
-            if status_deferred(g, live, fence, age, self.cfg.interval, settle, stream_age, hold):
-                return settle_wait(age, settle, stream_age, hold)
-            in_dns, fenced = g in live, g == fence
-            conds.append(Condition(
-                "Live", in_dns or fenced, "InDNS" if in_dns or fenced else "NotInDNS",
-                "endpoints in DNS serve this plan and no newer one" if in_dns else
-                "the zone's active (fenced) generation" if fenced else
-                "no endpoint in DNS depends on this plan",
-            ))
-            base_of_live = g in bases
-            sup = superseded(g, live, fence) and not base_of_live
-            conds.append(Condition(
-                "Superseded", sup,
-                "NewerPlanLive" if sup else "BaseOfLivePlan" if base_of_live
-                else "NotSuperseded",
-                "a newer generation is active and no endpoint serves this one" if sup else
-                "the base of a delta plan DNS may depend on" if base_of_live else "",
-            ))
+        cfg, now = self.cfg, datetime.now(UTC)
+        timing = status.Timing(status.age(c.objs, now), stream_age, cfg.interval,
+                               cfg.status_settle, cfg.status_hold)
+        st = status.plan_status(c, verdict, state, live, bases, timing)
+        if st.deferred is not None:
+            return st.deferred
         for obj in c.objs:
             meta = obj["metadata"]
             version = str(meta.get("resourceVersion"))
             if sent.get(meta["name"]) == version:
                 continue  # our write to this version has not come back yet (self._sent)
-            count = endpoint_count(obj)
-            # Held and EndpointsRefused are there only while true (core/dnsplan/authoring.py): a
-            # plan that is approved, or no longer the one chosen, loses them.
-            drop = (*RETIRED_PLAN_CONDITIONS,
-                    *(t for t in GUARD_CONDITIONS if t not in {c.type for c in conds}))
             new = conditions.status_update(
-                obj.get("status"), conds, datetime.now(UTC), meta.get("generation"),
-                {"endpoints": count, "observedGeneration": meta.get("generation")},
-                drop=drop)
+                obj.get("status"), st.conditions, now, meta.get("generation"),
+                {"endpoints": endpoint_count(obj), "observedGeneration": meta.get("generation")},
+                drop=st.drop)
             if new is not None and self.api.write_status("dnsplans", meta["namespace"],
                                                          meta["name"], new):
                 sent[meta["name"]] = version
@@ -303,7 +258,7 @@ class Cleanup:
         bases = bases_in_dns(refs.values(), live, state.fence_generation)
         for c in cands:
             action = finalizer_action(refs[c.plan.name], live, state.fence_generation, bases,
-                                      _age(c), self.cfg.interval)
+                                      status.age(c.objs, datetime.now(UTC)), self.cfg.interval)
             for obj in c.objs:
                 if action is Finalizer.RELEASE:
                     self.api.release_finalizer(ns, dict(obj))
@@ -311,147 +266,25 @@ class Cleanup:
                     self.api.set_finalizer(ns, dict(obj), True)
 
     # -- zone --------------------------------------------------------------------------
-    def _zone_status(
-        self, zone: dict[str, Any], label: str, cands: list[Candidate],
-        choice: enact.Choice, state: ZoneState | None, depended: set[int],
-        dns_error: DnsError | None, blocked: authoring.Problem | None,
-    ) -> None:
-        spec, status = zone.get("spec") or {}, zone.get("status") or {}
-        paused = bool(spec.get("paused"))
-        metrics.PAUSED.labels(label).set(1 if paused else 0)
-        conds = [Condition("Paused", paused, "Paused" if paused else "Running",
-                           "spec.paused is true: no writes to this zone" if paused else "")]
-        out: dict[str, Any] = {"observedGeneration": zone["metadata"].get("generation")}
-        newest = choice.candidate
-        if newest is not None:
-            out["newestPlan"] = newest.plan.generation
-            metrics.ZONE_NEWEST.labels(label).set(newest.plan.generation)
-        degraded: list[str] = [f"plan {c.plan.name} refused: {c.problems[0].message}"
-                               for c in cands if c.problems and not c.deleting]
-        degraded += [f"plan {c.plan.name} refused: {d.problems[0].message}"
-                     for c, d in choice.refused if not c.deleting]
-        d = choice.decision
-        refused_endpoints = d.refused if d is not None else ()
-        held = d is not None and d.verdict is Verdict.HELD
-        metrics.ZONE_HELD.labels(label).set(1 if held else 0)
-        metrics.ENDPOINTS_REFUSED.labels(label).set(len(refused_endpoints))
-        if refused_endpoints:
-            degraded.append(f"{len(refused_endpoints)} endpoint(s) of plan "
-                            f"{newest.plan.name if newest else '?'} not written: "
-                            + "; ".join(p.message for p in refused_endpoints[:3]))
-        converged, why = False, "DNS state unknown"
-        if state is None:
-            kind = dns_error.kind.value if dns_error else "unknown"
-            conds.append(Condition("DNSReadable", False, conditions.camel(kind),
-                                   str(dns_error)))
-            conds.append(Condition("Converged", False, "DNSUnreadable", why))
-            degraded.append(f"DNS unreadable: {dns_error}")
-        else:
-            conds.append(Condition("DNSReadable", True, "ZoneTransferred",
-                                   "zone transfer succeeded"))
-            managed = [e for e in state.endpoints.values() if e.marker is not None]
-            empty = [e for e in managed if e.empty]
-            live = sorted(depended)
-            out["activeGeneration"] = state.fence_generation
-            out["liveGenerations"] = {"oldest": live[0], "newest": live[-1]} if live else {}
-            if state.fence_generation is not None:
-                metrics.ZONE_ACTIVE.labels(label).set(state.fence_generation)
-            if live:
-                metrics.ZONE_LIVE_OLDEST.labels(label).set(live[0])
-                metrics.ZONE_LIVE_NEWEST.labels(label).set(live[-1])
-            metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(len(empty))
-            # What an enactor would do with the newest plan now: one decision serves both.
-            converged, why = self._converged(newest, d, state)
-            orphans = d.orphans if d else ()
-            out["endpoints"] = {"managed": len(managed), "empty": len(empty),
-                                "orphaned": len(orphans)}
-            conds.append(Condition("Converged", converged,
-                                   "Converged" if converged else "Pending", why))
-            if orphans:
-                degraded.append(f"{len(orphans)} endpoint(s) in DNS not in the newest plan "
-                                f"(left alone): {', '.join(orphans[:5])}")
+    def _zone_status(self, zone: dict[str, Any], label: str, read: status.ZoneRead) -> None:
         now = datetime.now(UTC)
-        for eid, e in (status.get("enactors") or {}).items():
-            t = e.get("lastErrorTime")
-            if t and (now - datetime.fromisoformat(t.replace("Z", "+00:00"))).total_seconds() \
-                    < self.cfg.stale_enactor:
-                degraded.append(f"enactor {eid}: {e.get('lastError')}")
-        problems = "; ".join(degraded)[:2000]
-        conds.append(Condition("Degraded", bool(degraded),
-                               "Problems" if degraded else "Healthy", problems))
-        stop = blocked or (d.problems[0] if d is not None and d.problems
-                           and d.verdict in (Verdict.HELD, Verdict.REFUSED) else None)
-        conds.append(self._ready(paused, dns_error if state is None else None, converged, why,
-                                 problems, stop))
+        st = status.zone_status(read, now, self.cfg.stale_enactor)
+        f = st.fields
+        metrics.PAUSED.labels(label).set(1 if read.paused else 0)
+        metrics.ZONE_HELD.labels(label).set(1 if st.held else 0)
+        metrics.ENDPOINTS_REFUSED.labels(label).set(st.refused_endpoints)
+        if "newestPlan" in f:
+            metrics.ZONE_NEWEST.labels(label).set(f["newestPlan"])
+        if f.get("activeGeneration") is not None:
+            metrics.ZONE_ACTIVE.labels(label).set(f["activeGeneration"])
+        if f.get("liveGenerations"):
+            metrics.ZONE_LIVE_OLDEST.labels(label).set(f["liveGenerations"]["oldest"])
+            metrics.ZONE_LIVE_NEWEST.labels(label).set(f["liveGenerations"]["newest"])
+        if "endpoints" in f:
+            metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(f["endpoints"]["empty"])
         meta = zone["metadata"]
-        new = conditions.status_update(status, conds, now, meta.get("generation"), out)
+        new = conditions.status_update(zone.get("status") or {}, st.conditions, now,
+                                       meta.get("generation"),
+                                       {"observedGeneration": meta.get("generation"), **f})
         if new is not None:
             self.api.write_status("dnszones", meta["namespace"], meta["name"], new)
-
-    @staticmethod
-    def _ready(paused: bool, dns_error: DnsError | None, converged: bool, why: str,
-               problems: str, stop: authoring.Problem | None = None) -> Condition:
-        """Ready is what `kubectl wait --for=condition=Ready` users assume: DNS serves the
-        newest valid plan, nothing is degraded and the zone is not paused. The reason is
-        the first thing in the way (`stop`: an authoring rule that stops every write, or
-        holds the newest plan)."""
-        if paused:
-            return Condition("Ready", False, "Paused", "spec.paused is true: no writes")
-        if dns_error is not None:
-            return Condition("Ready", False, "DNSUnreadable", str(dns_error))
-        if stop is not None:
-            return Condition("Ready", False, stop.reason, stop.message)
-        if problems:  # before NotConverged: often the reason it does not converge
-            return Condition("Ready", False, "Degraded", problems)
-        if not converged:
-            return Condition("Ready", False, "NotConverged", why)
-        return Condition("Ready", True, "Converged", why)
-
-    @staticmethod
-    def _converged(
-        newest: Candidate | None, d: enact.Decision | None, state: ZoneState
-    ) -> tuple[bool, str]:
-        if newest is None or d is None:
-            return False, "no valid plan"
-        if d.verdict is Verdict.SUPERSEDED:
-            return False, (f"{d.reasons[0]}, but no such plan exists: apply a plan with a "
-                           f"generation above {state.fence_generation}")
-        if d.verdict in (Verdict.HELD, Verdict.REFUSED):
-            return False, f"plan {newest.plan.name}: {d.problems[0].message}"
-        if d.writes or d.fence_new is not None:
-            return False, (f"{len(d.writes)} endpoint(s) not yet at plan {newest.plan.name}; "
-                           f"zone fence at {state.fence_generation}")
-        return True, f"every endpoint serves plan {newest.plan.name}"
-
-
-def _verdicts(choice: enact.Choice) -> dict[str, list[Condition]]:
-    """Per plan name, the conditions the authoring rules give it (core/dnsplan/authoring.py):
-    Accepted=False for a refusal, Held=True while it waits for approval,
-    EndpointsRefused=True while some of its endpoints are not written (both absent
-    otherwise)."""
-    out: dict[str, list[Condition]] = {}
-    for c, d in choice.refused:
-        p = d.problems[0]
-        out[c.plan.name] = [Condition("Accepted", False, p.reason, p.message)]
-    c, d = choice.candidate, choice.decision
-    if c is None or d is None:
-        return out
-    conds = out.setdefault(c.plan.name, [])
-    if d.verdict is Verdict.REFUSED:
-        conds.append(Condition("Accepted", False, d.problems[0].reason, d.problems[0].message))
-    if d.verdict is Verdict.HELD:
-        conds.append(Condition("Held", True, "Held", d.problems[0].message))
-    if d.refused:
-        conds.append(Condition("EndpointsRefused", True, d.refused[0].reason,
-                               "; ".join(p.message for p in d.refused)[:4000]))
-    return out
-
-
-def _age(c: Candidate) -> float:
-    """Seconds since the newest part of the plan was created (API server clock); -1 when
-    unknown, which never defers anything."""
-    stamps = [o["metadata"].get("creationTimestamp") for o in c.objs]
-    if not stamps or not all(stamps):
-        return -1.0
-    newest = max(datetime.fromisoformat(str(t).replace("Z", "+00:00")) for t in stamps)
-    return (datetime.now(UTC) - newest).total_seconds()

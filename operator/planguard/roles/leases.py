@@ -15,32 +15,31 @@ import logging
 import math
 import queue
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 from planguard import metrics
+from planguard.checkin_client import http_get
+from planguard.core import timefmt
 from planguard.core.contract import (
     LEASE_LABEL,
     LEASES_PAUSE_CONFIGMAP,
     MANAGED_LABEL,
     TAINT_KEY,
-    ZONE_LABEL,
-    lease_name,
 )
 from planguard.core.liveness import LIVENESS
 from planguard.core.nodelease import checkin
-from planguard.core.nodelease.queue import AdmissionLimits, Work
-from planguard.core.nodelease.scheduler import BreakerLimits, LeasePolicy, LeaseScheduler
+from planguard.core.nodelease.nodes import Node, parse_node
+from planguard.core.nodelease.queue import Work
+from planguard.core.nodelease.scheduler import LeasePolicy, LeaseScheduler
 from planguard.kube import rest
 from planguard.kube.leader import LeaderElector
 from planguard.kube.listwatch import ListWatch
-from planguard.kube.rest import JSON, MERGE_PATCH, ApiError, micro_time
+from planguard.kube.nodeleases import NodeLeases
+from planguard.kube.rest import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -49,70 +48,16 @@ log = logging.getLogger(__name__)
 class LeaseConfig:
     namespace: str
     selector: str = f"{MANAGED_LABEL}=true"
-    lease_duration: float = 40.0
-    renew_interval: float = 10.0
-    workers: int = 16
-    rate: float = 200.0  # check-ins per second, first attempts included
-    burst: float = 50.0
+    # What to renew and when, admission, the breaker: core/nodelease/scheduler.py.
+    policy: LeasePolicy = field(default_factory=LeasePolicy)
     checkin_timeout: float = 2.0
     tick: float = 0.2
     inventory_interval: float = 2.0
-    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     identity: str = "planguard-leases"
-    taint_delay: float = 0.0  # lapsed this long before a taint (0: two renew intervals)
     agent_port: int = 10251  # `planguard agent` on the node's InternalIP (hostNetwork)
     # The check-in key (core/nodelease/checkin.py), read again when its file changes (keyfile.py).
     checkin_key: Callable[[], bytes] = field(default=lambda: b"", repr=False)
     loopback_agent_urls: bool = False  # honour loopback agent-url annotations (the fleet)
-
-    def policy(self) -> LeasePolicy:
-        # The breaker judges the dependency over a few rounds of every worker.
-        return LeasePolicy(
-            lease_duration=self.lease_duration, renew_interval=self.renew_interval,
-            workers=self.workers, rate=self.rate, burst=self.burst, admission=self.admission,
-            breaker=BreakerLimits(window=max(50, self.workers * 4),
-                                  min_samples=max(10, self.workers),
-                                  probe_interval=min(5.0, self.renew_interval)),
-            taint_delay=self.taint_delay)
-
-
-MAX_ANSWER = 4096  # bytes of a check-in answer read at most
-
-
-def http_get(target: checkin.Target, query: str, timeout: float) -> tuple[int, bytes]:
-    """(status, body) of one HTTP/1.0 GET, within `timeout` seconds overall (connect and
-    every read): an agent, or whatever squats its port, that answers a byte at a time holds
-    a worker no longer than that. Raises OSError or ValueError."""
-    deadline = time.monotonic() + timeout
-    with socket.create_connection((target.host, target.port), timeout=timeout) as s:
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        s.sendall(f"GET {target.path}?{query} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
-        data = b""
-        while len(data) <= MAX_ANSWER:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("check-in answer too slow")
-            s.settimeout(left)
-            chunk = s.recv(MAX_ANSWER + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    if len(data) > MAX_ANSWER:
-        raise ValueError("check-in answer too long")
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].split()
-    if len(status) < 2 or not status[0].startswith(b"HTTP/"):
-        raise ValueError("not an HTTP answer")
-    return int(status[1]), body
-
-
-@dataclass
-class Node:
-    name: str
-    zone: str
-    target: checkin.Target | None
-    tainted: bool
-    resource_version: str
 
 
 @dataclass(frozen=True)
@@ -137,12 +82,12 @@ class LeaseManager:
         if len(cfg.checkin_key()) < checkin.MIN_KEY_BYTES:
             raise ValueError("the lease manager needs the check-in key")
         self.client, self.nonce = client, nonce
-        self.leases = rest.path("coordination.k8s.io/v1", "leases", cfg.namespace)
+        self.api = NodeLeases(client, cfg.namespace, cfg.identity, cfg.policy.lease_duration)
         self.cfg, self.elector = cfg, elector
-        self.sched = LeaseScheduler(cfg.policy())
+        self.sched = LeaseScheduler(cfg.policy)
         self.nodes: dict[str, Node] = {}
         self.paused = False
-        self._pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="lease")
+        self._pool = ThreadPoolExecutor(max_workers=cfg.policy.workers, thread_name_prefix="lease")
         self._busy = 0
         self._inventory_at = 0.0
         self._leases_at = -math.inf  # last list of the Leases: at each takeover, then rarely
@@ -250,9 +195,8 @@ class LeaseManager:
                 self.paused = False
             if not self._node_watch.healthy or not self._node_watch.synced.is_set():
                 raise RuntimeError("the Node watch is not current")
-            if now - self._leases_at >= self.cfg.lease_duration:
-                leases = self.client.json("GET", self.leases,
-                                          query={"labelSelector": LEASE_LABEL})["items"] or []
+            if now - self._leases_at >= self.cfg.policy.lease_duration:
+                leases = self.api.list()
                 self._leases_at = now
         except Exception as e:  # the API is down: nothing is judged from stale data
             self._api_result(False, now)
@@ -266,20 +210,14 @@ class LeaseManager:
             renew = (lease.get("spec") or {}).get("renewTime")
             if node and renew:
                 self.sched.observe_renewal(
-                    node, datetime.fromisoformat(renew).timestamp() - wall_offset)
+                    node, timefmt.parse(renew).timestamp() - wall_offset)
         version, nodes = self._node_watch.snapshot()
         if version != self._nodes_version:
             self._nodes_version = version
-            fresh = {}
-            for n in nodes:
-                meta = n["metadata"]
-                target = checkin.target(n, self.cfg.agent_port, self.cfg.loopback_agent_urls)
-                taints = (n.get("spec") or {}).get("taints") or []
-                fresh[meta["name"]] = Node(
-                    meta["name"], (meta.get("labels") or {}).get(ZONE_LABEL, ""), target,
-                    any(t.get("key") == TAINT_KEY for t in taints), meta["resourceVersion"])
-            self.nodes = fresh
-            self.sched.observe_nodes({n.name: n.zone for n in fresh.values()}, now)
+            fresh = [parse_node(n, self.cfg.agent_port, self.cfg.loopback_agent_urls)
+                     for n in nodes]
+            self.nodes = {n.name: n for n in fresh}
+            self.sched.observe_nodes({n.name: n.zone for n in fresh}, now)
 
     def _api_result(self, ok: bool, now: float) -> None:
         if ok and self.sched.api_failing:
@@ -288,7 +226,7 @@ class LeaseManager:
 
     # -- handing out work --------------------------------------------------------------
     def _dispatch(self, now: float) -> None:
-        while self._busy < self.cfg.workers:
+        while self._busy < self.cfg.policy.workers:
             w, dropped = self.sched.next_work(now)
             if dropped:
                 metrics.LEASE_DROPPED.inc(dropped)
@@ -304,7 +242,9 @@ class LeaseManager:
             ok = self._checkin(node)
             if ok and not w.expired(time.monotonic()):
                 api_ok = False
-                renewed_at = self._write_lease(node.name, has_lease)
+                at = time.monotonic()  # the lease's renewal as written, or nothing
+                self.api.write(node.name, has_lease)
+                renewed_at = at
                 api_ok = True
         except Exception as e:
             log.warning("could not renew the lease of %s: %s", node.name, e)
@@ -331,38 +271,6 @@ class LeaseManager:
                         node.name, node.target.url())
         return False
 
-    def _write_lease(self, node: str, has_lease: bool) -> float:
-        """Writes the node's Lease; returns when (monotonic), or raises."""
-        at = time.monotonic()
-        now = micro_time(datetime.fromtimestamp(time.time(), UTC))
-        name = lease_name(node)
-        spec = {"holderIdentity": self.cfg.identity, "renewTime": now,
-                "leaseDurationSeconds": int(self.cfg.lease_duration)}
-        new = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-               "metadata": {"name": name, "labels": {LEASE_LABEL: node}},
-               "spec": {**spec, "acquireTime": now}}
-        # Answers are not parsed (nothing in them is used). A lease never seen is created
-        # at once rather than after a patch that can only answer 404.
-        patch = ("PATCH", f"{self.leases}/{name}", {"spec": spec}, MERGE_PATCH)
-        create = ("POST", self.leases, new, JSON)
-        if has_lease:
-            if not self._lease_call(404, *patch):
-                self._lease_call(None, *create)
-        elif not self._lease_call(409, *create):
-            self._lease_call(None, *patch)
-        return at
-
-    def _lease_call(self, tolerated: int | None, method: str, path: str, body: Any,
-                    content_type: str) -> bool:
-        """False if the API server answered `tolerated` (e.g. 404: no such lease yet)."""
-        try:
-            self.client.request(method, path, body=body, content_type=content_type)
-        except ApiError as e:
-            if e.status != tolerated:
-                raise
-            return False
-        return True
-
     # -- taints ------------------------------------------------------------------------
     def _taints(self, now: float) -> None:
         plan = self.sched.taints(now, {n.name for n in self.nodes.values() if n.tainted})
@@ -377,16 +285,7 @@ class LeaseManager:
 
     def _set_taint(self, n: Node, on: bool) -> None:
         try:
-            path = rest.path("v1", "nodes", name=n.name)
-            node = self.client.json("GET", path)
-            taints = [t for t in (node.get("spec") or {}).get("taints") or []
-                      if t.get("key") != TAINT_KEY]
-            if on:
-                taints.append({"key": TAINT_KEY, "effect": "NoSchedule"})
-            # The whole list, conditional on the node read: no other writer's taint lost.
-            self.client.request("PATCH", path, content_type=MERGE_PATCH, body={
-                "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
-                "spec": {"taints": taints or None}})
+            self.api.set_taint(n.name, on)
         except ApiError as e:
             log.warning("could not %s taint on %s: %s", "set" if on else "clear", n.name, e)
             return

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from enum import Enum
 
-from planguard.core.dnsplan.enact import reproduces
+from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan.enact import Choice, reproduces
 from planguard.core.dnsplan.model import Plan, ZoneState
+from planguard.core.dnsplan.validate import Problem
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,19 @@ class PlanRef:
     deleting: bool = False
     refused: bool = False
     base: int | None = None  # a delta plan's base generation (core/dnsplan/deltas.py)
+
+
+def blocked(zone: str, first_claimant: tuple[str, str] | None,
+            choice: Choice) -> Problem | None:
+    """Why a DNSZone may not act on its DNS zone at all (then clean-up deletes nothing:
+    the fence it reads is not its): an older DNSZone names the same zone (`first_claimant`,
+    authoring.first_claimants), or the zone's claim in DNS names another owner."""
+    if first_claimant is not None:
+        return authoring.rival_problem(authoring.normal_zone(zone), first_claimant)
+    d = choice.decision
+    if d is not None and d.problems and d.problems[0].reason == "ZoneClaimed":
+        return d.problems[0]
+    return None
 
 
 def depended_on(state: ZoneState, plans: Iterable[Plan], lua: str | None = None) -> set[int]:

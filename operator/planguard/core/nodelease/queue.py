@@ -112,11 +112,14 @@ def _urgent(a: Work, b: Work) -> Work:
     return Work(keep.node, keep.kind, min(a.enqueued, b.enqueued), keep.deadline)
 
 
+LEASE_DURATION = 40.0  # seconds a node's Lease lives unrenewed (leaseDurationSeconds)
+
+
 @dataclass(frozen=True)
 class AdmissionLimits:
     max_queue: int = 1000
     max_oldest_age: float = 20.0  # seconds: older than this, stop admitting new work
-    lease_period: float = 40.0
+    lease_period: float = LEASE_DURATION
 
 
 def admit(queue_len: int, oldest_age: float, throughput: float, limits: AdmissionLimits) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from planguard.core.nodelease.availability_zones import ZoneCount, taint_rates
 from planguard.core.nodelease.queue import (
+    LEASE_DURATION,
     AdmissionLimits,
     CircuitBreaker,
     Kind,
@@ -46,7 +47,7 @@ class BreakerLimits:
 
 @dataclass(frozen=True)
 class LeasePolicy:
-    lease_duration: float = 40.0
+    lease_duration: float = LEASE_DURATION
     renew_interval: float = 10.0
     workers: int = 16
     rate: float = 200.0  # check-ins per second, first attempts included
