@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planguard.core.dnsplan import weights
-from planguard.core.dnsplan.enact import after, decide, reproduces, update_steps
+from planguard.core.dnsplan import cas, weights
+from planguard.core.dnsplan.enact import decide, reproduces, update_steps
 from planguard.core.dnsplan.markers import fence_text, marker_text
 from planguard.core.dnsplan.model import Endpoint, EndpointState, Plan, Target, ZoneState
 from planguard.dns import pipeline
@@ -135,7 +135,8 @@ def test_decide_writes_lua_only_and_converges_from_what_it_wrote():
     (step,) = update_steps(d, 400)
     assert z.write(step.writes, step.fence_expect, step.fence_new)
     assert decide(p, z.snapshot(), "a", "pickwrandom").writes == ()
-    assert decide(p, after(ZoneState(), step), "a", "pickwrandom").writes == ()
+    written = cas.applied(ZoneState(), cas.message(step, lua=True))
+    assert decide(p, written, "a", "pickwrandom").writes == ()
 
 
 def test_a_weight_change_is_an_update_a_plain_set_is_not_what_a_weighted_plan_serves():
@@ -167,7 +168,7 @@ def test_markers_are_lowercase_since_powerdns_compares_txt_without_case():
 # -- the UPDATE -----------------------------------------------------------------------
 def sections(p: Rfc2136Provider, d) -> list[list[tuple[str, int, int, int]]]:  # type: ignore[no-untyped-def]
     (step,) = update_steps(d, 400)
-    signed = p.build_update(step.writes, step.fence_expect, step.fence_new, 7)
+    signed = p.build_update(cas.message(step, p.lua is not None), 7)
     m = dns.message.from_wire(signed.wire, keyring=KEY.keyring())
     return [sorted((rr.name.to_text(), rr.rdtype, rr.deleting or rr.rdclass, len(rr)) for rr in sec)
             for sec in (m.prerequisite, m.update)]

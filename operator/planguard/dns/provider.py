@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
+from planguard.core.dnsplan.cas import WriteOutcome
 from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep
 from planguard.core.dnsplan.model import ZoneState
 
@@ -21,17 +22,15 @@ class DnsErrorKind(StrEnum):
     PROTOCOL = "protocol"  # FORMERR or an answer we could not parse
 
 
+__all__ = ["DnsError", "DnsErrorKind", "DnsProvider", "WriteOutcome"]
+
+
 class DnsError(Exception):
     """The state of the zone is unknown: never treated as empty, never written over."""
 
     def __init__(self, kind: DnsErrorKind, message: str) -> None:
         super().__init__(f"{kind.value}: {message}")
         self.kind = kind
-
-
-class WriteOutcome(StrEnum):
-    APPLIED = "applied"
-    CONFLICT = "conflict"  # a prerequisite failed: someone else wrote; re-read and decide again
 
 
 class DnsProvider(Protocol):

@@ -27,13 +27,10 @@ import dns.tsig
 import dns.xfr
 
 from planguard.core.deadline import Deadline, DeadlineExceeded
+from planguard.core.dnsplan import cas
+from planguard.core.dnsplan.cas import Rdata, RRType, UpdateMessage
 from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep
-from planguard.core.dnsplan.markers import (
-    endpoint_marker_name,
-    endpoint_of_marker,
-    fence_name,
-    generation_of,
-)
+from planguard.core.dnsplan.markers import endpoint_of_marker, fence_name, generation_of
 from planguard.core.dnsplan.model import EndpointState, ZoneState
 from planguard.core.dnsplan.weights import LUA
 from planguard.dns import axfr, pipeline, resolve, wire
@@ -42,6 +39,20 @@ from planguard.dns.tsig import TsigKey
 
 _CONFLICT = {dns.rcode.NXRRSET, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN}
 _A, _AAAA, _TXT = dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.TXT
+_TYPES = {RRType.A: _A, RRType.AAAA: _AAAA, RRType.TXT: _TXT, RRType.LUA: LUA}
+
+
+def _order(v: Rdata) -> bytes:
+    return v.encode() if isinstance(v, str) else v
+
+
+def _rdatas(rdtype: RRType, values: Iterable[Rdata]) -> list[bytes]:
+    """Record data of cas.py's message in wire form (LUA's is already)."""
+    if rdtype is RRType.TXT:
+        return [wire.txt_rdata(str(v)) for v in values]
+    if rdtype is RRType.LUA:
+        return [v.encode("latin-1") if isinstance(v, str) else v for v in values]
+    return [wire.address_rdata(_TYPES[rdtype], str(v)) for v in values]
 
 
 def _rcode_error(rcode: dns.rcode.Rcode, what: str) -> DnsError:
@@ -142,49 +153,21 @@ class Rfc2136Provider:
                          foreign=foreign)
 
     # -- writes ------------------------------------------------------------------------
-    def build_update(
-        self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None,
-        msg_id: int = 0,
-    ) -> wire.SignedUpdate:
-        """One UPDATE: the exact fence and the exact records read (marker, A, AAAA; LUA on
-        a weighted server) as prerequisites, then the endpoint's new RRsets and its marker
-        at the new generation. Sets, so no record is listed twice in a prerequisite (a
-        duplicate can make PowerDNS 4.7 match a different set)."""
+    def build_update(self, msg: UpdateMessage, msg_id: int = 0) -> wire.SignedUpdate:
+        """`msg` (core/dnsplan/cas.py) on the wire, signed: nothing decided here. Sets, so
+        no record is listed twice in a prerequisite (a duplicate can make PowerDNS 4.7
+        match a different set)."""
         u = wire.UpdateBuilder(self.zone)
-        fence = fence_name()
-        if fence_expect is None:
-            u.absent(fence, _TXT)
-        else:
-            u.present(fence, _TXT, [wire.txt_rdata(fence_expect)])
-        if fence_new is not None:
-            u.replace(fence, _TXT, 0, [wire.txt_rdata(fence_new)])
-        for w in writes:
-            st, marker = w.expect, endpoint_marker_name(w.name)
-            if st.marker is None:
-                u.absent(marker, _TXT)
+        for p in msg.prerequisites:
+            if p.rdatas is None:
+                u.absent(p.name, _TYPES[p.rdtype])
             else:
-                u.present(marker, _TXT, [wire.txt_rdata(st.marker)])
-            for rdtype, have in ((_A, st.a), (_AAAA, st.aaaa)):
-                if have:
-                    u.present(w.name, rdtype, [wire.address_rdata(rdtype, a) for a in have])
-                else:
-                    u.absent(w.name, rdtype)
-            for rdtype, want in ((_A, w.a), (_AAAA, w.aaaa)):
-                if want:
-                    u.replace(w.name, rdtype, w.ttl,
-                              [wire.address_rdata(rdtype, a) for a in sorted(want)])
-                else:
-                    u.delete(w.name, rdtype)
-            if self.lua is not None:
-                if st.lua:
-                    u.present(w.name, LUA, sorted(st.lua))
-                else:
-                    u.absent(w.name, LUA)
-                if w.lua:
-                    u.replace(w.name, LUA, w.ttl, sorted(w.lua))
-                else:
-                    u.delete(w.name, LUA)
-            u.replace(marker, _TXT, 0, [wire.txt_rdata(w.marker)])
+                u.present(p.name, _TYPES[p.rdtype], _rdatas(p.rdtype, sorted(p.rdatas, key=_order)))
+        for up in msg.updates:
+            if up.rdatas:
+                u.replace(up.name, _TYPES[up.rdtype], up.ttl, _rdatas(up.rdtype, up.rdatas))
+            else:
+                u.delete(up.name, _TYPES[up.rdtype])
         return u.sign(msg_id, self.key.dns_key)
 
     def write(
@@ -199,7 +182,7 @@ class Rfc2136Provider:
         requires the fence an earlier one was to raise fails with it)."""
         base = random.getrandbits(16)  # then consecutive: answers are matched by ID
         # A generator: each message is built as the window opens, while BIND works.
-        msgs = (self.build_update(s.writes, s.fence_expect, s.fence_new, (base + i) & 0xFFFF)
+        msgs = (self.build_update(cas.message(s, self.lua is not None), (base + i) & 0xFFFF)
                 for i, s in enumerate(steps))
         outcomes = []
         for rcode in self._exchange(msgs, len(steps)):

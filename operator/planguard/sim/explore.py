@@ -51,6 +51,9 @@ class Config:
     hostile: bool = False  # the rival's second plan has generation HOSTILE
     typo: bool = False  # the team creates a plan at generation TYPO after its plan 2
     start: str = "empty"  # what DNS holds at first: one of STARTS
+    # An enactor may decide from its cached snapshot (own writes included) however stale
+    # (core/dnsplan/enactment.Reads): the compare-and-swap must make that safe.
+    reuse: bool = True
 
 
 @dataclass
@@ -159,12 +162,17 @@ def actions(w: World, cfg: Config, proto: Protocol_) -> Iterator[tuple[str, Worl
                 w2, msg = proto.send(w, e.name, i)
                 yield f"{e.name}.send" + (f"[{i}]" if i else ""), w2, msg
             if cfg.crashes:
-                yield f"{e.name}.crash", w.with_enactor(replace(e, plan=0, pending=())), \
-                    "crashed and restarted, in-flight work lost"
+                yield f"{e.name}.crash", w.with_enactor(
+                    replace(e, plan=0, pending=(), snapshot=None)), \
+                    "crashed and restarted, in-flight work and snapshot lost"
         else:
             w2, msg = proto.read(w, e.name)
             if w2.key() != w.key():
                 yield f"{e.name}.read", w2, msg
+            if cfg.reuse and e.snapshot is not None and e.snapshot != w.dns:
+                w2, msg = proto.reuse(w, e.name)
+                if w2.key() != w.key():
+                    yield f"{e.name}.reuse", w2, msg
     for e in w.enactors:
         if e.applied and e.owner == TEAM:  # the rival's clean-up is not modelled
             w2, msg = proto.cleanup(w, e.name, cfg.keep)

@@ -1,7 +1,7 @@
 """An in-memory DNS primary with RFC 2136's all-or-nothing prerequisite semantics, for
 the unit and property tests: the same EndpointWrite batches the real provider sends to
-BIND are checked (core/dnsplan/enact.prerequisites_hold) and applied
-(core/dnsplan/enact.after) here in one atomic step. Mutable; sim/world.Dns is its
+BIND are built into the same messages (core/dnsplan/cas.py), checked and applied here in
+one atomic step, LUA records compared as on a server with weights. Mutable; sim/world.Dns is its
 immutable twin for the model checker.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep, after, prerequisites_hold
+from planguard.core.dnsplan import cas
+from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep
 from planguard.core.dnsplan.markers import generation_of
 from planguard.core.dnsplan.model import EndpointState, ZoneState
 
@@ -29,10 +30,11 @@ class MemoryZone:
         self, writes: Sequence[EndpointWrite], fence_expect: str | None, fence_new: str | None
     ) -> bool:
         """True if applied; False (nothing changed) if any prerequisite failed."""
-        state, step = self.snapshot(), UpdateStep(tuple(writes), fence_expect, fence_new)
-        if not prerequisites_hold(state, step):
+        state = self.snapshot()
+        msg = cas.message(UpdateStep(tuple(writes), fence_expect, fence_new), lua=True)
+        if not cas.holds(state, msg):
             return False
-        z = after(state, step)
+        z = cas.applied(state, msg)
         self.fence, self.endpoints = z.fence, dict(z.endpoints)
         return True
 

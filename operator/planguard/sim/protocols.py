@@ -19,14 +19,17 @@ from typing import Protocol
 from planguard.core.contract import ALLOW_JUMP_ANNOTATION, APPROVE_ANNOTATION
 from planguard.core.dnsplan import authoring
 from planguard.core.dnsplan.authoring import Consent
+from planguard.core.dnsplan.cas import WriteOutcome
 from planguard.core.dnsplan.cleanup import PlanRef, depended_on, select_deletions
-from planguard.core.dnsplan.enact import UpdateStep, Verdict, choose, update_steps
+from planguard.core.dnsplan.enact import UpdateStep, Verdict
+from planguard.core.dnsplan.enactment import Reads, decide_round
 from planguard.core.dnsplan.markers import marker_text
 from planguard.core.dnsplan.model import EndpointState, Plan
-from planguard.core.dnsplan.selection import Candidate
-from planguard.sim.world import TEAM, World
+from planguard.core.dnsplan.selection import Candidate, newest_valid
+from planguard.sim.world import TEAM, Dns, World
 
 NAIVE_SIGNIFICANTLY_OLDER = 2  # generations
+MAX_RECORDS = 6  # per UPDATE: one endpoint's write each, so the fence rides on one of them
 
 
 class Protocol_(Protocol):
@@ -36,6 +39,7 @@ class Protocol_(Protocol):
     # planguard pipelines its UPDATEs, so the server may take any one in flight.
     def in_flight(self, pending: tuple[object, ...]) -> int: ...
     def read(self, w: World, who: str) -> tuple[World, str]: ...
+    def reuse(self, w: World, who: str) -> tuple[World, str]: ...
     def send(self, w: World, who: str, index: int = 0) -> tuple[World, str]: ...
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]: ...
 
@@ -58,27 +62,44 @@ class Planguard:
     lua: str | None = None  # the server's weighted answers (PowerDNS), see WeightedPlanguard
 
     def read(self, w: World, who: str) -> tuple[World, str]:
+        """A zone transfer, then the enactor's own round (core/dnsplan/enactment)."""
+        return self._round(w, who, w.dns, "read DNS")
+
+    def reuse(self, w: World, who: str) -> tuple[World, str]:
+        """A round decided from the enactor's cached snapshot (its last read plus its own
+        writes) instead of a transfer, as the real one does while the snapshot is young or
+        the SOA serial is its own. The checker offers it at any age: every clock."""
+        e = w.enactor(who)
+        if e.snapshot is None or e.pending:
+            return w, "no snapshot to reuse"
+        return self._round(w, who, e.snapshot, "reused its snapshot")
+
+    def _round(self, w: World, who: str, seen: Dns, how: str) -> tuple[World, str]:
         # core/selection's candidates (deltas resolved), then the enactor's own choice: the
         # newest plan no authoring rule refuses for its own generation.
         e = w.enactor(who)
         cands = [candidate(p, c) for p, c in w.plans_of(e.owner)]
-        choice = choose(cands, w.dns.snapshot(), who, self.lua, w.authority(e.owner))
+        newest = newest_valid(cands)
+        if newest is None:
+            return w, "no plan to apply"
+        r = decide_round(cands, newest.plan, seen.snapshot(), who, self.lua,
+                         w.authority(e.owner), (), None, MAX_RECORDS)
         refused = "".join(f"; plan {c.plan.generation} refused ({d.problems[0].reason})"
-                          for c, d in choice.refused)
-        d = choice.decision
+                          for c, d in r.choice.refused)
+        d = r.choice.decision
+        idle = replace(e, plan=0, pending=(), snapshot=seen)
         if d is None:
-            return w, "no plan to apply" + refused
+            return w.with_enactor(idle), "no plan to apply" + refused
         g = d.generation
         if d.verdict is not Verdict.APPLY:  # superseded, refused (the zone's claim), held
             why = "".join(f"{p.reason}: " for p in d.problems[:1]) + d.reasons[0]
-            return w.with_enactor(replace(e, plan=0, pending=())), \
-                f"read DNS: plan {g} {d.verdict.value} ({why}){refused}; nothing to write"
-        steps = tuple(update_steps(d, 6))
-        if not steps:
-            return w.with_enactor(replace(e, plan=0, pending=())), f"read DNS: already at plan {g}"
-        names = ", ".join(x.name for s in steps for x in s.writes) or "fence only"
-        return w.with_enactor(replace(e, plan=g, pending=steps)), \
-            f"read DNS, decided plan {g}: {len(steps)} UPDATE(s) for {names}{refused}"
+            return w.with_enactor(idle), \
+                f"{how}: plan {g} {d.verdict.value} ({why}){refused}; nothing to write"
+        if r.ended is not None:
+            return w.with_enactor(idle), f"{how}: plan {g} {r.ended.value}"
+        names = ", ".join(x.name for s in r.steps for x in s.writes) or "fence only"
+        return w.with_enactor(replace(idle, plan=g, pending=r.steps)), \
+            f"{how}, decided plan {g}: {len(r.steps)} UPDATE(s) for {names}{refused}"
 
     @staticmethod
     def in_flight(pending: tuple[object, ...]) -> int:
@@ -87,16 +108,20 @@ class Planguard:
     def send(self, w: World, who: str, index: int = 0) -> tuple[World, str]:
         """The server takes one of the UPDATEs in flight. Each is its own compare-and-swap:
         one that is refused is dropped alone (the enactor re-reads once all have answered);
-        the others still arrive and are judged on their own prerequisites."""
+        the others still arrive and are judged on their own prerequisites. The answer
+        updates the enactor's snapshot as it does the real one's (Reads.answered)."""
         e = w.enactor(who)
         if not e.pending:
             return w, "nothing to send"
         step = e.pending[index]
         assert isinstance(step, UpdateStep)
         rest = e.pending[:index] + e.pending[index + 1:]
-        done = replace(e, plan=e.plan if rest else 0, pending=rest,
-                       applied=e.applied if rest else e.plan)
         dns = w.dns.cas(step)
+        outcome = WriteOutcome.CONFLICT if dns is None else WriteOutcome.APPLIED
+        known = Reads(e.snapshot.snapshot() if e.snapshot else None).answered(step, outcome, True)
+        done = replace(e, plan=e.plan if rest else 0, pending=rest,
+                       applied=e.applied if rest else e.plan,
+                       snapshot=None if known.snapshot is None else Dns.of(known.snapshot))
         if dns is None:
             return w.with_enactor(done), \
                 f"UPDATE for plan {e.plan} refused (NXRRSET: DNS changed since read); will re-read"
@@ -142,6 +167,10 @@ class Naive:
     @staticmethod
     def in_flight(pending: tuple[object, ...]) -> int:
         return 1  # blind writes, one after another
+
+    @staticmethod
+    def reuse(w: World, who: str) -> tuple[World, str]:
+        return w, "its one-time check is all it reads"
 
     def send(self, w: World, who: str, index: int = 0) -> tuple[World, str]:
         e = w.enactor(who)

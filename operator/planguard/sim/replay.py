@@ -70,6 +70,9 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
         elif verb in ("read", "apply"):
             w, m = proto.read(w, who)
             msgs.append(m)
+        elif verb == "reuse":  # decide from its cached snapshot, without a transfer
+            w, m = proto.reuse(w, who)
+            msgs.append(m)
         if verb == "send":
             w, m = proto.send(w, who)
             msgs.append(m)

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from planguard.core.dnsplan import deltas
+from planguard.core.dnsplan import cas, deltas
 from planguard.core.dnsplan.authoring import Authority, Consent
-from planguard.core.dnsplan.enact import UpdateStep, after, prerequisites_hold
+from planguard.core.dnsplan.enact import UpdateStep
 from planguard.core.dnsplan.markers import generation_of
 from planguard.core.dnsplan.model import EndpointState, Plan, ZoneState
 
@@ -46,14 +46,18 @@ class Dns:
         return ZoneState(fence=self.fence, fence_generation=generation_of(self.fence),
                          endpoints={e.name: e for e in self.endpoints})
 
+    @staticmethod
+    def of(state: ZoneState) -> Dns:
+        """`state` as a (hashable) Dns value: an enactor's cached snapshot."""
+        return Dns(fence=state.fence, endpoints=tuple(
+            sorted(state.endpoints.values(), key=lambda e: e.name)))
+
     def cas(self, step: UpdateStep) -> Dns | None:
         """RFC 2136 semantics: every prerequisite holds and all updates apply, or nothing."""
-        state = self.snapshot()
-        if not prerequisites_hold(state, step):
+        state, msg = self.snapshot(), cas.message(step, lua=True)
+        if not cas.holds(state, msg):
             return None
-        z = after(state, step)
-        return replace(self, fence=z.fence, endpoints=tuple(
-            sorted(z.endpoints.values(), key=lambda e: e.name)))
+        return replace(Dns.of(cas.applied(state, msg)), active=self.active)
 
 
 TEAM = "team/web"  # the owner (core/dnsplan/authoring.owner_id) every enactor acts for by default
@@ -76,6 +80,8 @@ class Enactor:
     plan: int = 0  # generation it is working on (0: idle)
     applied: int = 0  # the last plan it finished applying
     pending: tuple[object, ...] = ()  # protocol-specific queued writes
+    # planguard: the zone as last read plus its own writes since (core/dnsplan/enactment.Reads)
+    snapshot: Dns | None = None
     crashed: bool = False
     owner: str = TEAM  # the DNSZone it acts for
 

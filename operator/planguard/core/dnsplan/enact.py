@@ -13,7 +13,7 @@ from enum import Enum
 
 from planguard.core.dnsplan import authoring, weights
 from planguard.core.dnsplan.authoring import Authority, Consent
-from planguard.core.dnsplan.markers import fence_text, generation_of, marker_text
+from planguard.core.dnsplan.markers import fence_text, marker_text
 from planguard.core.dnsplan.model import Endpoint, EndpointState, Plan, ZoneState
 from planguard.core.dnsplan.selection import Candidate
 from planguard.core.dnsplan.validate import Problem
@@ -224,33 +224,6 @@ def update_steps(d: Decision, max_records: int, start: int = 0) -> list[UpdateSt
         steps.append(UpdateStep(tuple(b), expect, new))
         expect, new = d.fence_after, None
     return steps
-
-
-def after(state: ZoneState, step: UpdateStep) -> ZoneState:
-    """The zone as it is once `step` has been applied (the server said NOERROR)."""
-    endpoints = dict(state.endpoints)
-    for w in step.writes:
-        endpoints[w.name] = EndpointState(
-            name=w.name, marker=w.marker, generation=generation_of(w.marker),
-            a=w.a, aaaa=w.aaaa, ttl=w.ttl if (w.a or w.aaaa or w.lua) else None, lua=w.lua,
-        )
-    fence = step.fence_new if step.fence_new is not None else state.fence
-    return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints,
-                     foreign=state.foreign)
-
-
-def prerequisites_hold(state: ZoneState, step: UpdateStep) -> bool:
-    """Whether an RFC 2136 server holding `state` accepts `step`: the exact fence, and per
-    endpoint the exact marker and records (LUA included) it expects. One fails and the
-    whole message is refused. The DNS server checks this for the real providers; the
-    in-memory servers of the tests, the replay and the model checker check it here."""
-    if state.fence != step.fence_expect:
-        return False
-    for w in step.writes:
-        cur, exp = state.endpoints.get(w.name) or EndpointState(w.name), w.expect
-        if (cur.marker, cur.a, cur.aaaa, cur.lua) != (exp.marker, exp.a, exp.aaaa, exp.lua):
-            return False
-    return True
 
 
 @dataclass(frozen=True)
