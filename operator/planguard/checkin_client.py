@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from enum import Enum
 
 from planguard.core.nodelease import checkin
 
@@ -35,3 +37,22 @@ def http_get(target: checkin.Target, query: str, timeout: float) -> tuple[int, b
     if len(status) < 2 or not status[0].startswith(b"HTTP/"):
         raise ValueError("not an HTTP answer")
     return int(status[1]), body
+
+
+class CheckIn(Enum):
+    PROVED = "proved"  # the node's agent proved it saw this fresh nonce
+    WRONG_PROOF = "wrong proof"  # an answer, but not its agent's (or another key)
+    FAILED = "failed"  # no usable answer
+
+
+def check_in(target: checkin.Target, node: str, key: bytes, nonce: str,
+             timeout: float) -> CheckIn:
+    """One check-in of `node` (core/nodelease/checkin.py)."""
+    try:
+        status, body = http_get(target, f"nonce={nonce}", timeout)
+        answer = json.loads(body).get("proof") if status == 200 else None
+    except (OSError, ValueError, AttributeError):
+        return CheckIn.FAILED
+    if checkin.verify(key, node, nonce, answer):
+        return CheckIn.PROVED
+    return CheckIn.WRONG_PROOF if status == 200 else CheckIn.FAILED

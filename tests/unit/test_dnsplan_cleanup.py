@@ -277,3 +277,17 @@ def test_a_dnszone_is_blocked_by_an_older_claimant_or_a_foreign_claim_in_dns():
     held = Decision(Verdict.HELD, 1, problems=(Problem("Held", "approve"),))
     assert blocked("example.test", None, Choice(None, held)) is None
     assert blocked("example.test", None, Choice(None, None)) is None
+
+
+def test_deletions_only_when_dns_was_read_and_the_zone_may_act():
+    from planguard.core.dnsplan.cleanup import deletions, ref
+    from planguard.core.dnsplan.model import Plan, ZoneState
+    from planguard.core.dnsplan.selection import Candidate
+
+    cands = [Candidate(Plan(f"z-{g}", "z", g, (), base=1 if g == 4 else None), (), False, ())
+             for g in (1, 2, 3, 4)]
+    assert ref(cands[3]) == PlanRef("z-4", 4, False, False, 1)
+    state = ZoneState(fence_generation=4)
+    assert [c.plan.name for c in deletions(cands, state, {4}, 1, True)] == ["z-3", "z-2"]
+    assert deletions(cands, state, {4}, 1, False) == []
+    assert deletions(cands, None, {4}, 1, True) == []

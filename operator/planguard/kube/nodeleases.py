@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard.core import timefmt
-from planguard.core.contract import LEASE_LABEL, TAINT_KEY, lease_name
+from planguard.core.contract import LEASE_LABEL, LEASES_PAUSE_CONFIGMAP, TAINT_KEY, lease_name
 from planguard.kube import rest
 from planguard.kube.rest import JSON, MERGE_PATCH, ApiError
 
@@ -17,7 +17,19 @@ class NodeLeases:
     def __init__(self, client: rest.Client, namespace: str, identity: str,
                  duration: float) -> None:
         self.client, self.identity, self.duration = client, identity, duration
+        self.namespace = namespace
         self.path = rest.path("coordination.k8s.io/v1", "leases", namespace)
+
+    def paused(self) -> bool:
+        """The pause flag: data.paused "true" in the leases' ConfigMap (absent: running)."""
+        try:
+            cm = self.client.json("GET", rest.path(
+                "v1", "configmaps", self.namespace, LEASES_PAUSE_CONFIGMAP))
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            return False
+        return bool((cm.get("data") or {}).get("paused", "false").lower() == "true")
 
     def list(self) -> list[dict[str, Any]]:
         return self.client.json("GET", self.path,

@@ -27,15 +27,13 @@ from planguard.core.conditions import Condition
 from planguard.core.dnsplan import authoring, enact, status
 from planguard.core.dnsplan.cleanup import (
     Finalizer,
-    PlanRef,
     bases_in_dns,
+    deletions,
     depended_on,
     finalizer_action,
-    select_deletions,
+    ref,
 )
-from planguard.core.dnsplan.cleanup import (
-    blocked as blocked_by,
-)
+from planguard.core.dnsplan.cleanup import blocked as blocked_by
 from planguard.core.dnsplan.model import ZoneState
 from planguard.core.dnsplan.selection import (
     Candidate,
@@ -123,8 +121,8 @@ class Cleanup:
         # zone's claim names another owner) deletes nothing: the fence it reads is not its.
         blocked = blocked_by(str(spec.get("zone", "")), self.cache.first_claimant(key), choice)
         # The zone's status first: one small write that says what DNS serves right now.
-        deleting = self._deletions(cands, state, live, int(spec["keep"])) \
-            if state is not None and not spec.get("paused") and blocked is None else []
+        acting = state is not None and not spec.get("paused") and blocked is None
+        deleting = deletions(cands, state, live, int(spec["keep"]), acting)
         gone = {c.plan.name for c in deleting}
         kept = [c for c in cands if c.plan.name not in gone]
         self._zone_status(zone, label, status.ZoneRead(
@@ -133,10 +131,10 @@ class Cleanup:
             (zone.get("status") or {}).get("enactors") or {}))
         deleted = self._deleted.setdefault(key, set())
         deleted &= {str(o["metadata"].get("uid")) for c in cands for o in c.objs}
-        if state is not None and not spec.get("paused") and blocked is None:
+        if acting and state is not None:
             self._delete(zone, label, deleting, state, live, deleted)
             self._finalizers(zone, kept, state, live)
-        bases = bases_in_dns(self._refs(kept).values(), live, state.fence_generation) \
+        bases = bases_in_dns(map(ref, kept), live, state.fence_generation) \
             if state is not None else set()
         sent = self._sent.setdefault(key, {})
         names = {o["metadata"]["name"] for c in kept for o in c.objs}
@@ -203,19 +201,6 @@ class Cleanup:
                 metrics.CLEANUP_PLAN_STATUS_WRITES.labels(label).inc()
         return None
 
-    @staticmethod
-    def _refs(cands: list[Candidate]) -> dict[str, PlanRef]:
-        return {c.plan.name: PlanRef(c.plan.name, c.plan.generation, c.deleting,
-                                     bool(c.problems), c.plan.base) for c in cands}
-
-    def _deletions(self, cands: list[Candidate], state: ZoneState, live: set[int],
-                   keep: int) -> list[Candidate]:
-        """Plans beyond `keep` that DNS, as read this cycle, can no longer depend on."""
-        by_name = {c.plan.name: c for c in cands}
-        refs = self._refs(cands)
-        return [by_name[r.name] for r in select_deletions(
-            refs.values(), live, state.fence_generation, keep)]
-
     def _delete(self, zone: dict[str, Any], label: str, deleting: list[Candidate],
                 state: ZoneState, live: set[int], deleted: set[str]) -> None:
         """Finalizer off, then delete, every object of each plan; the plans concurrently
@@ -254,7 +239,7 @@ class Cleanup:
         """The live-plan finalizer on every plan DNS depends on, off every plan DNS can no
         longer depend on (core/dnsplan/cleanup.finalizer_action)."""
         ns = zone["metadata"]["namespace"]
-        refs = self._refs(cands)
+        refs = {c.plan.name: ref(c) for c in cands}
         bases = bases_in_dns(refs.values(), live, state.fence_generation)
         for c in cands:
             action = finalizer_action(refs[c.plan.name], live, state.fence_generation, bases,

@@ -10,7 +10,6 @@ taint patches.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import queue
@@ -22,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from planguard import metrics
-from planguard.checkin_client import http_get
+from planguard.checkin_client import CheckIn, check_in
 from planguard.core import timefmt
 from planguard.core.contract import (
     LEASE_LABEL,
-    LEASES_PAUSE_CONFIGMAP,
     MANAGED_LABEL,
     TAINT_KEY,
 )
@@ -185,14 +183,7 @@ class LeaseManager:
         now = time.monotonic()
         leases = None
         try:
-            try:
-                cm = self.client.json("GET", rest.path(
-                    "v1", "configmaps", self.cfg.namespace, LEASES_PAUSE_CONFIGMAP))
-                self.paused = (cm.get("data") or {}).get("paused", "false").lower() == "true"
-            except ApiError as e:
-                if e.status != 404:
-                    raise
-                self.paused = False
+            self.paused = self.api.paused()
             if not self._node_watch.healthy or not self._node_watch.synced.is_set():
                 raise RuntimeError("the Node watch is not current")
             if now - self._leases_at >= self.cfg.policy.lease_duration:
@@ -258,18 +249,12 @@ class LeaseManager:
         (core/nodelease/checkin.py)."""
         if node.target is None:
             return False
-        nonce = self.nonce()
-        try:
-            status, body = http_get(node.target, f"nonce={nonce}", self.cfg.checkin_timeout)
-            answer = json.loads(body).get("proof") if status == 200 else None
-        except (OSError, ValueError, AttributeError):
-            return False
-        if checkin.verify(self.cfg.checkin_key(), node.name, nonce, answer):
-            return True
-        if status == 200:
+        got = check_in(node.target, node.name, self.cfg.checkin_key(), self.nonce(),
+                       self.cfg.checkin_timeout)
+        if got is CheckIn.WRONG_PROOF:
             log.warning("check-in of %s at %s: a wrong proof (not its agent, or another key)",
                         node.name, node.target.url())
-        return False
+        return got is CheckIn.PROVED
 
     # -- taints ------------------------------------------------------------------------
     def _taints(self, now: float) -> None:

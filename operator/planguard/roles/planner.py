@@ -12,7 +12,6 @@ and a bounded number per pool (core/dnsplan/checkqueue.py). One pool plans a zon
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -27,8 +26,7 @@ from planguard.core import conditions
 from planguard.core.conditions import Condition
 from planguard.core.contract import GROUP, POOL_LABEL, VERSION, plan_name
 from planguard.core.dnsplan import authoring, planner, planretry, pools
-from planguard.core.dnsplan.checkqueue import CheckQueue
-from planguard.core.dnsplan.damping import Health, TargetHealth
+from planguard.core.dnsplan.damping import Health
 from planguard.core.dnsplan.model import endpoint_spec, plan_body
 from planguard.core.dnsplan.planner import Decision, Removal
 from planguard.core.dnsplan.pools import Pool, PoolKey, parse_pool
@@ -42,7 +40,7 @@ from planguard.kube.leader import LeaderElector
 from planguard.kube.rest import ApiError
 from planguard.roles import runtime
 from planguard.roles.cache import PlannerCache
-from planguard.targetchecks import Checker
+from planguard.roles.pool_checks import PoolChecks
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +76,7 @@ class Planner:
                  tick: float = 0.5, policy: TargetPolicy = DEFAULT_POLICY,
                  checks_per_pool: int = 16) -> None:
         self.api, self.cache, self.elector, self.tick = api, cache, elector, tick
-        # Asked for every target several times a tick: answered once per address.
-        self._refusal = functools.lru_cache(maxsize=1 << 16)(policy.refusal)
-        self.health: dict[tuple[PoolKey, str], TargetHealth] = {}
-        self._lock = threading.Lock()
-        self._queue = CheckQueue(checks_per_pool)  # guarded by _lock
-        self._checker = Checker()
+        self.checks = PoolChecks(policy, checks_per_pool)
         self._parts: dict[tuple[str, str], PartCache] = {}
         self._memo: dict[PoolKey, _PoolMemo] = {}
         self._stop = threading.Event()
@@ -104,43 +97,11 @@ class Planner:
         return zone_planners((p.key, p.zone, p.created) for p in found)
 
     def refusals(self, pool: Pool) -> dict[str, str]:
-        return pools.refusals(pool, self._refusal)
+        return self.checks.refusals(pool)
 
-    # -- health ------------------------------------------------------------------------
     def check_round(self, now: float) -> None:
         found = self.pools()
-        planners = self.planners(found)
-        live = []
-        for pool in found:
-            if pool.check.type == "None" or planners.get((pool.key[0], pool.zone)) != pool.key:
-                continue
-            refused = self.refusals(pool)
-            allowed = [t.address for t in pool.targets if t.address not in refused]
-            live += [(pool.key, a) for a in allowed]
-            with self._lock:
-                due = self._queue.take(pool.key, allowed, now, pool.check.interval)
-            c = pool.check
-            for a in due:
-                self._checker.submit(c.type, a, pool.check_ports.get(a, c.port), c.path,
-                                     c.timeout, self._observer(pool, a))
-        with self._lock:
-            self._queue.retain(live)
-
-    def _observer(self, pool: Pool, address: str) -> Any:
-        c, k = pool.check, (pool.key, address)
-
-        def done(ok: bool) -> None:
-            with self._lock:
-                self._queue.done(pool.key, address)
-                self.health[k] = self.health.get(k, TargetHealth()).observe(
-                    ok, time.monotonic(), c.to_down, c.to_up)
-        return done
-
-    def states(self, pool: Pool) -> dict[str, Health]:
-        with self._lock:
-            checked = {t.address: h.state for t in pool.targets
-                       if (h := self.health.get((pool.key, t.address))) is not None}
-        return pools.target_states(pool, checked, self.refusals(pool))
+        self.checks.round(found, self.planners(found), now)
 
     # -- planning ----------------------------------------------------------------------
     def plan_round(self) -> None:
@@ -173,7 +134,7 @@ class Planner:
         memo = self._memo.setdefault(pool.key, _PoolMemo())
         obj = self.cache.pools.get(pool.key) or {}
         status = obj.get("status") or {}
-        states = self.states(pool)
+        states = self.checks.states(pool)
         for state in Health:
             metrics.PLANNER_TARGETS.labels(zlabel, state.value).set(
                 sum(1 for s in states.values() if s is state))
@@ -306,5 +267,5 @@ class Planner:
 
     def stop(self) -> None:
         self._stop.set()
-        self._checker.stop()
+        self.checks.stop()
         LIVENESS.forget("planner loop")

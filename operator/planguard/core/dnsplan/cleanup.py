@@ -7,13 +7,14 @@ decision time, never from a cache, and the zone fence (see markers.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from enum import Enum
 
 from planguard.core.dnsplan import authoring
 from planguard.core.dnsplan.enact import Choice, reproduces
 from planguard.core.dnsplan.model import Plan, ZoneState
+from planguard.core.dnsplan.selection import Candidate
 from planguard.core.dnsplan.validate import Problem
 
 
@@ -24,6 +25,21 @@ class PlanRef:
     deleting: bool = False
     refused: bool = False
     base: int | None = None  # a delta plan's base generation (core/dnsplan/deltas.py)
+
+
+def ref(c: Candidate) -> PlanRef:
+    return PlanRef(c.plan.name, c.plan.generation, c.deleting, bool(c.problems), c.plan.base)
+
+
+def deletions(cands: Sequence[Candidate], state: ZoneState | None, live: Set[int], keep: int,
+              acting: bool) -> list[Candidate]:
+    """The plans clean-up deletes this cycle: none unless DNS was read and the DNSZone may
+    act (not paused, not blocked); else those select_deletions picks."""
+    if state is None or not acting:
+        return []
+    by_name = {c.plan.name: c for c in cands}
+    return [by_name[r.name] for r in select_deletions(
+        (ref(c) for c in cands), live, state.fence_generation, keep)]
 
 
 def blocked(zone: str, first_claimant: tuple[str, str] | None,
