@@ -42,7 +42,7 @@ def test_a_valid_plan_in_dns_is_live_and_not_superseded() -> None:
     assert got["Accepted"] == Condition("Accepted", True, "Valid", "passed enactment checks")
     assert (got["Live"].status, got["Live"].reason) == (True, "InDNS")
     assert (got["Superseded"].status, got["Superseded"].reason) == (False, "NotSuperseded")
-    assert s.deferred is None
+    assert not s.deferred
     assert s.drop == ("Refused", "Held", "EndpointsRefused")
 
 
@@ -84,14 +84,20 @@ def test_a_plan_waiting_for_parts_says_so_and_dns_unread_gives_no_phase() -> Non
 def test_a_young_plan_is_deferred_until_it_settles() -> None:
     s = status.plan_status(cand(3), [], ZoneState(fence_generation=3), {3}, set(),
                            status.Timing(age=0.5, cycle=5.0, settle=2.0))
-    assert s.conditions == () and s.deferred == 1.5
+    assert s.conditions == () and s.deferred and s.due == 1.5
+
+
+def test_a_plan_newer_than_the_fence_waits_a_cycle_for_the_next_one() -> None:
+    s = status.plan_status(cand(4), [], ZoneState(fence_generation=3), {3}, set(),
+                           status.Timing(age=3.0, cycle=5.0, settle=2.0))
+    assert s.deferred and s.due is None and s.conditions == ()
 
 
 def test_a_refusal_is_never_deferred() -> None:
     refusal = Condition("Accepted", False, "ZoneClaimed", "not ours")
     s = status.plan_status(cand(3), [refusal], ZoneState(fence_generation=3), {3}, set(),
                            status.Timing(age=0.5, cycle=5.0, settle=2.0))
-    assert s.conditions == (refusal,) and s.deferred is None
+    assert s.conditions == (refusal,) and not s.deferred
 
 
 def test_age_is_from_the_newest_part_and_unknown_when_a_stamp_is_missing() -> None:

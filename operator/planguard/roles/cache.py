@@ -8,13 +8,16 @@ wakes the per-zone worker whenever something about its zone changes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan.pools import Pool, parse_pool
 from planguard.core.dnsplan.selection import ParsedPlanObject
 
+log = logging.getLogger(__name__)
 ZoneKey = tuple[str, str]  # (namespace, DNSZone name)
 
 
@@ -122,6 +125,18 @@ class PlannerCache(ObjectCache):
             self.pools.pop(key, None)
         else:
             self.pools[key] = body
+
+    def parsed_pools(self) -> list[Pool]:
+        """Every pool the planner can read, with its Service's EndpointSlices."""
+        out = []
+        for key, obj in list(self.pools.items()):
+            svc = ((obj.get("spec") or {}).get("service") or {}).get("name")
+            slices = list(self.slices.get((key[0], svc), {}).values()) if svc else []
+            try:
+                out.append(parse_pool(obj, slices))
+            except (KeyError, TypeError, ValueError) as e:
+                log.warning("pool %s/%s unreadable: %s", *key, e)
+        return out
 
     def slice_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         meta = body["metadata"]

@@ -184,8 +184,8 @@ class Cleanup:
         timing = status.Timing(status.age(c.objs, now), stream_age, cfg.interval,
                                cfg.status_settle, cfg.status_hold)
         st = status.plan_status(c, verdict, state, live, bases, timing)
-        if st.deferred is not None:
-            return st.deferred
+        if st.deferred:
+            return st.due
         for obj in c.objs:
             meta = obj["metadata"]
             version = str(meta.get("resourceVersion"))

@@ -29,7 +29,7 @@ from planguard.core.dnsplan import authoring, planner, planretry, pools
 from planguard.core.dnsplan.damping import Health
 from planguard.core.dnsplan.model import endpoint_spec, plan_body
 from planguard.core.dnsplan.planner import Decision, Removal
-from planguard.core.dnsplan.pools import Pool, PoolKey, parse_pool
+from planguard.core.dnsplan.pools import Pool, PoolKey
 from planguard.core.dnsplan.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.core.dnsplan.targets import DEFAULT_ALLOWED, TargetPolicy, parse_cidrs
 from planguard.core.dnsplan.zonepools import zone_planners
@@ -82,15 +82,7 @@ class Planner:
         self._stop = threading.Event()
 
     def pools(self) -> list[Pool]:
-        out = []
-        for key, obj in list(self.cache.pools.items()):
-            svc = ((obj.get("spec") or {}).get("service") or {}).get("name")
-            slices = list(self.cache.slices.get((key[0], svc), {}).values()) if svc else []
-            try:
-                out.append(parse_pool(obj, slices))
-            except (KeyError, TypeError, ValueError) as e:
-                log.warning("pool %s/%s unreadable: %s", *key, e)
-        return out
+        return self.cache.parsed_pools()
 
     @staticmethod
     def planners(found: list[Pool]) -> dict[tuple[str, str], PoolKey]:

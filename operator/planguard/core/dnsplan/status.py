@@ -70,7 +70,8 @@ class Timing:
 @dataclass(frozen=True)
 class PlanStatus:
     conditions: tuple[Condition, ...] = ()
-    deferred: float | None = None  # not written yet: due in this many seconds
+    deferred: bool = False  # nothing to write yet
+    due: float | None = None  # deferred: seconds until it settles (None: the next cycle)
 
     @property
     def drop(self) -> tuple[str, ...]:
@@ -97,7 +98,7 @@ def plan_status(c: Candidate, verdict: Sequence[Condition], state: ZoneState | N
         return PlanStatus(tuple(conds))
     g, fence = c.plan.generation, state.fence_generation
     if status_deferred(g, live, fence, t.age, t.cycle, t.settle, t.stream_age, t.hold):
-        return PlanStatus(deferred=settle_wait(t.age, t.settle, t.stream_age, t.hold))
+        return PlanStatus(deferred=True, due=settle_wait(t.age, t.settle, t.stream_age, t.hold))
     return PlanStatus((*conds, *phase(g, live, fence, bases)))
 
 
