@@ -70,3 +70,24 @@ def test_the_wire_carries_the_message_and_nothing_else() -> None:
         ("api.example.test.", dns.rdatatype.A, 1),
         ("api.example.test.", dns.rdatatype.AAAA, 0)])
     assert len(m.update) == 7  # each of 3 replacements is a delete and an add, 1 delete
+
+
+def test_which_names_are_endpoints() -> None:
+    marker = endpoint_marker_name("api")
+    recs = {
+        "@": {cas.A_CODE: ["192.0.2.1"], cas.TXT_CODE: ["v=spf1 -all"]},
+        fence_name(): {cas.TXT_CODE: ['"gen=2 by=a"']},
+        marker: {cas.TXT_CODE: [marker_text(2, "p2", "a")]},
+        "api": {cas.A_CODE: ["10.0.0.2"]},
+        "old": {cas.TXT_CODE: [marker_text(1, "p1", "a")]},  # a TXT of its own, no address
+        endpoint_marker_name("gone"): {cas.TXT_CODE: [marker_text(2, "p2", "a", True)]},
+        "v6": {cas.AAAA_CODE: ["2001:db8::1"]},
+    }
+    z = cas.zone_state(recs, {"api": 30}, {"w": [b"lua"]}, {"mx": frozenset({"MX"})})
+    assert z.fence_generation == 2
+    assert set(z.endpoints) == {"api", "gone", "v6", "w"}
+    api = z.endpoint("api")
+    assert (api.generation, api.a, api.ttl) == (2, frozenset({"10.0.0.2"}), 30)
+    assert z.endpoint("gone").empty and z.endpoint("w").lua == frozenset({b"lua"})
+    assert z.foreign == {"mx": frozenset({"MX"}), "@": frozenset({"TXT"}),
+                         "old": frozenset({"TXT"})}

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 from planguard.sim.explore import Config, explore, initial
 from planguard.sim.protocols import PROTOCOLS
+from planguard.sim.replay import run
 from planguard.sim.world import World
 
 PG = PROTOCOLS["planguard"]
@@ -49,3 +50,15 @@ def test_enactors_write_a_plan_from_their_own_points() -> None:
         w2, _ = PG.read(w, who)
         firsts.add(w2.enactor(who).pending[0].writes[0].name)  # type: ignore[attr-defined]
     assert firsts == {"api", "ipv6"}
+
+
+def test_the_replay_tells_a_reused_snapshot_losing_the_race() -> None:
+    sc = {"name": "stale", "endpoints": ["api"], "generations": 3, "enactors": ["A", "B"],
+          "steps": [{"at": "t1", "do": "planner"}, {"at": "t2", "do": "A.apply"},
+                    {"at": "t3", "do": "planner"}, {"at": "t4", "do": "B.apply"},
+                    {"at": "t5", "do": "planner"}, {"at": "t6", "do": "A.reuse"},
+                    {"at": "t7", "do": "A.send-all"}, {"at": "t8", "do": "A.apply"}]}
+    out = run(sc, PG)
+    text = "\n".join(out.lines)
+    assert out.safe and "reused its snapshot, decided plan 3" in text
+    assert "refused (NXRRSET" in text and out.final.endswith("(plan 3)")

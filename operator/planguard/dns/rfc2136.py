@@ -30,8 +30,7 @@ from planguard.core.deadline import Deadline, DeadlineExceeded
 from planguard.core.dnsplan import cas
 from planguard.core.dnsplan.cas import Rdata, RRType, UpdateMessage
 from planguard.core.dnsplan.enact import EndpointWrite, UpdateStep
-from planguard.core.dnsplan.markers import endpoint_of_marker, fence_name, generation_of
-from planguard.core.dnsplan.model import EndpointState, ZoneState
+from planguard.core.dnsplan.model import ZoneState
 from planguard.core.dnsplan.weights import LUA
 from planguard.dns import axfr, pipeline, resolve, wire
 from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
@@ -95,7 +94,11 @@ class Rfc2136Provider:
             raise _rcode_error(dns.rcode.Rcode(e.rcode), what) from e
         except Exception as e:  # classified, never swallowed
             raise self._failed(e, what, deadline) from e
-        return replace(self._state(got.records, got.ttls, got.lua, got.other),
+        foreign = {
+            # RdataType.to_text takes any type number (TYPE<n> for one it has no name for)
+            name: frozenset(dns.rdatatype.RdataType.to_text(t) for t in types)
+            for name, types in (got.other or {}).items()}
+        return replace(cas.zone_state(got.records, got.ttls, got.lua, foreign),
                        serial=got.serial)
 
     def read_serial(self) -> int:
@@ -114,43 +117,6 @@ class Rfc2136Provider:
             if rrset.rdtype == dns.rdatatype.SOA and rrset.name == self.zone:
                 return int(rrset[0].serial)
         raise DnsError(DnsErrorKind.ZONE_MISSING, f"{self.zone}: no SOA in the answer")
-
-    @staticmethod
-    def _state(recs: dict[str, dict[int, list[str]]], ttls: dict[str, int],
-               lua: dict[str, set[bytes]],
-               other: dict[str, set[int]] | None = None) -> ZoneState:
-        fence = None
-        markers: dict[str, str] = {}
-        foreign: dict[str, frozenset[str]] = {
-            # RdataType.to_text takes any type number (TYPE<n> for one it has no name for)
-            name: frozenset(dns.rdatatype.RdataType.to_text(t) for t in types)
-            for name, types in (other or {}).items()}
-        for name, types in recs.items():
-            txt = types.get(_TXT)
-            if not txt:
-                continue
-            if name == fence_name():
-                fence = txt[0]
-            elif (ep := endpoint_of_marker(name)) is not None:
-                markers[ep] = txt[0]
-            else:  # someone's own TXT (SPF, a verification, _acme-challenge...)
-                foreign[name] = foreign.get(name, frozenset()) | {"TXT"}
-        endpoints: dict[str, EndpointState] = {}
-        for name in set(markers) | set(lua) | {n for n, t in recs.items() if _A in t or _AAAA in t}:
-            if endpoint_of_marker(name) is not None or name in ("@", fence_name()):
-                continue
-            types = recs.get(name, {})
-            endpoints[name] = EndpointState(
-                name=name,
-                marker=markers.get(name),
-                generation=generation_of(markers.get(name)),
-                a=frozenset(types.get(_A, ())),
-                aaaa=frozenset(types.get(_AAAA, ())),
-                ttl=ttls.get(name),
-                lua=frozenset(lua.get(name, ())),
-            )
-        return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints,
-                         foreign=foreign)
 
     # -- writes ------------------------------------------------------------------------
     def build_update(self, msg: UpdateMessage, msg_id: int = 0) -> wire.SignedUpdate:

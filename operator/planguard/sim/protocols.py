@@ -118,10 +118,14 @@ class Planguard:
         rest = e.pending[:index] + e.pending[index + 1:]
         dns = w.dns.cas(step)
         outcome = WriteOutcome.CONFLICT if dns is None else WriteOutcome.APPLIED
-        known = Reads(e.snapshot.snapshot() if e.snapshot else None).answered(step, outcome, True)
+        if dns is not None and e.snapshot == w.dns:  # the same answer, without a second apply
+            snapshot: Dns | None = dns
+        else:
+            known = Reads(e.snapshot.snapshot() if e.snapshot else None).answered(
+                step, outcome, lua=True)
+            snapshot = None if known.snapshot is None else Dns.of(known.snapshot)
         done = replace(e, plan=e.plan if rest else 0, pending=rest,
-                       applied=e.applied if rest else e.plan,
-                       snapshot=None if known.snapshot is None else Dns.of(known.snapshot))
+                       applied=e.applied if rest else e.plan, snapshot=snapshot)
         if dns is None:
             return w.with_enactor(done), \
                 f"UPDATE for plan {e.plan} refused (NXRRSET: DNS changed since read); will re-read"

@@ -8,7 +8,8 @@ address text (A, AAAA), the TXT string (fence, markers), the rdata's wire form (
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from planguard.core.dnsplan.enact import UpdateStep
@@ -107,36 +108,86 @@ def holds(state: ZoneState, msg: UpdateMessage) -> bool:
                for p in msg.prerequisites)
 
 
+@dataclass
+class _Endpoint:
+    """One endpoint's RRsets while a message is applied (built once: the model checker
+    applies hundreds of thousands of messages)."""
+
+    marker: str | None
+    a: frozenset[str]
+    aaaa: frozenset[str]
+    lua: frozenset[bytes]
+    ttl: int | None
+
+
 def applied(state: ZoneState, msg: UpdateMessage) -> ZoneState:
     """The zone once `msg` is in (the server said NOERROR); the SOA serial, if known, one
     higher, as a server raises it for every UPDATE that changes the zone."""
-    fence, endpoints = state.fence, dict(state.endpoints)
-    ttls: dict[str, int] = {}
+    fence, changed = state.fence, dict[str, _Endpoint]()
     for u in msg.updates:
         if u.rdtype is RRType.TXT and u.name == fence_name():
             fence = str(u.rdatas[0]) if u.rdatas else None
             continue
         marked = endpoint_of_marker(u.name) if u.rdtype is RRType.TXT else None
         name = marked or u.name
-        st = endpoints.get(name) or EndpointState(name)
+        e = changed.get(name)
+        if e is None:
+            st = state.endpoint(name)
+            e = changed[name] = _Endpoint(st.marker, st.a, st.aaaa, st.lua, st.ttl)
         if marked is not None:
-            text = str(u.rdatas[0]) if u.rdatas else None
-            st = replace(st, marker=text, generation=generation_of(text))
+            e.marker = str(u.rdatas[0]) if u.rdatas else None
+            continue
+        if u.rdtype is RRType.LUA:
+            e.lua = frozenset(v for v in u.rdatas if isinstance(v, bytes))
+        elif u.rdtype is RRType.A:
+            e.a = frozenset(str(v) for v in u.rdatas)
         else:
-            addrs = frozenset(str(v) for v in u.rdatas)
-            if u.rdtype is RRType.A:
-                st = replace(st, a=addrs)
-            elif u.rdtype is RRType.AAAA:
-                st = replace(st, aaaa=addrs)
-            else:
-                st = replace(st, lua=frozenset(v for v in u.rdatas if isinstance(v, bytes)))
-            if u.rdatas:
-                ttls[name] = u.ttl
-        endpoints[name] = st
-    for name in {u.name for u in msg.updates if u.rdtype is not RRType.TXT}:
-        st = endpoints[name]
-        endpoints[name] = replace(st, ttl=None if not (st.a or st.aaaa or st.lua)
-                                  else ttls.get(name, st.ttl))
+            e.aaaa = frozenset(str(v) for v in u.rdatas)
+        if u.rdatas:
+            e.ttl = u.ttl
+    endpoints = dict(state.endpoints)
+    for name, e in changed.items():
+        endpoints[name] = EndpointState(
+            name, e.marker, generation_of(e.marker), e.a, e.aaaa,
+            e.ttl if e.a or e.aaaa or e.lua else None, e.lua)
     serial = None if state.serial is None else (state.serial + 1) & 0xFFFFFFFF
     return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints,
                      serial=serial, foreign=state.foreign)
+
+
+# Record type numbers (RFC 1035, RFC 3596) as the zone transfer reports them.
+A_CODE, AAAA_CODE, TXT_CODE = 1, 28, 16
+
+
+def zone_state(recs: Mapping[str, Mapping[int, Sequence[str]]], ttls: Mapping[str, int],
+               lua: Mapping[str, Iterable[bytes]],
+               foreign: Mapping[str, frozenset[str]]) -> ZoneState:
+    """What a zone's records say (the inverse of `rrset`): the fence, the markers, and
+    which names are endpoints: a name with addresses, weights or a marker, never the apex,
+    the fence or a marker's own name. Another TXT (SPF, a verification, _acme-challenge...)
+    is someone else's record, kept with `foreign` (names of the other types a name has)."""
+    fence = None
+    markers: dict[str, str] = {}
+    others = dict(foreign)
+    for name, types in recs.items():
+        txt = types.get(TXT_CODE)
+        if not txt:
+            continue
+        if name == fence_name():
+            fence = txt[0]
+        elif (ep := endpoint_of_marker(name)) is not None:
+            markers[ep] = txt[0]
+        else:
+            others[name] = others.get(name, frozenset()) | {"TXT"}
+    endpoints: dict[str, EndpointState] = {}
+    served = {n for n, t in recs.items() if A_CODE in t or AAAA_CODE in t}
+    for name in set(markers) | set(lua) | served:
+        if endpoint_of_marker(name) is not None or name in ("@", fence_name()):
+            continue
+        types = recs.get(name, {})
+        endpoints[name] = EndpointState(
+            name=name, marker=markers.get(name), generation=generation_of(markers.get(name)),
+            a=frozenset(types.get(A_CODE, ())), aaaa=frozenset(types.get(AAAA_CODE, ())),
+            ttl=ttls.get(name), lua=frozenset(lua.get(name, ())))
+    return ZoneState(fence=fence, fence_generation=generation_of(fence), endpoints=endpoints,
+                     foreign=others)
