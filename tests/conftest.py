@@ -19,7 +19,6 @@ from harness import (
     hack_env,
     run_script,
     unique,
-    zone_obj,
 )
 
 
@@ -29,13 +28,19 @@ def _say(config: pytest.Config, line: str) -> None:
         tr.write_line(line)
 
 
+def _up(script: str, what: str) -> str:
+    """Starts a real part through hack/ (or reuses a running one); the session stops with
+    one line, not a traceback, when it cannot."""
+    try:
+        return run_script(script)
+    except Exception as e:
+        pytest.fail(f"{what} could not be started: {e}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def cluster(pytestconfig: pytest.Config) -> Cluster:
     """A real kube-apiserver + etcd: hack/cluster-up.sh (builds once, reuses a running one)."""
-    try:
-        out = run_script("cluster-up.sh")
-    except Exception as e:
-        pytest.fail(f"the local control plane could not be started: {e}", pytrace=False)
+    out = _up("cluster-up.sh", "the local control plane")
     state = hack_env("PLANGUARD_STATE")
     c = Cluster(os.path.join(state, "cp", "kubeconfig"),
                 os.path.join(hack_env("CP_BIN_DIR"), "kubectl"))
@@ -51,10 +56,7 @@ def cluster(pytestconfig: pytest.Config) -> Cluster:
 @pytest.fixture(scope="session")
 def bind(pytestconfig: pytest.Config) -> Bind:
     """A real BIND 9 on loopback: hack/bind-up.sh (installs bind9 when missing)."""
-    try:
-        run_script("bind-up.sh")
-    except Exception as e:
-        pytest.fail(f"BIND could not be started: {e}", pytrace=False)
+    _up("bind-up.sh", "BIND")
     import subprocess
 
     _say(pytestconfig, "dns: " + subprocess.run(["named", "-v"], capture_output=True,
@@ -65,28 +67,23 @@ def bind(pytestconfig: pytest.Config) -> Bind:
 @pytest.fixture(scope="session")
 def pdns(pytestconfig: pytest.Config) -> PowerDns:
     """A real PowerDNS Authoritative on loopback: hack/pdns-up.sh (installs it when missing)."""
-    try:
-        out = run_script("pdns-up.sh")
-    except Exception as e:
-        pytest.fail(f"PowerDNS could not be started: {e}", pytrace=False)
+    out = _up("pdns-up.sh", "PowerDNS")
     _say(pytestconfig, "dns: " + out.strip().splitlines()[0])
     return PowerDns()
 
 
 @pytest.fixture
-def pdns_zone(pdns: PowerDns) -> Iterator[str]:
-    """A zone of this test's own on the shared PowerDNS."""
+def server(request: pytest.FixtureRequest) -> Bind:
+    """The DNS server of the test's zone (`dns_zone`, `zone`): BIND, or BIND then PowerDNS
+    for a test marked `@on_both_servers` (harness.py), whose body runs unchanged on each."""
+    return request.getfixturevalue(getattr(request, "param", "bind"))  # type: ignore[no-any-return]
+
+
+def _own_zone(server: Bind) -> Iterator[str]:
     zone = f"{unique('z')}.test"
-    pdns.add_zone(zone)
+    server.add_zone(zone)
     yield zone
-    pdns.del_zone(zone)
-
-
-@pytest.fixture
-def pzone(cluster: Cluster, pdns: PowerDns, ns: str, pdns_zone: str) -> str:
-    """A DNSZone object `web` (kind powerdns) in the test's namespace, on the test's zone."""
-    cluster.apply(ns, pdns.zone("web", pdns_zone))
-    return "web"
+    server.del_zone(zone)
 
 
 def _namespace(cluster: Cluster, prefix: str) -> Iterator[str]:
@@ -116,18 +113,15 @@ def ns2(cluster: Cluster) -> Iterator[str]:
 
 
 @pytest.fixture
-def dns_zone(bind: Bind) -> Iterator[str]:
-    """A zone of this test's own on the shared BIND."""
-    zone = f"{unique('z')}.test"
-    bind.add_zone(zone)
-    yield zone
-    bind.del_zone(zone)
+def dns_zone(server: Bind) -> Iterator[str]:
+    """A zone of this test's own on the shared BIND (or `server`)."""
+    yield from _own_zone(server)
 
 
 @pytest.fixture
-def zone(cluster: Cluster, bind: Bind, ns: str, dns_zone: str) -> str:
+def zone(cluster: Cluster, server: Bind, ns: str, dns_zone: str) -> str:
     """A DNSZone object `web` in the test's namespace, pointing at the test's zone."""
-    cluster.apply(ns, zone_obj("web", dns_zone, bind.port))
+    cluster.apply(ns, server.zone("web", dns_zone))
     return "web"
 
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
@@ -23,11 +24,22 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.update
+import pytest
 import yaml
+
+from planguard.dns.tsig import load_key
 
 REPO = Path(__file__).resolve().parents[1]
 HACK = REPO / "hack"
 T = TypeVar("T")
+
+
+# The test runs once on BIND and once on PowerDNS: its `server`, `dns_zone` and `zone` are
+# those of each in turn (conftest.py).
+on_both_servers = pytest.mark.parametrize("server", ["bind", "pdns"], indirect=True)
+# The test's `server`, `dns_zone` and `zone` are on PowerDNS.
+on_powerdns = pytest.mark.parametrize("server", ["pdns"], indirect=True)
 
 
 def hack_env(var: str, lib: str = "bind") -> str:
@@ -58,6 +70,18 @@ def metrics_text(port: int, timeout: float = 2) -> str:
     """What a planguard process serves on /metrics (its --metrics-port), as text."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
         return r.read().decode()
+
+
+def http_status(port: int, path: str, timeout: float = 3) -> int:
+    """The HTTP status a planguard process answers on `path` (/healthz, /readyz); 0 when
+    nothing listens (yet)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except OSError:
+        return 0
 
 
 def eventually(fn: Callable[[], T], timeout: float = 30, interval: float = 0.2,
@@ -149,6 +173,15 @@ class Bind:
 
     def add_zone(self, zone: str) -> None:
         run_script("bind-addzone.sh", zone)
+
+    def admin_update(self, zone: str,
+                     build: Callable[[dns.update.UpdateMessage], object]) -> None:
+        """A hand edit: an UPDATE `build` fills, signed with the dns-admin key; must succeed."""
+        key = load_key(self.key("dns-admin"))
+        u = dns.update.UpdateMessage(zone, keyring=key.keyring(), keyname=key.keyname,
+                                     keyalgorithm=key.algorithm)
+        build(u)
+        assert dns.query.tcp(u, "127.0.0.1", port=self.port, timeout=5).rcode() == 0
 
     def del_zone(self, zone: str) -> None:
         run_script("bind-delzone.sh", zone)
@@ -312,3 +345,14 @@ def condition(obj: dict[str, Any], ctype: str) -> str | None:
         if c.get("type") == ctype:
             return str(c.get("status"))
     return None
+
+
+def zone_at(cluster: Cluster, ns: str, zone: str, generation: int, enactors: str,
+            ctype: str = "Ready") -> bool:
+    """What `kubectl get dnszone -o yaml` shows once the zone converged: `ctype` True, the
+    active generation `generation`, and each of `enactors` (ids, one letter each) at it."""
+    z = cluster.get("dnszone", ns, zone)
+    st = z.get("status") or {}
+    return (condition(z, ctype) == "True" and st.get("activeGeneration") == generation
+            and {e: v.get("generation") for e, v in st.get("enactors", {}).items()}
+            == dict.fromkeys(enactors, generation))

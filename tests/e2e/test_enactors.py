@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -13,36 +12,28 @@ import dns.rcode
 import dns.update
 import pytest
 
-from harness import HACK, Bind, Cluster, Processes, condition, eventually, hack_env, plan_obj
+from harness import (
+    HACK,
+    Bind,
+    Cluster,
+    Processes,
+    condition,
+    eventually,
+    free_port,
+    hack_env,
+    metrics_text,
+    on_both_servers,
+    plan_obj,
+    zone_at,
+)
 from planguard.dns.tsig import load_key
+from prober import Prober, asker
 
 pytestmark = pytest.mark.e2e
 
 
 def served(bind: Bind, zone: str, endpoint: str) -> tuple[list[str], int | None]:
     return bind.query(f"{endpoint}.{zone}"), bind.generation(zone, endpoint)
-
-
-class Prober(threading.Thread):
-    """Asks BIND for the endpoint every few milliseconds and records what a client saw."""
-
-    def __init__(self, bind: Bind, zone: str, endpoint: str) -> None:
-        super().__init__(daemon=True)
-        self.bind, self.name_ = bind, f"{endpoint}.{zone}"
-        self.zone, self.endpoint = zone, endpoint
-        self.queries = self.empty = self.regressions = 0
-        self.highest = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            answer = self.bind.query(self.name_)
-            gen = self.bind.generation(self.zone, self.endpoint) or 0
-            self.queries += 1
-            self.empty += not answer
-            self.regressions += gen < self.highest
-            self.highest = max(self.highest, gen)
-            time.sleep(0.005)
 
 
 def start_roles(procs: Processes, bind: Bind, ns: str, enactors: str = "abc") -> None:
@@ -73,13 +64,8 @@ def test_three_enactors_converge_a_zone(cluster: Cluster, bind: Bind, ns: str, z
     # Only the changed endpoint was written; the others still carry generation 1.
     assert bind.generation(dns_zone, "fips") == 1 and bind.generation(dns_zone) == 2
 
-    def zone_status_converged() -> bool:
-        z = cluster.get("dnszone", ns, zone)
-        st = z.get("status") or {}
-        return (condition(z, "Converged") == "True" and st.get("activeGeneration") == 2
-                and {e: v.get("generation") for e, v in st.get("enactors", {}).items()}
-                == {"a": 2, "b": 2, "c": 2})
-    eventually(zone_status_converged, what="zone status converged at 2 for all enactors")
+    eventually(lambda: zone_at(cluster, ns, zone, 2, "abc", "Converged"),
+               what="zone status converged at 2 for all enactors")
     z = cluster.get("dnszone", ns, zone)["status"]
     # fips and ipv6 keep generation-1 markers, but plan 2 reproduces them exactly, so DNS
     # depends on plan 2 alone (clean-up's attribution, core/dnsplan/cleanup.depended_on).
@@ -106,54 +92,61 @@ def test_three_enactors_converge_a_zone(cluster: Cluster, bind: Bind, ns: str, z
     assert writers, "no update in BIND's log attributed to an enactor key"
 
 
-def test_postmortem_sequence_forced(cluster: Cluster, bind: Bind, ns: str, zone: str,
+@on_both_servers
+def test_postmortem_sequence_forced(cluster: Cluster, server: Bind, ns: str, zone: str,
                                     dns_zone: str, procs: Processes) -> None:
     """A delayed enactor holding an old plan, newer plans applied by another, clean-up
     deleting old plans, then the delayed one resumes: the 2025-10-19 sequence."""
     cluster.kubectl("patch", "dnszone", zone, "-n", ns, "--type", "merge",
                     "-p", '{"spec":{"keep":1}}')
-    procs.enactor("slow", ns, bind.key("enactor-a"),
+    mport = free_port()
+    procs.enactor("slow", ns, server.key("enactor-a"), metrics_port=mport,
                   fault=("stop-after-decide", "2"))
-    procs.cleanup(ns, bind.key("planguard-cleanup"))
+    procs.cleanup(ns, server.key("planguard-cleanup"))
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
-    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
-    prober = Prober(bind, dns_zone, "api")
+    eventually(lambda: served(server, dns_zone, "api") == (["10.0.0.1"], 1))
+    prober = Prober(asker(server, dns_zone), ("api",), every=0.005)
     prober.start()
 
     cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"]}))
     eventually(lambda: procs.state("enactor-slow") == "T", what="slow enactor frozen after read")
 
-    procs.enactor("fast", ns, bind.key("enactor-b"))
+    procs.enactor("fast", ns, server.key("enactor-b"))
     for g in (3, 4, 5):
         cluster.apply(ns, plan_obj(zone, g, {"api": [f"10.0.0.{g}"]}))
-    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.5"], 5), timeout=60)
+    eventually(lambda: served(server, dns_zone, "api") == (["10.0.0.5"], 5), timeout=60)
     # Clean-up removes the superseded plans, including the one the slow enactor holds.
     eventually(lambda: not cluster.exists("dnsplan", ns, f"{zone}-2"), what="plan 2 deleted")
 
     procs.signal("enactor-slow", signal.SIGCONT)
     # Its stale UPDATE reaches BIND and is refused by the prerequisite, not by luck.
-    eventually(lambda: "compare-and-swap conflict applying web-2" in procs.log("enactor-slow"),
-               what="the resumed enactor's stale write refused")
+    conflict = ('planguard_cas_outcomes_total{enactor="slow",result="conflict",'
+                f'zone="{ns}/{zone}"}}')
+    eventually(lambda: conflict in metrics_text(mport),
+               what="the resumed enactor's stale write refused (a CAS conflict in its metrics)")
     time.sleep(2)  # give the resumed enactor every chance to do damage
-    prober.stop.set()
-    prober.join()
-    assert served(bind, dns_zone, "api") == (["10.0.0.5"], 5)
-    assert prober.queries > 100
-    assert prober.empty == 0, f"{prober.empty} empty answers"
-    assert prober.regressions == 0, f"{prober.regressions} generation regressions"
+    prober.assert_clean(min_queries=100)
+    assert served(server, dns_zone, "api") == (["10.0.0.5"], 5)
     assert cluster.exists("dnsplan", ns, f"{zone}-5"), "the live plan was deleted"
     # The new plan still applies: nothing is stuck.
     cluster.apply(ns, plan_obj(zone, 6, {"api": ["10.0.0.6"]}))
-    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.6"], 6))
+    eventually(lambda: served(server, dns_zone, "api") == (["10.0.0.6"], 6))
+
+
+def live_plan_1(cluster: Cluster, bind: Bind, ns: str, zone: str, dns_zone: str,
+                procs: Processes, enactors: str) -> None:
+    """Plan 1 served and protected: clean-up puts the live-plan finalizer on once the plan is
+    a cycle old (before that a delete goes through at once and there is nothing to hold)."""
+    start_roles(procs, bind, ns, enactors)
+    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
+    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
+    eventually(lambda: "planguard.io/live-plan" in cluster.get("dnsplan", ns, f"{zone}-1")
+               ["metadata"].get("finalizers", []), what="plan 1 protected")
 
 
 def test_deleting_the_live_plan_waits_until_superseded(cluster, bind, ns, zone, dns_zone,
                                                        procs) -> None:
-    start_roles(procs, bind, ns, "a")
-    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
-    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
-    eventually(lambda: "planguard.io/live-plan" in cluster.get("dnsplan", ns, f"{zone}-1")
-               ["metadata"].get("finalizers", []))
+    live_plan_1(cluster, bind, ns, zone, dns_zone, procs, "a")
     cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--wait=false")
     time.sleep(2)
     held = cluster.get("dnsplan", ns, f"{zone}-1")
@@ -166,13 +159,7 @@ def test_deleting_the_live_plan_waits_until_superseded(cluster, bind, ns, zone, 
 
 def test_force_removed_live_plan_does_not_block_a_newer_plan(cluster, bind, ns, zone, dns_zone,
                                                             procs) -> None:
-    start_roles(procs, bind, ns, "ab")
-    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
-    eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
-    # The plan protected first: clean-up puts the live-plan finalizer on once the plan is a
-    # cycle old (before that a delete goes through at once and there is nothing to force).
-    eventually(lambda: "planguard.io/live-plan" in cluster.get("dnsplan", ns, f"{zone}-1")
-               ["metadata"].get("finalizers", []), what="plan 1 protected")
+    live_plan_1(cluster, bind, ns, zone, dns_zone, procs, "ab")
     # Force removal as an operator would do it: delete, then strip the finalizer (removing it
     # first would race clean-up, which puts it back on a plan DNS depends on).
     cluster.kubectl("delete", "dnsplan", f"{zone}-1", "-n", ns, "--wait=false")
@@ -201,12 +188,13 @@ def test_paused_zone_is_not_written(cluster, bind, ns, zone, dns_zone, procs) ->
     eventually(lambda: condition(cluster.get("dnszone", ns, zone), "Paused") == "False")
 
 
-def test_wrong_tsig_key_is_reported_and_writes_nothing(cluster, bind, ns, zone, dns_zone, procs,
+@on_both_servers
+def test_wrong_tsig_key_is_reported_and_writes_nothing(cluster, server, ns, zone, dns_zone, procs,
                                                        tmp_path) -> None:
     bad = tmp_path / "bad.key"
     bad.write_text('key "enactor-a" { algorithm hmac-sha256; secret "d3Jvbmcgc2VjcmV0IQ=="; };')
     procs.enactor("bad", ns, str(bad))
-    procs.cleanup(ns, bind.key("planguard-cleanup"))
+    procs.cleanup(ns, server.key("planguard-cleanup"))
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
 
     def reported() -> bool:
@@ -219,7 +207,7 @@ def test_wrong_tsig_key_is_reported_and_writes_nothing(cluster, bind, ns, zone, 
     assert condition(cluster.get("dnszone", ns, zone), "Converged") == "False"
     assert condition(cluster.get("dnszone", ns, zone), "Ready") == "False"
     assert condition(cluster.get("dnszone", ns, zone), "DNSReadable") == "True"  # clean-up's key
-    assert served(bind, dns_zone, "api") == ([], None)
+    assert served(server, dns_zone, "api") == ([], None)
 
 
 def test_bind_down_mid_apply_then_back(cluster, bind, ns, zone, dns_zone, procs) -> None:
@@ -227,7 +215,14 @@ def test_bind_down_mid_apply_then_back(cluster, bind, ns, zone, dns_zone, procs)
     cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"]}))
     eventually(lambda: served(bind, dns_zone, "api") == (["10.0.0.1"], 1))
     restart = subprocess.Popen([str(HACK / "bind-restart.sh"), "4"], stdout=subprocess.PIPE)
-    time.sleep(0.5)
+
+    def down() -> bool:
+        try:
+            bind.query(f"api.{dns_zone}")
+        except Exception:  # refused or timed out: BIND is away
+            return True
+        return False
+    eventually(down, timeout=10, interval=0.05, what="BIND down")
     cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"], "new": ["10.0.2.1"]}))
 
     def unreachable_reported() -> bool:

@@ -25,6 +25,7 @@ from harness import (
     eventually,
     free_port,
     metrics_text,
+    on_powerdns,
     plan_obj,
     unique,
 )
@@ -110,10 +111,11 @@ def test_takeover_from_another_namespace_is_refused_on_bind(cluster, bind, ns, n
     _takeover(cluster, bind, ns, ns2, dns_zone, procs)
 
 
+@on_powerdns
 def test_takeover_from_another_namespace_is_refused_on_powerdns(cluster, pdns: PowerDns, ns,
-                                                                ns2, pdns_zone,
+                                                                ns2, dns_zone,
                                                                 procs) -> None:
-    _takeover(cluster, pdns, ns, ns2, pdns_zone, procs)
+    _takeover(cluster, pdns, ns, ns2, dns_zone, procs)
 
 
 def test_the_same_zone_by_another_spelling_in_one_namespace(cluster, bind, ns, zone,

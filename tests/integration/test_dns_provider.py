@@ -20,14 +20,6 @@ def provider(bind: Bind, zone: str, key: str = "enactor-a") -> Rfc2136Provider:
     return Rfc2136Provider(zone, "127.0.0.1", bind.port, load_key(bind.key(key)), window=4)
 
 
-def admin_update(bind: Bind, zone: str, build) -> None:  # type: ignore[no-untyped-def]
-    key = load_key(bind.key("dns-admin"))
-    u = dns.update.UpdateMessage(zone, keyring=key.keyring(), keyname=key.keyname,
-                                 keyalgorithm=key.algorithm)
-    build(u)
-    assert dns.query.tcp(u, "127.0.0.1", port=bind.port, timeout=5).rcode() == 0
-
-
 def plan(g: int, eps: dict[str, tuple[str, ...]]) -> Plan:
     return Plan(f"p-{g}", "z", g, tuple(
         Endpoint(n, 120, tuple(Target(a) for a in addrs)) for n, addrs in eps.items()))
@@ -41,7 +33,7 @@ def test_zone_transfer_reads_what_dnspython_reads(bind: Bind, dns_zone: str) -> 
     }), p.read_zone(), "a"), 2):
         assert p.write_steps([step]) == [WriteOutcome.APPLIED]
     # Hand edits a person might make: odd TXT text and names that need escaping, a CNAME.
-    admin_update(bind, dns_zone, lambda u: (
+    bind.admin_update(dns_zone, lambda u: (
         u.add("_planguard.api", 0, "TXT", '"gen=1 plan=p-1 by=a" "and a \\"quoted\\" part"'),
         u.add(r"_planguard.we\.ird", 30, "TXT", "hand-made\\010marker"),
         u.add("alias", 30, "CNAME", "api"),
@@ -78,7 +70,7 @@ def test_pipelined_updates_are_each_their_own_compare_and_swap(bind: Bind, dns_z
     state = p.read_zone()
     # Someone changes e3 behind our back; then three UPDATEs go out together, the middle
     # one still expecting e3's old records.
-    admin_update(bind, dns_zone, lambda u: u.replace("e3", 60, "A", "10.7.7.7"))
+    bind.admin_update(dns_zone, lambda u: u.replace("e3", 60, "A", "10.7.7.7"))
     d = decide(plan(2, {n: (f"10.0.2.{i}",) for i, n in enumerate(eps)}), state, "a")
     steps = update_steps(d, 2 * d.writes[0].record_count)  # two endpoints per UPDATE
     assert len(steps) == 3
@@ -102,7 +94,7 @@ def test_a_step_after_a_failed_fence_raise_cannot_write(bind: Bind, dns_zone: st
     d = decide(plan(1, {f"e{i}": (f"10.0.3.{i}",) for i in range(4)}), state, "a")
     steps = update_steps(d, 2 * d.writes[0].record_count)
     assert len(steps) >= 2 and steps[0].fence_new is not None
-    admin_update(bind, dns_zone, lambda u: u.add("_planguard", 0, "TXT", '"gen=9 by=person"'))
+    bind.admin_update(dns_zone, lambda u: u.add("_planguard", 0, "TXT", '"gen=9 by=person"'))
     assert p.write_steps(steps) == [WriteOutcome.CONFLICT] * len(steps)
     assert bind.query(f"e3.{dns_zone}") == []
 
@@ -179,5 +171,5 @@ def test_each_applied_update_raises_the_serial_by_one(bind: Bind, dns_zone: str)
     steps = update_steps(d, 2 * d.writes[0].record_count)
     assert p.write_steps(steps) == [WriteOutcome.APPLIED] * 3
     assert p.read_serial() == state.serial + 3
-    admin_update(bind, dns_zone, lambda u: u.replace("e1", 60, "A", "10.7.7.1"))
+    bind.admin_update(dns_zone, lambda u: u.replace("e1", 60, "A", "10.7.7.1"))
     assert p.read_serial() == state.serial + 4  # someone else wrote: the check sees it

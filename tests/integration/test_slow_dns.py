@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from harness import (
@@ -23,6 +21,7 @@ from harness import (
     Processes,
     eventually,
     free_port,
+    http_status,
     metrics_text,
     plan_obj,
     unique,
@@ -32,16 +31,6 @@ from slowdrip import SlowDrip
 
 SLOW_ZONES = 8
 DNS_TIMEOUT = 5  # --dns-timeout: short, so the slow zones' conditions come quickly
-
-
-def probe(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
-            return int(r.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
-    except OSError:
-        return 0  # not listening (yet)
 
 
 class ProbeWatch:
@@ -63,7 +52,7 @@ class ProbeWatch:
         while not self._stop.wait(0.5):
             for name, port in self.ports.items():
                 for path in ("/healthz", "/readyz"):
-                    code = probe(port, path)
+                    code = http_status(port, path)
                     if code != 200:
                         self.failures.append(f"{time.strftime('%T')} {name} {path} {code}")
 
@@ -80,7 +69,7 @@ def test_slow_drip_servers_delay_only_their_own_zones(
     procs.start("cleanup", "cleanup", "-n", ns, "--tsig-key", bind.key("planguard-cleanup"),
                 "--interval", "1", *timeout, liveness_port=ports["cleanup"])
     for name, port in ports.items():
-        eventually(lambda p=port: probe(p, "/readyz") == 200, timeout=60,
+        eventually(lambda p=port: http_status(p, "/readyz") == 200, timeout=60,
                    what=f"{name} ready")
 
     generation = 0

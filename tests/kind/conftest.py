@@ -73,9 +73,9 @@ def prober(request: pytest.FixtureRequest, served: KindDns) -> Iterator[Prober]:
     p = Prober(served)
     p.start()
     yield p
-    summary = p.finish()
-    print(f"\n{request.node.name}: {summary}")
-    assert p.queries > 0, summary
-    assert (p.empty, p.regressions) == (0, 0), summary
+    seen = p.finish()
+    print(f"\n{request.node.name}: {seen}")
+    assert seen.queries > 0, seen
+    assert (seen.empty, seen.regressions) == (0, 0), seen
     if request.node.get_closest_marker("dns_frozen") is None:
-        assert p.unavailable == 0, summary
+        assert seen.unavailable == 0, seen

@@ -4,20 +4,19 @@ zones zone-a/b/c, BIND in the cluster, planguard installed by its chart)."""
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import random
 import socket
 import struct
 import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+import prober
 from harness import Cluster, eventually, run_script
 
 NAMESPACE = "planguard-system"
@@ -119,58 +118,16 @@ def plans_in(kind: Kind, ns: str = "default") -> dict[int, str]:
             if p["spec"]["zone"] == "dynamo" and not p["metadata"].get("deletionTimestamp")}
 
 
-class Prober(threading.Thread):
-    """What clients saw, every few milliseconds: answers, empties, regressions, and whether
-    the plan of the zone's fenced generation ever went missing."""
+class Prober(prober.Prober):
+    """The shared prober (tests/prober.py) on the cluster's BIND through its NodePort: one
+    retry as a stub resolver makes; a name no plan has published yet is not an outage."""
 
     def __init__(self, dns: KindDns, endpoints: tuple[str, ...] = PROBES) -> None:
-        super().__init__(daemon=True)
-        self.dns, self.endpoints = dns, endpoints
-        self.queries = self.empty = self.regressions = self.unavailable = 0
-        self.retried = 0  # first tries that failed and whose retry was answered
-        self.errors: collections.Counter[str] = collections.Counter()  # what failed, by kind
-        self.highest = dict.fromkeys(endpoints, 0)
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            for ep in self.endpoints:
-                try:
-                    answer, gen = self._ask(ep)
-                except Exception as first:
-                    # One retry at once, as a stub resolver makes (resolv.conf attempts: 2):
-                    # a client that gets its answer on the retry saw no outage. Both tries
-                    # failing is an unanswered query; every failure is counted by kind.
-                    self.errors[type(first).__name__] += 1
-                    try:
-                        time.sleep(0.05)
-                        answer, gen = self._ask(ep)
-                        self.retried += 1
-                    except Exception as second:
-                        self.errors[type(second).__name__] += 1
-                        self.unavailable += 1
-                        continue
-                self.queries += 1
-                # Empty once served: a name no plan has published yet is not an outage.
-                self.empty += not answer and self.highest[ep] > 0
-                self.regressions += gen < self.highest[ep]
-                self.highest[ep] = max(self.highest[ep], gen)
-            time.sleep(0.003)
-
-    def _ask(self, ep: str) -> tuple[list[str], int]:
-        return self.dns.query(ep), self.dns.generation(ep) or 0
-
-    def finish(self) -> str:
-        self.stop.set()
-        self.join()
-        errors = ", ".join(f"{k} x{n}" for k, n in self.errors.most_common()) or "none"
-        return (f"prober: {self.queries} queries, {self.empty} empty, "
-                f"{self.regressions} regressions, {self.unavailable} unavailable "
-                f"({self.retried} answered on a retry; failures: {errors})")
+        super().__init__(lambda ep: (dns.query(ep), dns.generation(ep) or 0), endpoints,
+                         retries=1, served_from_start=False)
 
     def assert_clean(self, min_queries: int = 500) -> None:
-        assert self.queries > min_queries, self.finish()
-        assert (self.empty, self.regressions, self.unavailable) == (0, 0, 0), self.finish()
+        super().assert_clean(min_queries)
 
 
 def plan_body(g: int, rng: random.Random, bulk: int = BULK) -> dict[str, Any]:
