@@ -30,10 +30,6 @@ class Condition:
     message: str = ""
 
 
-# roles/enactor.py still imports this name; core/timefmt.py is the definition.
-rfc3339 = timefmt.seconds
-
-
 def camel(text: str, default: str = "Unknown") -> str:
     """A valid reason from `text`: itself if valid and capitalised, else its words joined
     in CamelCase (zone_missing -> ZoneMissing), else `default`."""

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from planguard import logs, metrics
+from planguard.core import timefmt
 from planguard.core.backoff import EnactorWaits
-from planguard.core.conditions import rfc3339
-from planguard.core.dnsplan import authoring
+from planguard.core.dnsplan import authoring, status
 from planguard.core.dnsplan.enact import Choice
 from planguard.core.dnsplan.enactment import (
     ERROR_FIELDS,
@@ -165,8 +165,8 @@ class Enactor:
                 self.api.event(zone, "DNSZone", "Normal", "Applied",
                                f"{self.cfg.enactor_id} applied plan {chosen.plan.name}")
             report.generation = then.generation
-            self._report(zone, report, {"generation": then.generation,
-                                      "appliedAt": rfc3339(datetime.now(UTC))}, then.force)
+            self._report(zone, report, {**status.applied_entry(then.generation,
+                                                               datetime.now(UTC))}, then.force)
         elif then.report:
             self._report(zone, report, {})
         return self.cfg.drift_interval if then.wait is None else then.wait
@@ -208,8 +208,8 @@ class Enactor:
             log.warning("%s: DNS state unknown, nothing written: %s", label, e)
             self.api.event(zone, "DNSZone", "Warning", "DNSError",
                            f"{self.cfg.enactor_id}: {e} (nothing written; retrying)")
-        self._report(zone, report, {"lastError": str(e), "lastErrorKind": e.kind.value,
-                                  "lastErrorTime": rfc3339(datetime.now(UTC))})
+        self._report(zone, report, {**status.error_entry(str(e), e.kind.value,
+                                                         datetime.now(UTC))})
         # A slow server costs its own zone only (core/dnsplan/reconcile_slots.py).
         return EnactorWaits.dns_failed(report.error_attempts, self.rng)
 
@@ -270,7 +270,7 @@ class Enactor:
         report.reported, report.reported_at = entry, now
         body: dict[str, Any] = {k: None for k in ERROR_FIELDS}  # null: merge patch deletes
         body.update(entry)
-        body["heartbeat"] = rfc3339(datetime.now(UTC))
+        body["heartbeat"] = timefmt.seconds(datetime.now(UTC))
         meta = zone["metadata"]
         try:
             self.api.patch_status("dnszones", meta["namespace"], meta["name"],
