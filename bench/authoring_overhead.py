@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from common import arguments
 from planguard.core.dnsplan.authoring import Authority
 from planguard.core.dnsplan.enact import choose, decide, update_steps
 from planguard.core.dnsplan.model import Endpoint, Plan, Target
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--endpoints", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--fresh-digest", action="store_true")
-    args = ap.parse_args()
+    args = arguments(ap, endpoints=50, rounds=2)
     n = args.endpoints
     auth = Authority(owner="team/web", zone="example.test")
     first, base = plan(1, n), plan(1, n)

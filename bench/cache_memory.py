@@ -18,6 +18,7 @@ import json
 import random
 import tracemalloc
 
+from common import arguments
 from planguard.core.dnsplan.selection import PartCache, candidates, newest_valid
 from planguard.roles.cache import ObjectCache
 
@@ -41,7 +42,7 @@ def main() -> None:
     ap.add_argument("--endpoints", type=int, default=25000)
     ap.add_argument("--generations", type=int, default=3)
     ap.add_argument("--part-size", type=int, default=1000)
-    args = ap.parse_args()
+    args = arguments(ap, endpoints=2000, generations=2)
     rng = random.Random(1)
     eps = {f"e{i}": [f"10.{i % 250}.{j}.{rng.randint(1, 250)}" for j in range(4)]
            for i in range(args.endpoints)}

@@ -28,7 +28,6 @@ import argparse
 import json
 import random
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,15 +35,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from api_load import Audit, ControlPlane, port_free
+from api_load import Audit, ControlPlane
 from common import (
     REPO,
     Bind,
     Cluster,
     Processes,
+    arguments,
     changed,
+    control_plane_options,
+    exit_unless_ports_free,
     initial_endpoints,
     pct,
     plan_body,
@@ -197,14 +197,13 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=300, help="max seconds after the stream")
     ap.add_argument("--baseline-ref", default="167a1e3")
     ap.add_argument("--only", choices=["baseline", "planguard"])
-    ap.add_argument("--api-port", type=int, default=36443)
-    ap.add_argument("--etcd-port", type=int, default=32379)
+    quick_ports = control_plane_options(ap)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--result-name", default="cleanup_stream")
-    args = ap.parse_args()
-    for p in (args.api_port, args.etcd_port, args.etcd_port + 1):
-        if not port_free(p):
-            sys.exit(f"port {p} is in use: pick others with --api-port/--etcd-port")
+    # --quick: this tree's clean-up only (the baseline is the same code path on an older tree)
+    args = arguments(ap, minutes=0.1, interval=0.5, endpoints=50, settle=60, only="planguard",
+                     **quick_ports)
+    exit_unless_ports_free(args)
     subprocess.run([str(REPO / "hack" / "bind-up.sh")], check=True, capture_output=True)
     bind = Bind()
     tmp = Path(tempfile.mkdtemp(prefix="pg-stream-"))

@@ -1,9 +1,11 @@
 """Shared bench plumbing: the real control plane and BIND through hack/, plan generators,
-percentiles. Benchmarks run on demand (not in the test suite) and report ratios against a
-baseline measured in the same run, because these machines are noisy."""
+percentiles, arguments with `--quick`, results. Benchmarks run on demand and report ratios
+against a baseline measured in the same run, because these machines are noisy; the test
+suite runs each one with `--quick` only (bench/README.md)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -11,6 +13,7 @@ import secrets
 import socket
 import statistics
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +27,7 @@ from harness import (
     Bind,
     Cluster,
     Processes,
+    free_port,
     hack_env,
     metrics_text,
     plan_obj,
@@ -32,8 +36,8 @@ from harness import (
     zone_obj,
 )
 
-__all__ = ["REPO", "Bind", "Cluster", "Processes", "hack_env", "metrics_text", "run_script",
-           "unique", "zone_obj"]
+__all__ = ["REPO", "Bind", "Cluster", "Processes", "free_port", "hack_env", "metrics_text",
+           "run_script", "unique", "zone_obj"]
 
 
 def real_parts() -> tuple[Cluster, Bind]:
@@ -76,6 +80,24 @@ def plan_body(zone: str, g: int, eps: Endpoints, ttl: int = 60,
     return plan_obj(zone, g, eps, ttl=ttl, bare=bare)
 
 
+def served(server: Bind, zone: str, name: str, addrs: list[str], generation: int | None = None,
+           weighted: bool = False) -> bool:
+    """Whether a client asking for `name.zone` gets `addrs` (one of them, picked by weight,
+    when `weighted` on PowerDNS) and, when given, its marker says `generation`: the change
+    is served. Every bench's "served yet" is this."""
+    if generation is not None and server.generation(zone, name) != generation:
+        return False
+    got = server.query(f"{name}.{zone}")
+    return len(got) == 1 and got[0] in addrs if weighted else got == sorted(addrs)
+
+
+def all_served(server: Bind, zone: str, eps: Endpoints, names: list[str]) -> None:
+    """Raises unless every one of `names` is served as `eps` says."""
+    bad = [n for n in names if not served(server, zone, n, eps[n])]
+    if bad:
+        raise RuntimeError(f"{len(bad)} endpoints not served as planned in {zone}, e.g. {bad[:3]}")
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     if not xs:
@@ -101,18 +123,46 @@ def wait_until(fn, timeout: float, interval: float = 0.002) -> float:  # type: i
         time.sleep(interval)
 
 
+def arguments(ap: argparse.ArgumentParser, **quick: Any) -> argparse.Namespace:
+    """The bench's arguments, with `--quick`: the same code path at the sizes in `quick`, in
+    a few seconds (tests/integration/test_bench_quick.py runs each bench so, so none rots).
+    Flags given explicitly still win over the quick sizes."""
+    ap.add_argument("--quick", action="store_true",
+                    help="the same code path at a tiny size: checks the bench runs, measures "
+                         "nothing worth keeping")
+    if ap.parse_args().quick:
+        ap.set_defaults(**quick)
+        # A quick result is no measurement: never over bench/results' real ones.
+        os.environ.setdefault("PLANGUARD_BENCH_RESULTS", tempfile.mkdtemp(prefix="bench-quick-"))
+    return ap.parse_args()
+
+
+def control_plane_options(ap: argparse.ArgumentParser) -> dict[str, int]:
+    """--api-port/--etcd-port for a bench that starts a kube-apiserver + etcd of its own;
+    returns the quick run's: ports free right now."""
+    ap.add_argument("--api-port", type=int, default=36443)
+    ap.add_argument("--etcd-port", type=int, default=32379)
+    return {"api_port": free_port(), "etcd_port": free_port()}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def exit_unless_ports_free(args: argparse.Namespace) -> None:
+    for p in (args.api_port, args.etcd_port, args.etcd_port + 1):
+        if not port_free(p):
+            sys.exit(f"port {p} is in use: pick others with --api-port/--etcd-port")
+
+
 def write_result(name: str, result: dict[str, Any]) -> Path:
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
+    """bench/results/<name>.json, or under $PLANGUARD_BENCH_RESULTS (the quick test's)."""
+    out = Path(os.environ.get("PLANGUARD_BENCH_RESULTS", REPO / "bench" / "results"))
+    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     path.write_text(json.dumps(result, indent=2))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_stats(pid: int) -> tuple[float, int]:

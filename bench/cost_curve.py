@@ -34,18 +34,17 @@ import kubernetes
 from common import (
     REPO,
     Processes,
+    arguments,
     changed,
     initial_endpoints,
     plan_body,
-    proc_stats,
     real_parts,
     unique,
-    wait_until,
     write_result,
     zone_obj,
 )
 from dns_raw_limit import raw_messages, raw_push
-from enactor_scale import all_served, create_all, parts, served
+from enactor_scale import parts, timed_phase
 from planguard.dns.tsig import load_key
 
 Endpoints = dict[str, list[str]]
@@ -100,21 +99,12 @@ def one_size(cluster: Any, bind: Any, key: Any, records: int) -> dict[str, Any]:
             bodies = full_body("c", g, eps) if base is None else \
                 delta_body("c", g, base, eps, names)
             size = sum(len(json.dumps(b)) for b in bodies)
-            cpu0, _ = proc_stats(pid)
-            t0 = time.monotonic()
-            create_all(api, ns, bodies)
-            created = time.monotonic() - t0
-            t1 = wait_until(lambda eps=eps, names=names, g=g: served(bind, dz, eps, names, g),
-                            timeout=3600, interval=0.02)
-            cpu1, peak = proc_stats(pid)
-            all_served(bind, dz, eps, names)
-            phases.append({"phase": label, "changed": len(names), "s": t1 - t0,
-                           "creates_s": created, "objects": len(bodies),
-                           "sent_mib": size / 2**20, "cpu_s": cpu1 - cpu0,
-                           "peak_rss_mib": peak / 2**20})
-            print(f"  {records:>7} records, {label:12}: {t1 - t0:7.2f} s (creates "
-                  f"{created:.2f} s, {len(bodies)} objects, {size / 2**20:.1f} MiB), "
-                  f"CPU {cpu1 - cpu0:.1f} s, peak {peak / 2**20:.0f} MiB", flush=True)
+            m = timed_phase(api, ns, bodies, pid, bind, dz, eps, names, g, timeout=3600)
+            phases.append({"phase": label, **m, "objects": len(bodies),
+                           "sent_mib": size / 2**20})
+            print(f"  {records:>7} records, {label:12}: {m['s']:7.2f} s (creates "
+                  f"{m['creates_s']:.2f} s, {len(bodies)} objects, {size / 2**20:.1f} MiB), "
+                  f"CPU {m['cpu_s']:.1f} s, peak {m['peak_rss_mib']:.0f} MiB", flush=True)
     finally:
         procs.stop_all()
         cluster.kubectl("delete", "namespace", ns, "--wait=false")
@@ -179,7 +169,7 @@ def main() -> None:
     ap.add_argument("--plot", action="store_true")
     ap.add_argument("--plot-only", action="store_true",
                     help="only draw docs/cost-curve.png from bench/results/cost_curve.json")
-    args = ap.parse_args()
+    args = arguments(ap, records=[2000])
     if args.plot or args.plot_only:
         import matplotlib  # noqa: F401  (fail now, not after 18 minutes of measuring)
     if args.plot_only:

@@ -37,7 +37,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.update
 
-from common import changed, initial_endpoints, unique, write_result
+from common import arguments, changed, initial_endpoints, served, unique, write_result
 from harness import Bind, PowerDns, run_script
 from planguard.core.dnsplan import weights
 from planguard.core.dnsplan.enact import decide, update_steps
@@ -146,14 +146,6 @@ def planguard_frames(zone: str, port: int, key: TsigKey, plan: Plan,
     return [struct.pack("!H", len(m.wire)) + m.wire for m in msgs]
 
 
-def served(bind, zone: str, eps: Endpoints) -> bool:  # type: ignore[no-untyped-def]
-    last = list(eps)[-1]
-    got = bind.query(f"{last}.{zone}")
-    if isinstance(bind, PowerDns):  # one answer per query, picked by weight
-        return len(got) == 1 and got[0] in eps[last]
-    return got == sorted(eps[last])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoints", type=int, default=5000)
@@ -163,7 +155,7 @@ def main() -> None:
     ap.add_argument("--max-records", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--server", choices=["bind", "powerdns"], default="bind")
-    args = ap.parse_args()
+    args = arguments(ap, endpoints=200, rounds=1)
     weighted = args.server == "powerdns"
     # DNS only: the raw limit needs no Kubernetes.
     run_script("pdns-up.sh" if weighted else "bind-up.sh")
@@ -220,7 +212,8 @@ def main() -> None:
             dt, n = cases[c](z)
             if n == 0:
                 raise RuntimeError(f"{c}: nothing acknowledged")
-            if not served(bind, z, {k: second[k] for k in delta}):
+            last = list(delta)[-1]
+            if not served(bind, z, last, second[last], weighted=weighted):
                 raise RuntimeError(f"{c}: the last change is not served")
             times[c].append(dt)
             bind.del_zone(z)

@@ -27,10 +27,12 @@ import kubernetes.watch
 
 from common import (
     Processes,
+    arguments,
     changed,
     initial_endpoints,
     plan_body,
     real_parts,
+    served,
     summary,
     unique,
     wait_until,
@@ -88,11 +90,6 @@ def api_floor(cluster, plans) -> list[float]:  # type: ignore[no-untyped-def]
     return out
 
 
-def served(bind, dns_zone: str, name: str, addrs: list[str], g: int) -> bool:  # type: ignore[no-untyped-def]
-    return (bind.generation(dns_zone, name) == g
-            and bind.query(f"{name}.{dns_zone}") == sorted(addrs))
-
-
 def run_enactors(cluster, bind, n_enactors: int, plans, tmp) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
     ns, dns_zone = unique("bench-"), f"{unique('b')}.test"
     cluster.kubectl("create", "namespace", ns)
@@ -127,7 +124,7 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=4)
     ap.add_argument("--plans", type=int, default=100)
     ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args()
+    args = arguments(ap, endpoints=40, plans=3)
     import tempfile
     from pathlib import Path
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from kubernetes import client as k8s
 from kubernetes.config import new_client_from_config
 
-from common import Processes, real_parts, start_fleet, unique, wait_until, write_result
+from common import Processes, arguments, real_parts, start_fleet, unique, wait_until, write_result
 
 
 def lease_ages(coord: k8s.CoordinationV1Api, ns: str) -> list[float]:
@@ -73,7 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, nargs="+", default=[1000, 2000])
     ap.add_argument("--seconds", type=float, default=60)
-    args = ap.parse_args()
+    args = arguments(ap, nodes=[30], seconds=3)
     cluster, _ = real_parts()
     rows = [run(cluster, n, args.seconds) for n in args.nodes]
     for r in rows:

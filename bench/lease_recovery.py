@@ -2,6 +2,7 @@
 scheduler code (planguard) against a naive manager in the same run.
 
   .venv/bin/python bench/lease_recovery.py        (about 2 minutes; writes a PNG)
+  .venv/bin/python bench/lease_recovery.py --quick   (N = 1,000 only, no plot)
 
 L = 300 s, R = 60 s, c = 0.1 s per check-in, u = 0.8; k = 32 workers (N = 1,000 and
 10,000) and 333 (N = 100,000, the reference's sizing rule). Reports T_rec against the
@@ -10,25 +11,25 @@ bound N*c/(u*k), work amplification, false expiries, and goodput over time.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
-from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, write_result
+from common import REPO, arguments, write_result
 from planguard.sim.dwfm import Scenario, naive, planguard
+
+CASES = ((1000, 32, 1200, True), (10_000, 32, 3600, True), (100_000, 333, 300, False))
 
 
 def main() -> None:
-    rows, curves = [], {}
-    for n, k, after, run_naive in ((1000, 32, 1200, True), (10_000, 32, 3600, True),
-                                   (100_000, 333, 300, False)):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", type=int, default=len(CASES), help="the first N of N=1k/10k/100k")
+    ap.add_argument("--no-plot", action="store_true", help="no PNG (matplotlib not needed)")
+    args = arguments(ap, cases=1, no_plot=True)
+    rows: list[dict[str, Any]] = []
+    curves: dict[str, Any] = {}
+    for n, k, after, run_naive in CASES[:args.cases]:
         sc = Scenario(n, k, after=after)
         t0 = time.time()
         pg = planguard(sc)
@@ -46,6 +47,16 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row))
     write_result("lease_recovery", {"rows": rows})
+    if not args.no_plot:
+        plot(curves)
+
+
+def plot(curves: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for name, pts in curves.items():
         xs = [x for x, _ in pts]

@@ -29,10 +29,8 @@ import random
 import select
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,6 +51,7 @@ from common import (
     Cluster,
     Endpoints,
     Processes,
+    arguments,
     changed,
     free_port,
     hack_env,
@@ -67,6 +66,7 @@ from common import (
     zone_obj,
 )
 from planguard.dns.tsig import load_key
+from prober import Prober
 
 EDNS_GROUP, EDNS_VERSION, EDNS_PLURAL = "externaldns.k8s.io", "v1alpha1", "dnsendpoints"
 TTL = 60
@@ -104,15 +104,14 @@ class Answers:
             raise TimeoutError(f"BIND did not answer {fqdn}")
         if r.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             raise RuntimeError(f"{fqdn}: {dns.rcode.to_text(r.rcode())}")
-        return sorted(rd.to_text() for rr in r.answer if rr.rdtype == dns.rdatatype.A
-                      for rd in rr)
+        return addresses(r)
 
     def served(self, want: dict[str, list[str]], window: int = 256) -> dict[str, float]:
         """{fqdn: time its answer arrived} for the names answering exactly their wanted
         addresses. Queries are pipelined (up to `window` in flight on one socket): one at a
         time, a sweep of 25,000 names takes ~20 s here, which would swamp what is measured."""
         todo = list(want)
-        inflight: dict[int, tuple[str, bytes]] = {}
+        inflight: dict[int, tuple[str, dns.message.Message]] = {}
         ok: dict[str, float] = {}
         qid = random.randrange(65536)
         sock = self._socket()
@@ -122,16 +121,16 @@ class Answers:
                 while todo and len(inflight) < window:
                     fqdn = todo.pop()
                     qid = (qid + 1) % 65536
-                    qname = _wire_name(fqdn)
+                    query = dns.message.make_query(fqdn, "A", id=qid)
                     try:
-                        sock.send(struct.pack("!6H", qid, 0, 1, 0, 0, 0) + qname + b"\0\1\0\1")
+                        sock.send(query.to_wire())
                     except BlockingIOError:
                         todo.append(fqdn)
                         break
                     except ConnectionRefusedError:  # BIND restarting: this pass ends here
                         time.sleep(0.2)
                         return ok
-                    inflight[qid] = (fqdn, qname)
+                    inflight[qid] = (fqdn, query)
                 # No answer for 0.1 s: those queries are lost (BIND drops some while it
                 # applies a burst of UPDATEs, or it restarted) and count as not served yet,
                 # so the next pass asks again. A 1 s wait here made every first publish
@@ -145,14 +144,14 @@ class Answers:
                     except (BlockingIOError, ConnectionRefusedError):
                         break
                     t = time.monotonic()
-                    parsed = _parse_a(wire)
-                    if parsed is None or parsed[0] not in inflight:
+                    try:
+                        r = dns.message.from_wire(wire)
+                    except dns.exception.DNSException:
                         continue
-                    fqdn, qname = inflight[parsed[0]]
-                    if parsed[1].lower() != qname.lower():
+                    if r.id not in inflight or not inflight[r.id][1].is_response(r):
                         continue
-                    del inflight[parsed[0]]
-                    if parsed[2] == sorted(want[fqdn]):
+                    fqdn = inflight.pop(r.id)[0]
+                    if addresses(r) == sorted(want[fqdn]):
                         ok[fqdn] = t
         finally:
             sock.close()
@@ -162,39 +161,8 @@ class Answers:
         self.sock.close()
 
 
-def _wire_name(fqdn: str) -> bytes:
-    return b"".join(bytes([len(label)]) + label for label in fqdn.encode().split(b".")) + b"\0"
-
-
-def _parse_a(wire: bytes) -> tuple[int, bytes, list[str]] | None:
-    """(id, question name, sorted A addresses) of a response; dnspython's parser would cost
-    more than the query itself. None if it is not a response we can read."""
-    try:
-        qid, flags, qdcount, ancount = struct.unpack_from("!4H", wire)
-        if not flags & 0x8000 or qdcount != 1:
-            return None
-        off = 12
-        while wire[off]:
-            off += wire[off] + 1
-        qname, off = wire[12:off + 1], off + 5
-        addrs = []
-        for _ in range(ancount):
-            while True:  # owner name: labels, ending in a zero byte or a pointer
-                if wire[off] >= 0xC0:
-                    off += 2
-                    break
-                if wire[off] == 0:
-                    off += 1
-                    break
-                off += wire[off] + 1
-            rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", wire, off)
-            off += 10
-            if rtype == 1 and rdlen == 4:
-                addrs.append(socket.inet_ntoa(wire[off:off + 4]))
-            off += rdlen
-        return qid, qname, sorted(addrs)
-    except (struct.error, IndexError):
-        return None
+def addresses(r: dns.message.Message) -> list[str]:
+    return sorted(rd.to_text() for rr in r.answer if rr.rdtype == dns.rdatatype.A for rd in rr)
 
 
 def wait_served(ans: Answers, zone: str, want: dict[str, list[str]], timeout: float) -> float:
@@ -219,51 +187,6 @@ def wait_served(ans: Answers, zone: str, want: dict[str, list[str]], timeout: fl
                                f"{timeout:.0f} s, e.g. {next(iter(pending))}")
         time.sleep(max(0.0, 0.002 - (time.monotonic() - t0)))
     return last
-
-
-class Prober(threading.Thread):
-    """Asks a few names every `every` seconds; records (time, name, served?)."""
-
-    def __init__(self, port: int, fqdns: list[str], every: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.port, self.fqdns, self.every = port, fqdns, every
-        self.samples: list[tuple[float, str, bool]] = []
-        self._stop_evt = threading.Event()
-
-    def run(self) -> None:
-        ans = Answers(self.port)
-        nxt = time.monotonic()
-        while not self._stop_evt.is_set():
-            for f in self.fqdns:
-                self.samples.append((time.monotonic(), f, bool(ans.a(f))))
-            nxt += self.every
-            time.sleep(max(0.0, nxt - time.monotonic()))
-        ans.close()
-
-    def stop(self) -> None:
-        self._stop_evt.set()
-        self.join()
-
-    def report(self, since: float) -> dict[str, Any]:
-        """Empty answers after `since`: how many, and the longest a name stayed empty."""
-        empty = [s for s in self.samples if s[0] >= since and not s[2]]
-        longest = 0.0
-        for f in self.fqdns:
-            start = None
-            for t, name, ok in self.samples:
-                if name != f or t < since:
-                    continue
-                if not ok and start is None:
-                    start = t
-                elif ok and start is not None:
-                    longest = max(longest, t - start)
-                    start = None
-            if start is not None:
-                longest = max(longest, self.samples[-1][0] - start)
-        return {"queries": sum(1 for s in self.samples if s[0] >= since),
-                "empty_answers": len(empty), "names": len(self.fqdns),
-                "first_empty_after_s": (empty[0][0] - since) if empty else None,
-                "longest_empty_s": longest}
 
 
 def api_call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -569,16 +492,21 @@ def probing(tool: ExternalDNS | Planguard, eps: Endpoints) -> Iterator[dict[str,
     prober's report from the moment the body starts, and whether a shared part (BIND, the
     API server) was restarted meanwhile."""
     pids = shared_parts()["pids"]
-    prober = Prober(tool.bind.port, probe_names(tool.zone, eps))
-    prober.start()
-    time.sleep(1)
+    names = probe_names(tool.zone, eps)
+    ans = Answers(tool.bind.port)
+    prober = Prober(lambda fqdn: (ans.a(fqdn), 0), names, every=0.02)
     t0 = time.monotonic()
+    prober.start()
     out: dict[str, Any] = {}
     try:
         yield out
     finally:
-        prober.stop()
-    out.update(prober.report(t0), disturbed=shared_parts()["pids"] != pids)
+        seen = prober.finish()
+        ans.close()
+    out.update({"queries": seen.queries, "empty_answers": seen.empty, "names": len(names),
+                "first_empty_after_s": None if seen.first_empty is None
+                else seen.first_empty - t0, "longest_empty_s": seen.longest_empty},
+               disturbed=shared_parts()["pids"] != pids)
 
 
 def edns_empty_source(tool: ExternalDNS, eps: Endpoints, hold: float) -> dict[str, Any]:
@@ -667,7 +595,7 @@ def print_table(res: dict[str, Any]) -> None:
             ("rounds disturbed", lambda r: ",".join(map(str, r["disturbed_rounds"])) or "none")]
     w = max(len(c) for c in cols) + 2
     print(f"\n{res['endpoints']:,} endpoints x 4 A targets, {res['changes']} rounds of 10 % "
-          f"changes; external-dns {res['external_dns']['version']}")
+          f"changes; external-dns {res.get('external_dns', {}).get('version', 'not run')}")
     print(f"{'':24}" + "".join(f"{c:>{w}}" for c in cols))
     for label, get in rows:
         print(f"{label:24}" + "".join(f"{get(runs[c]):>{w}}" for c in cols))
@@ -709,20 +637,26 @@ def main() -> None:
     ap.add_argument("--round-timeout", type=float, default=300,
                     help="seconds a change may take before the tool is marked as failing")
     ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args()
+    ap.add_argument("--no-external-dns", action="store_true",
+                    help="planguard's side only (no Go build, no external-dns run)")
+    args = arguments(ap, endpoints=40, changes=1, object_size=20, hold=1, idle=1,
+                     round_timeout=60, no_external_dns=True)
+    peers = not args.no_external_dns
 
     # SIGTERM runs the finally blocks too: external-dns stopped, zones removed from BIND.
     signal.signal(signal.SIGTERM, _exit_on_term)
     started = time.monotonic()
-    binary, crd, version, build_s = build_external_dns()
+    if peers:
+        binary, crd, version, build_s = build_external_dns()
     cluster, bind = real_parts()
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
-    cluster.kubectl("wait", "--for=condition=Established",
-                    f"crd/{EDNS_PLURAL}.{EDNS_GROUP}")
+    if peers:
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+        cluster.kubectl("wait", "--for=condition=Established",
+                        f"crd/{EDNS_PLURAL}.{EDNS_GROUP}")
     logdir = Path(tempfile.mkdtemp(prefix="pg-peer-"))
     rounds = plan_rounds(args.endpoints, args.changes, args.seed)
     final = rounds[-1][0]
-    batches = [int(b) for b in args.batch_sizes.split(",")]
+    batches = [int(b) for b in args.batch_sizes.split(",")] if peers else []
     res: dict[str, Any] = {"endpoints": args.endpoints, "targets": 4, "changes": args.changes,
                            "object_size": args.object_size, "runs": {}, "empty_source": {},
                            "logs": str(logdir)}
@@ -733,11 +667,11 @@ def main() -> None:
                                                        args.object_size)
         tools["planguard"] = Planguard(cluster, bind, logdir, args.object_size,
                                        drift=600 if args.endpoints > 5000 else 60)
-        first = tools[f"external-dns b={batches[0]}"]
-        assert isinstance(first, ExternalDNS)
-        res["external_dns"] = {"version": version, "build_script_s": build_s,
-                               "flags": [f for f in first.flags
-                                         if not f.startswith("--kubeconfig")]}
+        first = tools[f"external-dns b={batches[0]}"] if peers else None
+        if isinstance(first, ExternalDNS):
+            res["external_dns"] = {"version": version, "build_script_s": build_s,
+                                   "flags": [f for f in first.flags
+                                             if not f.startswith("--kubeconfig")]}
         res["shared_before"] = shared_parts()
         ms = [Measure(name, tool, args.round_timeout) for name, tool in tools.items()]
         for i, (eps, names) in enumerate(rounds):
