@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from harness import HACK, Cluster, Processes, eventually, free_port, http_status, unique
+from harness import (
+    HACK,
+    Cluster,
+    Processes,
+    eventually,
+    free_port,
+    http_status,
+    metrics_text,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
 DURATION, RENEW = 6.0, 1.5
@@ -196,14 +205,16 @@ def test_a_wrong_checkin_proof_renews_nothing(cluster: Cluster, ns: str, ns2: st
     none; the same agents with the right key do (in another lease namespace)."""
     f = Fleet(procs, cluster, 6)
     wrong = key_file(procs.logdir / "wrong.key")
+    wrong_metrics = free_port()
     for name, where, key in (("right", ns, None), ("wrong", ns2, wrong)):
         procs.start(f"leases-{name}", "leases", "--id", name, "--lease-namespace", where,
                     *f.lease_args(key), "--lease-duration", str(DURATION), "--renew-interval",
-                    str(RENEW))
+                    str(RENEW), metrics_port=wrong_metrics if key else 0)
     eventually(lambda: len(f.renewed(ns)) == 6, timeout=30, what="leases of the right key")
     # The wrong-key manager leads, asks the same agents, and is answered 200 every time.
-    eventually(lambda: "a wrong proof" in procs.log("leases-wrong"), timeout=30,
-               what="the wrong-key manager's check-ins")
+    eventually(lambda: 'planguard_lease_checkins_total{result="failed"}'
+               in metrics_text(wrong_metrics), timeout=30,
+               what="the wrong-key manager's check-ins, failed in its metrics")
     time.sleep(DURATION)  # a whole lease duration of its check-ins
     assert f.renewed(ns2) == {}
     assert f.control({})["checkins"] > 0
