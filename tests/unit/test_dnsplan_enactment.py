@@ -25,10 +25,12 @@ from planguard.core.dnsplan.enactment import (
     settle,
     status_due,
     status_entry,
+    untold,
     withdrawn,
 )
 from planguard.core.dnsplan.model import Endpoint, Plan, Target, ZoneState
 from planguard.core.dnsplan.selection import Candidate
+from planguard.core.dnsplan.validate import Problem
 from planguard.sim.memoryzone import MemoryZone
 
 POLICY = ReadPolicy(drift_interval=10.0, full_read_every=6)
@@ -231,3 +233,14 @@ def test_what_follows_an_apply() -> None:
     assert not soon.report and soon.wait is not None and soon.wait < 0.3
     later = settle(Applied.WITHDRAWN, chosen, rng)
     assert not later.report and later.wait is not None and 0.5 <= later.wait <= 1.0
+
+
+def test_each_problem_is_told_once_per_object_reason_and_message() -> None:
+    told: set[tuple[str, str, str]] = set()
+    held, other = Problem("Held", "approve it"), Problem("ZoneClaimed", "not yours")
+    assert untold(told, "p1", [held, other]) == [held, other]
+    assert untold(told, "p1", [held]) == []
+    assert untold(told, "p2", [held]) == [held]  # another plan is told anew
+    assert untold(told, "p1", [Problem("Held", "approve the new one")])  # a new message
+    told.update((f"x{i}", "r", "m") for i in range(1001))
+    assert untold(told, "p3", [held]) == [held] and len(told) == 1  # old news forgotten

@@ -27,11 +27,13 @@ from planguard.core.dnsplan.enactment import (
     Enacting,
     ReadPolicy,
     Reads,
+    Told,
     Trace,
     apply,
     settle,
     status_due,
     status_entry,
+    untold,
 )
 from planguard.core.dnsplan.selection import Candidate, PartCache, candidates, newest_valid
 from planguard.core.dnsplan.validate import Problem
@@ -78,7 +80,7 @@ class _ZoneReport:
     reported_at: float = 0.0
     refused: set[str] = field(default_factory=set)
     superseded: set[str] = field(default_factory=set)
-    told: set[tuple[str, str, str]] = field(default_factory=set)  # (plan, reason, message)
+    told: set[Told] = field(default_factory=set)
 
 
 class Enactor:
@@ -220,8 +222,7 @@ class Enactor:
 
     def _report_choice(self, zone: dict[str, Any], report: _ZoneReport, label: str,
                        choice: Choice) -> None:
-        """Events for what the authoring rules refused or held (each once per plan, reason
-        and message: an Event names the record, and a new one is told anew)."""
+        """Events for what the authoring rules refused or held (enactment.untold)."""
         for c, d in choice.refused:
             self._tell(zone, report, "DNSPlan", dict(c.objs[0]), *d.problems)
         c, d = choice.candidate, choice.decision
@@ -230,17 +231,12 @@ class Enactor:
 
     def _tell(self, zone: dict[str, Any], report: _ZoneReport, kind: str,
               obj: dict[str, Any], *problems: Problem) -> None:
-        for p in problems:
-            key = (str(obj["metadata"]["name"]), p.reason, p.message)
-            if key in report.told:
-                continue
-            if len(report.told) > 1000:  # bounded: a long-lived zone forgets old news
-                report.told.clear()
-            report.told.add(key)
-            label = f"{zone['metadata']['namespace']}/{zone['metadata']['name']}"
+        name = str(obj["metadata"]["name"])
+        label = f"{zone['metadata']['namespace']}/{zone['metadata']['name']}"
+        for p in untold(report.told, name, problems):
             if p.reason != "Held":  # waiting for a person is not a refusal (planguard_zone_held)
                 metrics.REFUSALS.labels(label, p.reason).inc()
-            log.warning("%s: %s %s: %s", label, kind, key[0], p.message)
+            log.warning("%s: %s %s: %s", label, kind, name, p.message)
             self.api.event(obj, kind, "Warning", p.reason,
                            f"{self.cfg.enactor_id}: {p.message}")
 

@@ -22,6 +22,7 @@ from planguard.core.dnsplan.cas import WriteOutcome
 from planguard.core.dnsplan.enact import Choice, UpdateStep, Verdict, choose, update_steps
 from planguard.core.dnsplan.model import Plan, ZoneState
 from planguard.core.dnsplan.selection import Candidate
+from planguard.core.dnsplan.validate import Problem
 
 ERROR_FIELDS = ("lastError", "lastErrorKind", "lastErrorTime")
 
@@ -257,6 +258,25 @@ def settle(result: Applied, choice: Choice, rng: random.Random) -> Settled:
     if result in (Applied.APPLIED, Applied.CONVERGED) and chosen is not None:
         return Settled(generation=chosen.plan.generation, force=result is Applied.APPLIED)
     return Settled()
+
+
+Told = tuple[str, str, str]  # (object name, reason, message): one event
+
+
+def untold(told: set[Told], name: str, problems: Iterable[Problem]) -> list[Problem]:
+    """The problems of object `name` not yet told (each once per object, reason and
+    message: an Event names the record, and a new one is told anew), now marked told;
+    bounded: a long-lived zone forgets old news."""
+    new = []
+    for p in problems:
+        key = (name, p.reason, p.message)
+        if key in told:
+            continue
+        if len(told) > 1000:
+            told.clear()
+        told.add(key)
+        new.append(p)
+    return new
 
 
 def status_entry(reported: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
