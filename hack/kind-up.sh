@@ -110,7 +110,7 @@ load=("$pg_image")
 step 5 "load ${load[*]} into the nodes"
 kind load docker-image --name "$cluster" "${load[@]}"
 if [ "$images" = local ]; then
-  echo "    NetworkPolicy enforcer: kube-router's firewall ($router_image)"
+  echo "    NetworkPolicy enforcer: kube-router's firewall ($router_image) (at $(( $(date +%s) - t_start )) s)"
   sed "s#image: IMAGE#image: $router_image#" "$repo/hack/kind/kube-router.yaml" | kubectl apply -f - >/dev/null
   kubectl -n kube-system rollout status ds/kube-router --timeout=180s
 fi
