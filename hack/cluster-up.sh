@@ -14,6 +14,9 @@ etcd_port=${PLANGUARD_ETCD_PORT:-12379}
 dir=$PLANGUARD_STATE/cp
 kubeconfig=$dir/kubeconfig
 mkdir -p "$dir"
+# Owner-only credentials, also those an older version of this script left world-readable.
+if [ -f "$kubeconfig" ]; then chmod 0600 "$kubeconfig"; fi
+if [ -d "$dir/pki" ]; then chmod 0700 "$dir/pki"; chmod 0600 "$dir"/pki/*.key*; fi
 # One at a time: two test runs starting together would each stop the other's half-started
 # pair (cluster-down below) and wipe its etcd; the second waits and then reuses the first's.
 exec 9>"$dir/.up.lock"
@@ -36,8 +39,10 @@ pki=$dir/pki
 if [ ! -f "$pki/admin.crt" ]; then
   echo "generating certificates in $pki"
   mkdir -p "$pki"
+  chmod 0700 "$pki"
   (
     cd "$pki"
+    umask 077  # private keys (the CA's, the service-account signer's) readable by us alone
     ossl() { openssl "$@" 2>/dev/null; }
     ossl ecparam -name prime256v1 -genkey -noout -out ca.key
     ossl req -x509 -new -key ca.key -subj "/CN=planguard-local-ca" -days 3650 -out ca.crt
@@ -106,7 +111,7 @@ setsid bash "$dir/kube-apiserver.cmd" >>"$dir/kube-apiserver.log" 2>&1 9>&- &
 echo $! > "$dir/kube-apiserver.pid"
 
 b64() { base64 -w0 < "$1"; }
-cat > "$kubeconfig.tmp" <<KC
+(umask 077; cat > "$kubeconfig.tmp") <<KC
 apiVersion: v1
 kind: Config
 clusters:

@@ -54,6 +54,8 @@ node_args=()
 if [ "$images" = local ]; then
   node_args=(--image "$("$repo/hack/kind/build-node-image.sh")")
   docker image inspect -f '    {{index .RepoTags 0}}: {{.Size}} bytes' "${node_args[1]}"
+  # The kindnet stand-in enforces no NetworkPolicy (kind's own kindnetd does): kube-router's.
+  router_image=$("$repo/hack/kind/build-kube-router.sh")
 fi
 
 step 4 "kind cluster $cluster (1 control plane, 3 workers in zone-a/b/c)"
@@ -104,9 +106,14 @@ kubectl label node "$cluster-control-plane" topology.kubernetes.io/zone=zone-a -
 kubectl get nodes -L topology.kubernetes.io/zone
 
 load=("$pg_image")
-[ "$images" = local ] && load+=("$bind_image" "$prom_image")
+[ "$images" = local ] && load+=("$bind_image" "$prom_image" "$router_image")
 step 5 "load ${load[*]} into the nodes"
 kind load docker-image --name "$cluster" "${load[@]}"
+if [ "$images" = local ]; then
+  echo "    NetworkPolicy enforcer: kube-router's firewall ($router_image) (at $(( $(date +%s) - t_start )) s)"
+  sed "s#image: IMAGE#image: $router_image#" "$repo/hack/kind/kube-router.yaml" | kubectl apply -f - >/dev/null
+  kubectl -n kube-system rollout status ds/kube-router --timeout=180s
+fi
 
 step 6 "TSIG keys (one Secret per writer) and BIND 9 in the cluster (NodePort $nodeport)"
 kubectl get ns "$ns" >/dev/null 2>&1 || kubectl create ns "$ns"
@@ -165,7 +172,9 @@ spec:
         imagePullPolicy: IfNotPresent
         # named reads its config as the bind user (it drops root first): the keys are
         # copied from the Secrets (root-only) to a memory volume, readable by bind alone.
-        command: [sh, -c, "cp /config/db.example.test /var/cache/bind/ && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind && install -o bind -g bind -m 0400 /secrets/*.key /keys/ && chown bind:bind /keys && chmod 0500 /keys"]
+        # The zone file only into a new pod: a restarted one (the Docker engine restarted)
+        # keeps the file its journal was written against, or BIND refuses the zone.
+        command: [sh, -c, "(test -e /var/cache/bind/db.example.test || cp /config/db.example.test /var/cache/bind/) && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind && install -o bind -g bind -m 0400 /secrets/*.key /keys/ && chown bind:bind /keys && chmod 0500 /keys"]
         volumeMounts:
         - {name: config, mountPath: /config}
         - {name: data, mountPath: /var/cache/bind}

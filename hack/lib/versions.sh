@@ -10,4 +10,8 @@ PLANGUARD_STATE=${PLANGUARD_STATE:-$PLANGUARD_CACHE/state}
 KIND_VERSION=v0.30.0
 CRICTL_VERSION=v1.34.0
 COREDNS_VERSION=v1.12.1
+# The NetworkPolicy enforcer of a node image built here (hack/kind/build-kube-router.sh):
+# kube-router's firewall alone. Known security flaws in this release are acceptable only
+# because it guards nothing but the throwaway test cluster.
+KUBE_ROUTER_VERSION=v2.1.0
 KIND_BIN_DIR=$PLANGUARD_CACHE/kind-$KIND_VERSION/bin

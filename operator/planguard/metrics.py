@@ -102,6 +102,11 @@ PLANNER_HOLDS = Counter(
     "VelocityWindow, MinTargets, EmptyEndpoint)", ["zone", "reason"],
 )
 PLANNER_PLANS = Counter("planguard_planner_plans_total", "Plans written by the planner", ["zone"])
+PLANNER_FAILURES = Counter(
+    "planguard_planner_plan_failures_total",
+    "Plans the planner could not make or have accepted, by reason (PlanInvalid, PlanRefused, "
+    "PlanFailed); each is followed by a backoff of 2 s doubling to 300 s", ["zone", "reason"],
+)
 
 
 def serve(port: int, host: str) -> None:

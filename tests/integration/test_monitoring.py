@@ -82,7 +82,7 @@ def test_every_new_alert_has_a_promtool_test_that_fires_and_one_that_does_not() 
     cases = [c for t in tests for c in t.get("alert_rule_test", [])]
     for name in ("PlanguardProcessDown", "PlanguardEnactorAbsent", "PlanguardCleanupAbsent",
                  "PlanguardCleanupStalled", "PlanguardLeaseManagerAbsent",
-                 "PlanguardNoActivePlanner"):
+                 "PlanguardNoActivePlanner", "PlanguardPlannerPlanFailing"):
         mine = [c for c in cases if c["alertname"] == name]
         assert any(c["exp_alerts"] for c in mine) and any(not c["exp_alerts"] for c in mine), name
 

@@ -1,7 +1,6 @@
 """Issue 29 on the real cluster: TSIG keys only in Secrets (BIND's config in its ConfigMap
 holds none), key and token files readable by the process's group only, /metrics and the
-probes on the pod IP only, and the chart's NetworkPolicy admitted (and enforced where the
-cluster's CNI enforces NetworkPolicy)."""
+probes on the pod IP only, and the chart's NetworkPolicy admitted and enforced."""
 
 from __future__ import annotations
 
@@ -11,7 +10,9 @@ import re
 from typing import Any
 
 import pytest
-from kindharness import NAMESPACE, Kind, chart_pods
+from kindharness import NAMESPACE, Kind, chart_pods, docker
+
+from harness import eventually
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(600)]
 TSIG = re.compile(r'secret\s+"([^"]+)"')
@@ -99,19 +100,21 @@ def test_the_network_policy_is_admitted_and_selects_every_role(kind: Kind) -> No
     assert rule["from"] == [{"podSelector": {"matchLabels": {"app": "prometheus"}}}]
 
 
-def _cni_enforces_network_policy(kind: Kind) -> bool:
-    ds = kind.cluster.get("daemonsets", "kube-system", "kindnet")
-    image = ds["spec"]["template"]["spec"]["containers"][0]["image"]
-    # hack/kind's stand-in for kindnetd (--images local) routes pods and nothing more;
-    # kind's own kindnetd (--images public, kind >= 0.24) enforces NetworkPolicy.
-    return not image.startswith("planguard/kindnet")
-
-
 def test_a_pod_outside_the_allowed_set_cannot_reach_an_enactor(kind: Kind) -> None:
-    if not _cni_enforces_network_policy(kind):
-        pytest.skip("this cluster's CNI (hack/kind's kindnet stand-in) does not enforce "
-                    "NetworkPolicy: the policy is admitted only (test above)")
-    ip = chart_pods(kind, "enactor")[0]["status"]["podIP"]
+    """Enforced, not only admitted: hack/kind's node image pairs its kindnet stand-in (routes
+    only) with kube-router's firewall (hack/kind/kube-router.yaml); kind's own kindnetd
+    (--images public) enforces NetworkPolicy itself."""
+    pod = chart_pods(kind, "enactor")[0]
+    ip, node = pod["status"]["podIP"], pod["spec"]["nodeName"]
+    # Both ports listen, and the node reaches them (kubelet's probes come from there).
+    for port, path in ((9100, "/metrics"), (8080, "/readyz")):
+        r = docker("exec", node, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                   "-m", "5", f"http://{ip}:{port}{path}")
+        assert r.stdout in ("200", "503"), (node, port, r.stdout, r.stderr)
     # The planner is no Prometheus pod: neither port of an enactor answers it.
     got = _connect(kind, _pod_name(kind, "planner"), f"{ip}:9100", f"{ip}:8080")
     assert "open" not in got.values(), got
+    # Prometheus is one: it still scrapes that enactor.
+    eventually(lambda: [s["value"][1] for s in kind.prometheus(
+        "query", query=f'up{{instance="{ip}:9100"}}')["result"]] == ["1"],
+        what=f"Prometheus scraping {ip}:9100")

@@ -72,3 +72,17 @@ def test_a_failing_zone_waits_longer_each_time_up_to_the_cap() -> None:
     assert all(30.0 <= w <= 60.0 for w in waits[7:])  # at most every 30 s, never sooner
     lows = [min(0.5 * 2**n, 60.0) / 2 for n in range(1, 12)]
     assert all(w >= lo for w, lo in zip(waits, lows, strict=True))
+
+
+def test_suspect_servers_remembered_are_bounded_oldest_forgotten_first() -> None:
+    a = Admission(per_server=4, suspect=1, max_suspects=3)
+    for i in range(10):  # zones made and deleted against ever new dead servers
+        assert a.try_start(f"z{i}", f"dead{i}")
+        a.end(f"z{i}", timed_out=True)
+    assert [s for s in (f"dead{i}" for i in range(10)) if a.is_suspect(s)] == [
+        "dead7", "dead8", "dead9"]
+    assert a.try_start("again", "dead8")  # a suspect server timing out again is the newest
+    a.end("again", timed_out=True)
+    assert a.try_start("z10", "dead10")
+    a.end("z10", timed_out=True)
+    assert a.is_suspect("dead8") and not a.is_suspect("dead7")

@@ -209,6 +209,7 @@ class Planner:
         memo.refused = planretry.after_failure(memo.refused, reason, message, now,
                                                pool.spec_generation)
         log.warning("%s: %s; backing off %.0f s", reason, message, memo.refused.retry_at - now)
+        metrics.PLANNER_FAILURES.labels(f"{pool.key[0]}/{pool.zone}", reason).inc()
         self.api.event(obj, "DNSEndpointPool", "Warning", reason, message)
 
     def _backing_off(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo,

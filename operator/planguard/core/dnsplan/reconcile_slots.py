@@ -8,7 +8,10 @@ slow drip, a dead address) still holds one for a whole deadline per attempt, so:
 - zones on a server whose last exchange ran out of its deadline ("suspect") hold at most
   `suspect` threads in all, whatever the number of servers and zones.
 The rest of the pool stays free for zones whose servers answer. Pure state, driven by
-the role's loop (one thread): no lock.
+the role's loop (one thread): no lock. Memory is bounded: at most `max_suspects` suspect
+servers are remembered (the oldest is forgotten first: it loses only its narrower lane,
+never the per-server cap), so DNSZones made and deleted against ever new dead servers
+cannot grow it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from dataclasses import dataclass, field
 class Admission:
     per_server: int
     suspect: int
+    max_suspects: int = 1024
     _running: dict[Hashable, tuple[Hashable, bool]] = field(default_factory=dict)
     _by_server: dict[Hashable, int] = field(default_factory=dict)
     _suspect_running: int = 0
-    _suspect_servers: set[Hashable] = field(default_factory=set)
+    _suspect_servers: dict[Hashable, None] = field(default_factory=dict)  # oldest first
 
     def try_start(self, zone: Hashable, server: Hashable) -> bool:
         """Whether `zone` (whose DNS server is `server`) may start a reconcile now; if so it
@@ -53,10 +57,11 @@ class Admission:
         if not self._by_server[server]:
             del self._by_server[server]
         self._suspect_running -= suspect
+        self._suspect_servers.pop(server, None)
         if timed_out:
-            self._suspect_servers.add(server)
-        else:
-            self._suspect_servers.discard(server)
+            self._suspect_servers[server] = None
+            if len(self._suspect_servers) > self.max_suspects:
+                del self._suspect_servers[next(iter(self._suspect_servers))]
 
     def is_suspect(self, server: Hashable) -> bool:
         return server in self._suspect_servers
