@@ -46,6 +46,14 @@ def _owner(p: argparse.ArgumentParser) -> None:
                         "namespace's uid); default $PLANGUARD_OWNER_ID or none")
 
 
+def _candidate(p: argparse.ArgumentParser, namespace_help: str) -> None:
+    """The flags of a role with one active replica, chosen by a leader election."""
+    p.add_argument("--id", default=os.environ.get("POD_NAME") or socket.gethostname(),
+                   help="this candidate's identity in the leader election")
+    p.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
+                   help=namespace_help)
+
+
 def _checkin_key(p: argparse.ArgumentParser) -> None:
     env = os.environ.get("PLANGUARD_CHECKIN_KEY_FILE")
     p.add_argument("--checkin-key-file", default=env, required=not env,
@@ -88,13 +96,13 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("enactor", help="apply the newest DNSPlan of every DNSZone to DNS")
     e.add_argument("--id", required=True, help="this enactor's name, e.g. its availability zone")
+    _owner(e)
+    _dns_timeout(e)
     e.add_argument("--drift-interval", type=float, default=10.0,
                    help="seconds between re-reads of DNS that repair hand edits")
     e.add_argument("--dns-via", metavar="HOST:PORT",
                    help="send DNS traffic through this address instead of each zone's "
                         "server (a local proxy, a per-zone path)")
-    _owner(e)
-    _dns_timeout(e)
     _common(e, 9101, 8081)
 
     c = sub.add_parser("cleanup", help="plan history, live-plan finalizers and zone status")
@@ -111,9 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("planner", help="health-check DNSEndpointPools and write DNSPlans "
                                        "(one active at a time)")
-    p.add_argument("--id", default=os.environ.get("POD_NAME") or socket.gethostname(),
-                   help="this candidate's identity in the leader election")
-    p.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"))
+    _candidate(p, "where its leader lease lives")
     p.add_argument("--lease-name", default="planguard-planner")
     p.add_argument("--health-check-allowed-cidrs", default=",".join(DEFAULT_ALLOWED),
                    metavar="CIDR,...", type=_cidrs,
@@ -124,14 +130,15 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("leases", help="a Lease per managed Node after real check-ins; taints "
                                        "nodes whose lease lapsed (one active at a time)")
-    ls.add_argument("--id", default=os.environ.get("POD_NAME") or socket.gethostname())
-    ls.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
-                    help="where node leases (and the leader lease) live")
+    _candidate(ls, "where node leases (and the leader lease) live")
     ls.add_argument("--selector", default=f"{MANAGED_LABEL}=true",
                     help="label selector of the managed Nodes")
-    ls.add_argument("--lease-duration", type=float, default=LeasePolicy.lease_duration)
-    ls.add_argument("--renew-interval", type=float, default=LeasePolicy.renew_interval)
-    ls.add_argument("--workers", type=int, default=LeasePolicy.workers)
+    ls.add_argument("--lease-duration", type=float, default=LeasePolicy.lease_duration,
+                    help="seconds a node's Lease stays live after its last check-in")
+    ls.add_argument("--renew-interval", type=float, default=LeasePolicy.renew_interval,
+                    help="seconds between check-ins of one node")
+    ls.add_argument("--workers", type=int, default=LeasePolicy.workers,
+                    help="check-ins in flight at once")
     ls.add_argument("--rate", type=float, default=LeasePolicy.rate, help="check-ins per second")
     ls.add_argument("--agent-port", type=int, default=10251,
                     help="where each node's agent listens on its InternalIP")

@@ -21,15 +21,21 @@ ENACTOR_GENERATION = Gauge(
     "planguard_enactor_applied_generation",
     "Generation this enactor last brought the zone to", ["zone", "enactor"],
 )
-CAS_OUTCOMES = Counter(
+
+
+def _enactor_counter(name: str, doc: str, by: str) -> Counter:
+    """A count per zone and enactor, split by one more label (`by`)."""
+    return Counter(name, doc, ["zone", "enactor", by])
+
+
+CAS_OUTCOMES = _enactor_counter(
     "planguard_cas_outcomes_total",
     "Compare-and-swap UPDATE outcomes: applied, conflict (re-read), already_newer (not written)",
-    ["zone", "enactor", "result"],
+    by="result",
 )
-ENDPOINT_WRITES = Counter(
+ENDPOINT_WRITES = _enactor_counter(
     "planguard_endpoint_writes_total",
-    "Endpoint writes applied, by kind (create, update, remove, repair, adopt)",
-    ["zone", "enactor", "kind"],
+    "Endpoint writes applied, by kind (create, update, remove, repair, adopt)", by="kind",
 )
 REFUSALS = Counter(
     "planguard_plan_refusals_total", "Plans refused, by reason", ["zone", "reason"],
@@ -47,10 +53,10 @@ DNS_ERRORS = Counter(
     "planguard_dns_errors_total", "DNS errors, by kind (state unknown: nothing written)",
     ["zone", "component", "kind"],
 )
-ZONE_READS = Counter(
+ZONE_READS = _enactor_counter(
     "planguard_enactor_zone_reads_total",
     "Zone state checks: a full transfer, or an SOA serial showing no change by anyone else",
-    ["zone", "enactor", "kind"],
+    by="kind",
 )
 APPLY_SECONDS = Histogram(
     "planguard_apply_duration_seconds",
@@ -59,21 +65,25 @@ APPLY_SECONDS = Histogram(
     ["zone", "enactor"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
-PAUSED = Gauge("planguard_zone_paused", "1 while the zone is paused", ["zone"])
-ZONE_ACTIVE = Gauge(
-    "planguard_zone_active_generation", "Zone fence generation read from DNS", ["zone"],
+
+
+def _zone_gauge(name: str, doc: str) -> Gauge:
+    return Gauge(name, doc, ["zone"])
+
+
+PAUSED = _zone_gauge("planguard_zone_paused", "1 while the zone is paused")
+ZONE_ACTIVE = _zone_gauge("planguard_zone_active_generation", "Zone fence generation read from DNS")
+ZONE_NEWEST = _zone_gauge(
+    "planguard_zone_newest_plan_generation", "Newest accepted plan's generation",
 )
-ZONE_NEWEST = Gauge(
-    "planguard_zone_newest_plan_generation", "Newest accepted plan's generation", ["zone"],
+ZONE_LIVE_OLDEST = _zone_gauge(
+    "planguard_zone_live_generation_oldest", "Oldest generation live on an endpoint",
 )
-ZONE_LIVE_OLDEST = Gauge(
-    "planguard_zone_live_generation_oldest", "Oldest generation live on an endpoint", ["zone"],
+ZONE_LIVE_NEWEST = _zone_gauge(
+    "planguard_zone_live_generation_newest", "Newest generation live on an endpoint",
 )
-ZONE_LIVE_NEWEST = Gauge(
-    "planguard_zone_live_generation_newest", "Newest generation live on an endpoint", ["zone"],
-)
-ZONE_EMPTY_ENDPOINTS = Gauge(
-    "planguard_zone_empty_endpoints", "Managed endpoints serving no address", ["zone"],
+ZONE_EMPTY_ENDPOINTS = _zone_gauge(
+    "planguard_zone_empty_endpoints", "Managed endpoints serving no address",
 )
 CLEANUP_DELETIONS = Counter(
     "planguard_cleanup_deleted_plans_total", "Plans deleted by clean-up", ["zone"],
