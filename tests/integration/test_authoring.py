@@ -93,8 +93,10 @@ def _takeover(cluster: Cluster, server: Bind, ns: str, ns2: str, dns_zone: str,
     assert f"{ns}/web" in ready, ready
     eventually(lambda: event_with(cluster, ns2, "ZoneClaimed", f"{ns}/web"), timeout=20)
     # The install that cannot see the first DNSZone is stopped by the claim in DNS.
-    eventually(lambda: "claimed in DNS by" in procs.log("enactor-b"), timeout=20,
-               what="the DNS claim refusing the second install")
+    # (what the second team sees on its plan: install 2's enactor, a-b, refusing it)
+    eventually(lambda: any(e["message"].startswith("a-b: ") and "claimed in DNS by" in e["message"]
+                           for e in events(cluster, ns2) if e["reason"] == "ZoneClaimed"),
+               timeout=20, what="the DNS claim refusing the second install")
     assert server.query(f"api.{dns_zone}") == ["10.0.0.1"]
     assert server.generation(dns_zone) == 1
     # The team goes on; after the other team gives up, nothing is frozen either.
