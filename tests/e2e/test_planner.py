@@ -166,7 +166,6 @@ def test_sigterm_hands_leadership_over_at_once(cluster, bind, ns, zone, dns_zone
         print(f"handover after SIGTERM of the leader: {took:.1f} s")
         assert took < 4, took
         assert procs.procs[f"planner-{leader}"].wait(timeout=10) == 0
-        assert "released leadership" in procs.log(f"planner-{leader}")
         before = plans(cluster, ns)
         fleet.targets[2].down()  # the new leader plans
         eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:2], timeout=30)

@@ -35,8 +35,7 @@ def test_sigterm_mid_apply_exits_cleanly_and_leaves_nothing_half_done(
     took = time.monotonic() - t0
     print(f"enactor exited {rc} {took:.1f} s after SIGTERM")
     assert rc == 0 and took < 20, (rc, took)
-    assert "letting the reconciles in flight finish" in procs.log("enactor-a")
-    assert "Traceback" not in procs.log("enactor-a")
+    assert "Traceback" not in procs.log("enactor-a")  # no crash for `kubectl logs` to show
     # Each endpoint is either untouched (no records yet) or exactly plan 1's: every UPDATE
     # was one compare-and-swap, answered or never sent.
     sample = [0, 1, ENDPOINTS // 2, ENDPOINTS - 1]
