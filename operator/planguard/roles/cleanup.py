@@ -12,7 +12,6 @@ endpoints) goes into a plan's status; the zone's status carries it.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +25,9 @@ from planguard.core.backoff import equal_jitter
 from planguard.core.conditions import Condition
 from planguard.core.dnsplan import authoring, enact, status
 from planguard.core.dnsplan.cleanup import (
-    Finalizer,
     bases_in_dns,
     deletions,
     depended_on,
-    finalizer_action,
     ref,
 )
 from planguard.core.dnsplan.cleanup import blocked as blocked_by
@@ -46,10 +43,10 @@ from planguard.core.liveness import LIVENESS
 from planguard.dns.pool import ProviderPool
 from planguard.dns.provider import DnsError, DnsErrorKind, DnsProvider
 from planguard.dns.tsig import TsigKey
-from planguard.kube.api import DeleteOutcome, PlanguardApi
+from planguard.kube.api import PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
+from planguard.roles.cleanup_writes import delete_plans, set_finalizers, zone_gauges
 
-log = logging.getLogger(__name__)
 WRITERS = 4  # concurrent writes to the API server within one cycle
 
 
@@ -132,8 +129,8 @@ class Cleanup:
         deleted = self._deleted.setdefault(key, set())
         deleted &= {str(o["metadata"].get("uid")) for c in cands for o in c.objs}
         if acting and state is not None:
-            self._delete(zone, label, deleting, state, live, deleted)
-            self._finalizers(zone, kept, state, live)
+            delete_plans(self.api, self._pool, zone, label, deleting, state, live, deleted)
+            set_finalizers(self.api, zone, kept, state, live, self.cfg.interval)
         bases = bases_in_dns(map(ref, kept), live, state.fence_generation) \
             if state is not None else set()
         sent = self._sent.setdefault(key, {})
@@ -201,75 +198,14 @@ class Cleanup:
                 metrics.CLEANUP_PLAN_STATUS_WRITES.labels(label).inc()
         return None
 
-    def _delete(self, zone: dict[str, Any], label: str, deleting: list[Candidate],
-                state: ZoneState, live: set[int], deleted: set[str]) -> None:
-        """Finalizer off, then delete, every object of each plan; the plans concurrently
-        (each write costs the API server a validation of a large object, so one at a time
-        a cycle would take seconds per handful of plans). The uids deleted go in
-        `deleted`; an object there whose deletion the cache has not seen yet is skipped
-        (once it has, a finalizer still on it is released again)."""
-        ns = zone["metadata"]["namespace"]
-        fence = state.fence_generation
-
-        def one(c: Candidate) -> None:
-            outcomes = []
-            for o in c.objs:
-                uid, dying = str(o["metadata"].get("uid")), o["metadata"].get("deletionTimestamp")
-                if uid in deleted and not dying:
-                    continue  # deleted by us; the watch has not said so yet
-                self.api.release_finalizer(ns, dict(o))
-                if not dying:
-                    outcomes.append(self.api.delete_plan(ns, dict(o)))
-                    if outcomes[-1] is not DeleteOutcome.REFUSED:
-                        deleted.add(uid)
-            if DeleteOutcome.DELETED in outcomes:
-                metrics.CLEANUP_DELETIONS.labels(label).inc()
-                self.api.event(zone, "DNSZone", "Normal", "PlanDeleted",
-                               f"deleted superseded plan {c.plan.name} (generation "
-                               f"{c.plan.generation}; active {fence}, oldest live "
-                               f"{min(live) if live else '-'})")
-            if DeleteOutcome.REFUSED in outcomes:
-                metrics.CLEANUP_DELETE_REFUSED.labels(label).inc()
-                log.warning("delete of plan %s refused: another object holds its name now; "
-                            "deciding again next cycle", c.plan.name)
-        list(self._pool.map(one, deleting))
-
-    def _finalizers(self, zone: dict[str, Any], cands: list[Candidate],
-                    state: ZoneState, live: set[int]) -> None:
-        """The live-plan finalizer on every plan DNS depends on, off every plan DNS can no
-        longer depend on (core/dnsplan/cleanup.finalizer_action)."""
-        ns = zone["metadata"]["namespace"]
-        refs = {c.plan.name: ref(c) for c in cands}
-        bases = bases_in_dns(refs.values(), live, state.fence_generation)
-        for c in cands:
-            action = finalizer_action(refs[c.plan.name], live, state.fence_generation, bases,
-                                      status.age(c.objs, datetime.now(UTC)), self.cfg.interval)
-            for obj in c.objs:
-                if action is Finalizer.RELEASE:
-                    self.api.release_finalizer(ns, dict(obj))
-                elif action is Finalizer.HOLD and not obj["metadata"].get("deletionTimestamp"):
-                    self.api.set_finalizer(ns, dict(obj), True)
-
     # -- zone --------------------------------------------------------------------------
     def _zone_status(self, zone: dict[str, Any], label: str, read: status.ZoneRead) -> None:
         now = datetime.now(UTC)
         st = status.zone_status(read, now, self.cfg.stale_enactor)
-        f = st.fields
-        metrics.PAUSED.labels(label).set(1 if read.paused else 0)
-        metrics.ZONE_HELD.labels(label).set(1 if st.held else 0)
-        metrics.ENDPOINTS_REFUSED.labels(label).set(st.refused_endpoints)
-        if "newestPlan" in f:
-            metrics.ZONE_NEWEST.labels(label).set(f["newestPlan"])
-        if f.get("activeGeneration") is not None:
-            metrics.ZONE_ACTIVE.labels(label).set(f["activeGeneration"])
-        if f.get("liveGenerations"):
-            metrics.ZONE_LIVE_OLDEST.labels(label).set(f["liveGenerations"]["oldest"])
-            metrics.ZONE_LIVE_NEWEST.labels(label).set(f["liveGenerations"]["newest"])
-        if "endpoints" in f:
-            metrics.ZONE_EMPTY_ENDPOINTS.labels(label).set(f["endpoints"]["empty"])
+        zone_gauges(label, read.paused, st)
         meta = zone["metadata"]
         new = conditions.status_update(zone.get("status") or {}, st.conditions, now,
                                        meta.get("generation"),
-                                       {"observedGeneration": meta.get("generation"), **f})
+                                       {"observedGeneration": meta.get("generation"), **st.fields})
         if new is not None:
             self.api.write_status("dnszones", meta["namespace"], meta["name"], new)

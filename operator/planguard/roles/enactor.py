@@ -10,39 +10,23 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from planguard import logs, metrics
-from planguard.core import timefmt
 from planguard.core.backoff import EnactorWaits
 from planguard.core.dnsplan import authoring, status
-from planguard.core.dnsplan.enact import Choice
-from planguard.core.dnsplan.enactment import (
-    ERROR_FIELDS,
-    Applied,
-    Enacting,
-    ReadPolicy,
-    Reads,
-    Told,
-    Trace,
-    apply,
-    settle,
-    status_due,
-    status_entry,
-    untold,
-)
-from planguard.core.dnsplan.selection import Candidate, PartCache, candidates, newest_valid
-from planguard.core.dnsplan.validate import Problem
+from planguard.core.dnsplan.enactment import Applied, Enacting, ReadPolicy, Reads, apply, settle
+from planguard.core.dnsplan.selection import PartCache, candidates, newest_valid
 from planguard.core.liveness import LIVENESS
 from planguard.dns.pool import ProviderPool
-from planguard.dns.provider import DnsError, DnsErrorKind, WriteOutcome
+from planguard.dns.provider import DnsError, DnsErrorKind
 from planguard.dns.tsig import TsigKey
 from planguard.kube.api import PlanguardApi
 from planguard.roles.cache import ObjectCache, ZoneKey
+from planguard.roles.enactor_reports import EnactorReports, ZoneReport
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +53,6 @@ class _ZoneReads:
     parts: PartCache = field(default_factory=PartCache)
 
 
-@dataclass
-class _ZoneReport:
-    """What this enactor last reported for a zone, to write status and events on change."""
-
-    generation: int | None = None
-    error_kind: str | None = None
-    error_attempts: int = 0
-    reported: dict[str, Any] = field(default_factory=dict)
-    reported_at: float = 0.0
-    refused: set[str] = field(default_factory=set)
-    superseded: set[str] = field(default_factory=set)
-    told: set[Told] = field(default_factory=set)
-
-
 class Enactor:
     def __init__(
         self, api: PlanguardApi, cache: ObjectCache, cfg: EnactorConfig,
@@ -97,8 +67,9 @@ class Enactor:
         self._after_decide = after_decide
         self._providers = ProviderPool(cfg.key, cfg.dns_via, cfg.dns_timeout)
         self._reads: dict[ZoneKey, _ZoneReads] = {}
-        self._reports: dict[ZoneKey, _ZoneReport] = {}
+        self._reports: dict[ZoneKey, ZoneReport] = {}
         self._policy = ReadPolicy(cfg.drift_interval, cfg.full_read_every)
+        self._out = EnactorReports(api, cfg.enactor_id, cfg.heartbeat)
 
     # -- one reconcile of one zone (runs in a worker thread) ---------------------------
     def reconcile(self, key: ZoneKey) -> float:
@@ -112,21 +83,21 @@ class Enactor:
             self._providers.forget(key)
             return self.cfg.drift_interval
         reads = self._reads.setdefault(key, _ZoneReads())
-        report = self._reports.setdefault(key, _ZoneReport())
+        report = self._reports.setdefault(key, ZoneReport())
         spec = zone.get("spec") or {}
         paused = bool(spec.get("paused"))
         metrics.PAUSED.labels(label).set(1 if paused else 0)
         if paused:
-            self._report(zone, report, {})
+            self._out.status(zone, report, {})
             return self.cfg.drift_interval
         first = self.cache.first_claimant(key)
         if first is not None:  # another DNSZone names the same DNS zone and came first
             why = authoring.rival_problem(authoring.normal_zone(str(spec.get("zone", ""))),
                                           first)
-            self._tell(zone, report, "DNSZone", zone, why)
+            self._out.tell(zone, report, "DNSZone", zone, why)
             return self.cfg.drift_interval
         cands = candidates(self.cache.plans(key), reads.parts)
-        self._report_refusals(zone, report, label, cands)
+        self._out.refusals(report, label, cands)
         newest = newest_valid(cands)
         if newest is None:
             return self.cfg.drift_interval
@@ -146,13 +117,13 @@ class Enactor:
         except DnsError as e:
             reads.reads = Reads(converged=reads.reads.converged)
             return self._dns_failed(zone, report, label, e)
-        self._observe(label, choice, result, trace)
+        self._out.observe(label, choice, result, trace)
         if result is Applied.APPLIED:  # converged no-ops would swamp the latency of writes
             metrics.APPLY_SECONDS.labels(label, self.cfg.enactor_id).observe(
                 time.monotonic() - t0)
         report.error_kind, report.error_attempts = None, 0
         LIVENESS.zone_dns(label, True)
-        self._report_choice(zone, report, label, choice)
+        self._out.choice(zone, report, choice)
         chosen, then = choice.candidate, settle(result, choice, self.rng)
         if result is Applied.SUPERSEDED and chosen is not None \
                 and chosen.plan.name not in report.superseded:
@@ -167,40 +138,15 @@ class Enactor:
                 self.api.event(zone, "DNSZone", "Normal", "Applied",
                                f"{self.cfg.enactor_id} applied plan {chosen.plan.name}")
             report.generation = then.generation
-            self._report(zone, report, {**status.applied_entry(then.generation,
+            self._out.status(zone, report, {**status.applied_entry(then.generation,
                                                                datetime.now(UTC))}, then.force)
         elif then.report:
-            self._report(zone, report, {})
+            self._out.status(zone, report, {})
         return self.cfg.drift_interval if then.wait is None else then.wait
-
-    def _observe(self, label: str, choice: Choice, result: Applied, trace: Trace) -> None:
-        """Metrics and logs of one apply (core/dnsplan/enactment.apply)."""
-        eid = self.cfg.enactor_id
-        for kind in trace.reads:
-            metrics.ZONE_READS.labels(label, eid, kind.value).inc()
-        for step, outcome in trace.answers:
-            metrics.CAS_OUTCOMES.labels(label, eid, outcome.value).inc()
-            if outcome is WriteOutcome.APPLIED:
-                for w in step.writes:
-                    metrics.ENDPOINT_WRITES.labels(label, eid, w.kind).inc()
-        d, chosen = choice.decision, choice.candidate
-        if trace.conflicted_rounds and chosen is not None:
-            log.info("%s: compare-and-swap conflict applying %s (%d round(s)): DNS changed "
-                     "since it was read; reading again", label, chosen.plan.name,
-                     trace.conflicted_rounds)
-        if result is not Applied.APPLIED or d is None or chosen is None:
-            return
-        kinds = dict(Counter(w.kind for w in d.writes))
-        names = [w.name for w in d.writes]
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        log.info("%s: applied plan %s: %d endpoint write(s) %s (%s)", label, chosen.plan.name,
-                 len(names), kinds, shown,
-                 extra={"planguard": {"zone": label, "generation": chosen.plan.generation,
-                                      "enactor": eid, "endpoints": names[:20], "writes": kinds}})
 
     # -- reporting ---------------------------------------------------------------------
     def _dns_failed(
-        self, zone: dict[str, Any], report: _ZoneReport, label: str, e: DnsError
+        self, zone: dict[str, Any], report: ZoneReport, label: str, e: DnsError
     ) -> float:
         metrics.DNS_ERRORS.labels(label, "enactor", e.kind.value).inc()
         LIVENESS.zone_dns(label, False, str(e))  # the zone's own status says it, not readiness
@@ -210,7 +156,7 @@ class Enactor:
             log.warning("%s: DNS state unknown, nothing written: %s", label, e)
             self.api.event(zone, "DNSZone", "Warning", "DNSError",
                            f"{self.cfg.enactor_id}: {e} (nothing written; retrying)")
-        self._report(zone, report, {**status.error_entry(str(e), e.kind.value,
+        self._out.status(zone, report, {**status.error_entry(str(e), e.kind.value,
                                                          datetime.now(UTC))})
         # A slow server costs its own zone only (core/dnsplan/reconcile_slots.py).
         return EnactorWaits.dns_failed(report.error_attempts, self.rng)
@@ -219,58 +165,3 @@ class Enactor:
         """Whether the zone's last reconcile ran out of a DNS deadline."""
         report = self._reports.get(key)
         return report is not None and report.error_kind == DnsErrorKind.TIMEOUT.value
-
-    def _report_choice(self, zone: dict[str, Any], report: _ZoneReport, label: str,
-                       choice: Choice) -> None:
-        """Events for what the authoring rules refused or held (enactment.untold)."""
-        for c, d in choice.refused:
-            self._tell(zone, report, "DNSPlan", dict(c.objs[0]), *d.problems)
-        c, d = choice.candidate, choice.decision
-        if c is not None and d is not None:
-            self._tell(zone, report, "DNSPlan", dict(c.objs[0]), *d.problems, *d.refused)
-
-    def _tell(self, zone: dict[str, Any], report: _ZoneReport, kind: str,
-              obj: dict[str, Any], *problems: Problem) -> None:
-        name = str(obj["metadata"]["name"])
-        label = f"{zone['metadata']['namespace']}/{zone['metadata']['name']}"
-        for p in untold(report.told, name, problems):
-            if p.reason != "Held":  # waiting for a person is not a refusal (planguard_zone_held)
-                metrics.REFUSALS.labels(label, p.reason).inc()
-            log.warning("%s: %s %s: %s", label, kind, name, p.message)
-            self.api.event(obj, kind, "Warning", p.reason,
-                           f"{self.cfg.enactor_id}: {p.message}")
-
-    def _report_refusals(
-        self, zone: dict[str, Any], report: _ZoneReport, label: str, cands: list[Candidate]
-    ) -> None:
-        for c in cands:
-            if c.valid or c.plan.name in report.refused:
-                continue
-            report.refused.add(c.plan.name)
-            for p in c.problems:
-                metrics.REFUSALS.labels(label, p.reason).inc()
-            msg = "; ".join(p.message for p in c.problems)
-            log.warning("%s: refusing plan %s: %s", label, c.plan.name, msg)
-            self.api.event(dict(c.objs[0]), "DNSPlan", "Warning", "Refused",
-                           f"{self.cfg.enactor_id} will not apply this plan: {msg}")
-
-    def _report(
-        self, zone: dict[str, Any], report: _ZoneReport, fields: dict[str, Any],
-        force: bool = False,
-    ) -> None:
-        """Writes status.enactors[<id>] (this enactor's key only) when core says it is due."""
-        entry, now = status_entry(report.reported, fields), time.monotonic()
-        if not status_due(entry, report.reported, now - report.reported_at,
-                          self.cfg.heartbeat, force):
-            return
-        report.reported, report.reported_at = entry, now
-        body: dict[str, Any] = {k: None for k in ERROR_FIELDS}  # null: merge patch deletes
-        body.update(entry)
-        body["heartbeat"] = timefmt.seconds(datetime.now(UTC))
-        meta = zone["metadata"]
-        try:
-            self.api.patch_status("dnszones", meta["namespace"], meta["name"],
-                                  {"enactors": {self.cfg.enactor_id: body}})
-        except Exception as e:
-            log.warning("could not write status of %s: %s", meta["name"], e)
-            report.reported_at = 0.0

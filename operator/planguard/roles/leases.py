@@ -21,13 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from planguard import metrics
-from planguard.checkin_client import CheckIn, check_in
 from planguard.core import timefmt
-from planguard.core.contract import (
-    LEASE_LABEL,
-    MANAGED_LABEL,
-    TAINT_KEY,
-)
+from planguard.core.contract import LEASE_LABEL, MANAGED_LABEL
 from planguard.core.liveness import LIVENESS
 from planguard.core.nodelease import checkin
 from planguard.core.nodelease.nodes import Node, parse_node
@@ -37,7 +32,7 @@ from planguard.kube import rest
 from planguard.kube.leader import LeaderElector
 from planguard.kube.listwatch import ListWatch
 from planguard.kube.nodeleases import NodeLeases
-from planguard.kube.rest import ApiError
+from planguard.roles.node_actions import Outcome, Renewer, apply_taints
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +53,6 @@ class LeaseConfig:
     loopback_agent_urls: bool = False  # honour loopback agent-url annotations (the fleet)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A worker's report, handed back to the loop thread (the only one that touches the
-    scheduler). Times are monotonic."""
-
-    work: Work
-    checked_in: bool
-    renewed_at: float | None  # the lease written then; None: not written
-    api_ok: bool | None  # the lease write reached the API server; None: not tried
-    finished: float
-    duration: float
-
-
 class LeaseManager:
     """Wiring only: the policy is core/nodelease/scheduler.py; this class lists Nodes and
     Leases, makes the HTTP check-ins, writes the Leases and patches the taints."""
@@ -79,9 +61,10 @@ class LeaseManager:
                  nonce: Callable[[], str] = lambda: secrets.token_hex(16)) -> None:
         if len(cfg.checkin_key()) < checkin.MIN_KEY_BYTES:
             raise ValueError("the lease manager needs the check-in key")
-        self.client, self.nonce = client, nonce
+        self.client = client
         self.api = NodeLeases(client, cfg.namespace, cfg.identity, cfg.policy.lease_duration)
         self.cfg, self.elector = cfg, elector
+        self._renewer = Renewer(self.api, cfg.checkin_key, nonce, cfg.checkin_timeout)
         self.sched = LeaseScheduler(cfg.policy)
         self.nodes: dict[str, Node] = {}
         self.paused = False
@@ -227,53 +210,15 @@ class LeaseManager:
             self._pool.submit(self._work, w, self.nodes[w.node], w.node in self.sched.renewed)
 
     def _work(self, w: Work, node: Node, has_lease: bool) -> None:
-        t0 = time.monotonic()
-        ok, renewed_at, api_ok = False, None, None
+        # An Outcome even if the renewal itself dies: a lost one would keep _busy up for good.
+        o = Outcome(w, False, None, None, time.monotonic(), 0.0)
         try:
-            ok = self._checkin(node)
-            if ok and not w.expired(time.monotonic()):
-                api_ok = False
-                at = time.monotonic()  # the lease's renewal as written, or nothing
-                self.api.write(node.name, has_lease)
-                renewed_at = at
-                api_ok = True
-        except Exception as e:
-            log.warning("could not renew the lease of %s: %s", node.name, e)
+            o = self._renewer.renew(w, node, has_lease)
         finally:
-            t1 = time.monotonic()
-            self._finished.put(Outcome(w, ok, renewed_at, api_ok, t1, t1 - t0))
+            self._finished.put(o)
             self._freed.set()
-
-    def _checkin(self, node: Node) -> bool:
-        """True only if the node's agent proved it saw this fresh nonce
-        (core/nodelease/checkin.py)."""
-        if node.target is None:
-            return False
-        got = check_in(node.target, node.name, self.cfg.checkin_key(), self.nonce(),
-                       self.cfg.checkin_timeout)
-        if got is CheckIn.WRONG_PROOF:
-            log.warning("check-in of %s at %s: a wrong proof (not its agent, or another key)",
-                        node.name, node.target.url())
-        return got is CheckIn.PROVED
 
     # -- taints ------------------------------------------------------------------------
     def _taints(self, now: float) -> None:
-        plan = self.sched.taints(now, {n.name for n in self.nodes.values() if n.tainted})
-        metrics.LEASES.labels("live").set(plan.live)
-        metrics.LEASES.labels("lapsed").set(plan.lapsed)
-        for zone, held in plan.held.items():
-            metrics.TAINTS_HELD.labels(zone).inc(held)
-        for name in plan.lift:
-            self._set_taint(self.nodes[name], False)
-        for name in plan.apply:
-            self._set_taint(self.nodes[name], True)
-
-    def _set_taint(self, n: Node, on: bool) -> None:
-        try:
-            self.api.set_taint(n.name, on)
-        except ApiError as e:
-            log.warning("could not %s taint on %s: %s", "set" if on else "clear", n.name, e)
-            return
-        n.tainted = on
-        metrics.TAINTS.labels("applied" if on else "removed").inc()
-        log.info("%s taint %s on node %s", "applied" if on else "removed", TAINT_KEY, n.name)
+        tainted = {n.name for n in self.nodes.values() if n.tainted}
+        apply_taints(self.api, self.sched.taints(now, tainted), self.nodes)

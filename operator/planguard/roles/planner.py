@@ -15,15 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from planguard import logs, metrics
-from planguard.core import conditions
-from planguard.core.conditions import Condition
 from planguard.core.contract import GROUP, POOL_LABEL, VERSION, plan_name
 from planguard.core.dnsplan import authoring, planner, planretry, pools
 from planguard.core.dnsplan.damping import Health
@@ -41,6 +37,7 @@ from planguard.kube.rest import ApiError
 from planguard.roles import runtime
 from planguard.roles.cache import PlannerCache
 from planguard.roles.pool_checks import PoolChecks
+from planguard.roles.pool_reports import PoolMemo, PoolReports
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +56,6 @@ def build_registry(cache: PlannerCache) -> kopf.OperatorRegistry:
     return registry
 
 
-@dataclass
-class _PoolMemo:
-    holds: tuple[str, ...] = ()
-    status: dict[str, Any] = field(default_factory=dict)
-    refused: planretry.Refused | None = None  # the last plan write failed: backing off
-    wrote: int | None = None  # the generation this planner last wrote for the pool
-    refusals: tuple[str, ...] = ()  # target refusals last reported in an Event
-
-
 DEFAULT_POLICY = TargetPolicy(parse_cidrs(DEFAULT_ALLOWED))
 
 
@@ -77,8 +65,9 @@ class Planner:
                  checks_per_pool: int = 16) -> None:
         self.api, self.cache, self.elector, self.tick = api, cache, elector, tick
         self.checks = PoolChecks(policy, checks_per_pool)
+        self._out = PoolReports(api, self.checks)
         self._parts: dict[tuple[str, str], PartCache] = {}
-        self._memo: dict[PoolKey, _PoolMemo] = {}
+        self._memo: dict[PoolKey, PoolMemo] = {}
         self._stop = threading.Event()
 
     def pools(self) -> list[Pool]:
@@ -123,21 +112,21 @@ class Planner:
     def _plan_pool(self, pool: Pool, planner_of_zone: PoolKey | None) -> None:
         ns = pool.key[0]
         zlabel = f"{ns}/{pool.zone}"
-        memo = self._memo.setdefault(pool.key, _PoolMemo())
+        memo = self._memo.setdefault(pool.key, PoolMemo())
         obj = self.cache.pools.get(pool.key) or {}
         status = obj.get("status") or {}
         states = self.checks.states(pool)
         for state in Health:
             metrics.PLANNER_TARGETS.labels(zlabel, state.value).set(
                 sum(1 for s in states.values() if s is state))
-        self._report_refusals(pool, obj, memo)
+        self._out.refusals(pool, obj, memo)
         if pool.paused:
-            self._status(pool, obj, memo, None, states, [pools.PAUSED])
+            self._out.status(pool, obj, memo, None, states, [pools.PAUSED])
             return
         stop = pools.cannot_plan(pool, planner_of_zone, (ns, pool.zone) in self.cache.zones,
                                  bool(self.cache.slices.get((ns, pool.service or ""))))
         if stop is not None:
-            self._cannot_plan(pool, obj, memo, states, stop)
+            self._out.cannot_plan(pool, obj, memo, states, stop)
             return
         cands = self._candidates(pool)
         newest_c = newest_valid(cands)
@@ -146,7 +135,7 @@ class Planner:
         now = time.time()
         if memo.wrote is not None and (why := planretry.refused_by_rules(cands, memo.wrote)):
             memo.wrote = None  # counted once
-            self._failed(obj, memo, pool, "PlanRefused", why, now)
+            self._out.failed(obj, memo, pool, "PlanRefused", why, now)
         removals = pools.recent_removals(status, now, pool.limits.window_seconds)
         current = planner.published_by(newest, (e.name for e in pool.endpoints))
         d = planner.decide(pool.targets, states, current, removals, pool.limits, now,
@@ -155,11 +144,11 @@ class Planner:
         wrote = None
         if d.needs_plan(newest):
             if not planretry.may_write(memo.refused, now, pool.spec_generation):
-                self._backing_off(pool, obj, memo, states)
+                self._out.backing_off(pool, obj, memo, states)
                 return
             wrote = self._write(pool, obj, memo, d, top, now)
             if wrote is None:
-                self._backing_off(pool, obj, memo, states)
+                self._out.backing_off(pool, obj, memo, states)
                 return
             metrics.PLANNER_PLANS.labels(zlabel).inc()
             self.api.event(obj, "DNSEndpointPool", "Normal", "PlanCreated",
@@ -167,26 +156,20 @@ class Planner:
                            f"-{list(d.removed)}")
             if d.removed_capacity:
                 removals.append(Removal(now, d.removed_capacity))
-        sig = tuple(f"{h.reason}:{','.join(h.targets)}" for h in holds)
-        if sig != memo.holds:
-            memo.holds = sig
-            for h in holds:
-                metrics.PLANNER_HOLDS.labels(zlabel, h.reason).inc()
-                self.api.event(obj, "DNSEndpointPool", "Warning", "HeldBack",
-                               f"{h.reason}: {h.message} ({', '.join(h.targets) or 'all'})")
+        self._out.holds(obj, memo, zlabel, holds)
         conds, extra = pools.planning_status(holds, removals, plan_name(pool.zone, wrote or top))
         if wrote is not None:
             extra["lastPlanGeneration"] = wrote
-        self._status(pool, obj, memo, d, states, conds, extra)
+        self._out.status(pool, obj, memo, d, states, conds, extra)
 
-    def _write(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo, d: Decision,
+    def _write(self, pool: Pool, obj: dict[str, Any], memo: PoolMemo, d: Decision,
                top: int, now: float) -> int | None:
         """Writes the decision's plan: its generation, or None after a refusal or failure
         (then the pool backs off; a generation is kept only by a plan that was created)."""
         ns = pool.key[0]
         # The enactors' plan rules first: a plan they would refuse is never written.
         if (why := pools.invalid(pool, d, top + 1)) is not None:
-            self._failed(obj, memo, pool, "PlanInvalid", why, now)
+            self._out.failed(obj, memo, pool, "PlanInvalid", why, now)
             return None
         endpoints = [endpoint_spec(e) for e in d.endpoints]
         try:
@@ -196,58 +179,13 @@ class Planner:
                 pool.zone, g, endpoints, namespace=ns, labels={POOL_LABEL: pool.key[1]})),
                 at_least=top)
         except ApiError as e:
-            self._failed(obj, memo, pool, *pools.write_failure(e.status, e.message), now)
+            self._out.failed(obj, memo, pool, *pools.write_failure(e.status, e.message), now)
             return None
         except Exception as e:  # any failure backs off: a retry every tick is the storm
-            self._failed(obj, memo, pool, *pools.write_failure(None, str(e)), now)
+            self._out.failed(obj, memo, pool, *pools.write_failure(None, str(e)), now)
             return None
         memo.refused, memo.wrote = None, wrote
         return wrote
-
-    def _failed(self, obj: dict[str, Any], memo: _PoolMemo, pool: Pool, reason: str,
-                message: str, now: float) -> None:
-        memo.refused = planretry.after_failure(memo.refused, reason, message, now,
-                                               pool.spec_generation)
-        log.warning("%s: %s; backing off %.0f s", reason, message, memo.refused.retry_at - now)
-        metrics.PLANNER_FAILURES.labels(f"{pool.key[0]}/{pool.zone}", reason).inc()
-        self.api.event(obj, "DNSEndpointPool", "Warning", reason, message)
-
-    def _backing_off(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo,
-                     states: dict[str, Health]) -> None:
-        assert memo.refused is not None
-        self._status(pool, obj, memo, None, states, [pools.backing_off(memo.refused)])
-
-    def _report_refusals(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo) -> None:
-        """One Warning Event per target refusal when the set changes."""
-        why = (*self.refusals(pool).values(), *pool.bad_slice_addresses)
-        if why != memo.refusals:
-            memo.refusals = why
-            for w in sorted(set(why))[:pools.REFUSALS_SHOWN]:
-                self.api.event(obj, "DNSEndpointPool", "Warning", "TargetRefused", w)
-
-    def _cannot_plan(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo,
-                     states: dict[str, Health], cond: Condition) -> None:
-        """Bad input: a condition, one Event per change, and no plan."""
-        if memo.holds != (cond.reason,):
-            memo.holds = (cond.reason,)
-            self.api.event(obj, "DNSEndpointPool", "Warning", cond.reason, cond.message)
-        self._status(pool, obj, memo, None, states, [cond])
-
-    def _status(self, pool: Pool, obj: dict[str, Any], memo: _PoolMemo, d: Decision | None,
-                states: dict[str, Health], conds: list[Condition],
-                extra: dict[str, Any] | None = None) -> None:
-        refused_cond, counts = pools.pool_status(pool, states, self.refusals(pool), d,
-                                                 obj.get("status") or {})
-        conds = [*conds, refused_cond]
-        new = {"observedGeneration": (obj.get("metadata") or {}).get("generation"), **counts,
-               **(extra or {})}
-        # Fields compared with what this planner last wrote, not with the cached pool.
-        body = conditions.status_update(obj.get("status") or {}, conds, datetime.now(UTC),
-                                        new["observedGeneration"], new, previous=memo.status)
-        if body is None:
-            return
-        written = self.api.write_status("dnsendpointpools", pool.key[0], pool.key[1], body)
-        memo.status = new if written else {}
 
     def run(self) -> None:
         while not self._stop.is_set():
