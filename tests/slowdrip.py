@@ -8,6 +8,8 @@ import socket
 import threading
 from types import TracebackType
 
+from targets import accept_each
+
 
 class SlowDrip:
     def __init__(self, interval: float = 1.0) -> None:
@@ -18,11 +20,11 @@ class SlowDrip:
         self.port = int(self.tcp.getsockname()[1])
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", self.port))
-        self.tcp.settimeout(0.2)
         self.udp.settimeout(0.2)
 
     def __enter__(self) -> SlowDrip:
-        threading.Thread(target=self._accept, daemon=True, name="slowdrip-tcp").start()
+        threading.Thread(target=accept_each, args=(self.tcp, self._stop, self._drip), daemon=True,
+                         name="slowdrip-tcp").start()
         threading.Thread(target=self._swallow, daemon=True, name="slowdrip-udp").start()
         return self
 
@@ -32,18 +34,8 @@ class SlowDrip:
         self.tcp.close()
         self.udp.close()
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.tcp.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-
     def _drip(self, conn: socket.socket) -> None:
+        self.connections += 1
         with conn:
             try:
                 conn.sendall(b"\xff\xff")  # a message of 65,535 bytes is coming...

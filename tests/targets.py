@@ -4,7 +4,23 @@ and off (every 127/8 address is local on Linux)."""
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
+from collections.abc import Callable
+
+
+def accept_each(sock: socket.socket, stop: threading.Event,
+                serve: Callable[[socket.socket], None]) -> None:
+    """Until `stop` is set or `sock` closed: serve each accepted connection on its own thread."""
+    sock.settimeout(0.2)  # to see `stop` while no one connects
+    while not stop.is_set():
+        try:
+            conn, _ = sock.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

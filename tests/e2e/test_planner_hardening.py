@@ -13,19 +13,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import (
-    Bind,
-    Cluster,
-    Processes,
-    condition,
-    eventually,
-    free_port,
-    metrics_text,
-    unique,
-    zone_obj,
-)
+import harness as h
 from planguard.core.contract import HIGHEST_GENERATION_ANNOTATION
-from targets import Fleet
+from targets import Fleet, accept_each
 
 pytestmark = pytest.mark.e2e
 
@@ -45,13 +35,13 @@ def pool_obj(name: str, zone: str, addresses: list[str], **spec: Any) -> dict[st
                      **spec}}
 
 
-def start(procs: Processes, bind: Bind, ns: str, allowed: str, metrics_port: int = 0) -> None:
+def start(procs: h.Processes, bind: h.Bind, ns: str, allowed: str, metrics_port: int = 0) -> None:
     procs.start("planner", "planner", "--id", "p1", "-n", ns, "--lease-namespace", ns,
                 "--health-check-allowed-cidrs", allowed, metrics_port=metrics_port)
     procs.enactor("a", ns, bind.key("enactor-a"))
 
 
-def pool(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
+def pool(cluster: h.Cluster, ns: str, name: str) -> dict[str, Any]:
     return cluster.get("dnsendpointpool", ns, name)
 
 
@@ -62,7 +52,7 @@ def cond(obj: dict[str, Any], ctype: str) -> dict[str, Any]:
     return {}
 
 
-def events(cluster: Cluster, ns: str, reason: str) -> list[dict[str, Any]]:
+def events(cluster: h.Cluster, ns: str, reason: str) -> list[dict[str, Any]]:
     return [e for e in cluster.get("events", ns)["items"] if e.get("reason") == reason]
 
 
@@ -74,21 +64,11 @@ class Listener:
         self._handle = handle
         self._sock = socket.create_server((address, PORT))
         self._stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
+        threading.Thread(target=accept_each, args=(self._sock, self._stop, self._conn),
+                         daemon=True).start()
 
     def _conn(self, conn: socket.socket) -> None:
+        self.accepted += 1
         with conn:
             if self._handle is not None:
                 with contextlib.suppress(OSError):  # the checker hung up
@@ -122,8 +102,8 @@ def test_targets_outside_the_allowed_ranges_are_never_checked(cluster, bind, ns,
             cluster.apply(ns, pool_obj("regional", zone, [
                 "127.0.0.71", "127.0.0.72", "100.100.100.200", "fd00:ec2::254",
                 "168.63.129.16", "203.0.113.9"]))
-            eventually(lambda: bind.query(f"api.{dns_zone}") == ["127.0.0.71"], timeout=40,
-                       what="the allowed target published")
+            h.eventually(lambda: bind.query(f"api.{dns_zone}") == ["127.0.0.71"], timeout=40,
+                         what="the allowed target published")
             p = pool(cluster, ns, "regional")
             refused = cond(p, "TargetsRefused")
             assert refused["status"] == "True", refused
@@ -163,7 +143,7 @@ def test_metadata_slice_addresses_are_refused_when_everything_is_allowed(
                           ("100.100.100.200", "168.63.129.16", "240.0.0.1", "239.1.2.3")],
             "ports": [{"port": PORT, "protocol": "TCP"}]})
         cluster.apply(ns, pool_obj("regional", zone, ["127.0.0.73"], service={"name": "web"}))
-        eventually(lambda: bind.query(f"api.{dns_zone}") == ["127.0.0.73"], timeout=40)
+        h.eventually(lambda: bind.query(f"api.{dns_zone}") == ["127.0.0.73"], timeout=40)
         p = pool(cluster, ns, "regional")
         msg = cond(p, "TargetsRefused")["message"]
         for why in ("target 100.100.100.200 is a metadata address (Alibaba Cloud)",
@@ -183,7 +163,7 @@ def test_metadata_slice_addresses_are_refused_when_everything_is_allowed(
 @pytest.mark.parametrize("path", ["http://169.254.169.254/latest/meta-data/",
                                   "//169.254.169.254/latest", "healthz", "/a b",
                                   "/x\r\nHost: 169.254.169.254", "/" + "a" * 1100])
-def test_a_path_that_is_not_relative_is_refused_at_admission(cluster: Cluster, ns: str,
+def test_a_path_that_is_not_relative_is_refused_at_admission(cluster: h.Cluster, ns: str,
                                                              path: str) -> None:
     obj = pool_obj("p", "web", ["10.0.0.1"])
     obj["spec"]["healthCheck"]["path"] = path
@@ -201,9 +181,9 @@ def test_a_redirect_counts_as_unhealthy(cluster, bind, ns, zone, dns_zone, procs
         with Fleet(1, base=76):
             start(procs, bind, ns, allowed="127.0.0.0/8")
             cluster.apply(ns, pool_obj("regional", zone, ["127.0.0.75", "127.0.0.76"]))
-            eventually(lambda: bind.query(f"api.{dns_zone}") == ["127.0.0.76"], timeout=40)
-            eventually(lambda: pool(cluster, ns, "regional")["status"]["health"]
-                       .get("127.0.0.75") == "down", timeout=20)
+            h.eventually(lambda: bind.query(f"api.{dns_zone}") == ["127.0.0.76"], timeout=40)
+            h.eventually(lambda: pool(cluster, ns, "regional")["status"]["health"]
+                         .get("127.0.0.75") == "down", timeout=20)
             assert moved.accepted > 0  # it was asked, and said 302
     finally:
         moved.close()
@@ -214,7 +194,7 @@ def test_a_slow_drip_target_delays_only_its_own_pool(cluster, bind, ns, zone, dn
     """32 targets of one pool drip their answers (more than the old 32 check threads); each
     check still ends at its deadline, and another zone's pool converges as usual."""
     drips = [Listener(f"127.0.1.{i}", slow_drip) for i in range(1, 33)]
-    other = f"{unique('z')}.test"
+    other = f"{h.unique('z')}.test"
     bind.add_zone(other)
     try:
         with Fleet(2, base=81):
@@ -222,19 +202,19 @@ def test_a_slow_drip_target_delays_only_its_own_pool(cluster, bind, ns, zone, dn
             slow = pool_obj("slow", zone, [f"127.0.1.{i}" for i in range(1, 33)])
             slow["spec"]["healthCheck"] |= {"intervalSeconds": 1, "timeoutSeconds": 1}
             cluster.apply(ns, slow)
-            eventually(lambda: sum(d.accepted > 0 for d in drips) == 32, timeout=30,
-                       what="every slow target being checked")
-            cluster.apply(ns, zone_obj("other", other, bind.port))
+            h.eventually(lambda: sum(d.accepted > 0 for d in drips) == 32, timeout=30,
+                         what="every slow target being checked")
+            cluster.apply(ns, h.zone_obj("other", other, bind.port))
             t0 = time.monotonic()
             cluster.apply(ns, pool_obj("fast", "other", ["127.0.0.81", "127.0.0.82"]))
-            eventually(lambda: bind.query(f"api.{other}") == ["127.0.0.81", "127.0.0.82"],
-                       timeout=30, what="the other zone's pool converging")
+            h.eventually(lambda: bind.query(f"api.{other}") == ["127.0.0.81", "127.0.0.82"],
+                         timeout=30, what="the other zone's pool converging")
             took = time.monotonic() - t0
             print(f"the other pool converged in {took:.1f} s beside 32 slow-drip targets")
             assert took < 10, took
             # One deadline per check: the drip never stalls a read, yet each check ends.
-            eventually(lambda: set(pool(cluster, ns, "slow")["status"]["health"].values())
-                       == {"down"}, timeout=20, what="slow targets down at their deadline")
+            h.eventually(lambda: set(pool(cluster, ns, "slow")["status"]["health"].values())
+                         == {"down"}, timeout=20, what="slow targets down at their deadline")
             assert all(d.accepted >= 2 for d in drips)  # checked again after each deadline
     finally:
         for d in drips:
@@ -249,15 +229,15 @@ def _probe_plan() -> str:
                                 "endpoints": [{"name": "x", "addresses": ["10.0.0.1"]}]}})
 
 
-def _freeze_refuses(cluster: Cluster, ns: str) -> bool:
+def _freeze_refuses(cluster: h.Cluster, ns: str) -> bool:
     return "change freeze" in cluster.kubectl("create", "--dry-run=server", "-n", ns, "-f", "-",
                                               input=_probe_plan(), check=False).stderr
 
 
-def freeze(cluster: Cluster, ns: str) -> str:
+def freeze(cluster: h.Cluster, ns: str) -> str:
     """A ValidatingAdmissionPolicy refusing every new DNSPlan in `ns` (a change freeze, as a
     platform team might set): the API server answers 422. Its name, to delete it."""
-    name = unique("freeze-")
+    name = h.unique("freeze-")
     cluster.apply(ns, [
         {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
          "metadata": {"name": name},
@@ -272,7 +252,7 @@ def freeze(cluster: Cluster, ns: str) -> str:
          "spec": {"policyName": name, "validationActions": ["Deny"],
                   "matchResources": {"namespaceSelector": {"matchLabels": {
                       "kubernetes.io/metadata.name": ns}}}}}])
-    eventually(lambda: _freeze_refuses(cluster, ns), timeout=30, what="the freeze in force")
+    h.eventually(lambda: _freeze_refuses(cluster, ns), timeout=30, what="the freeze in force")
     return name
 
 
@@ -285,11 +265,11 @@ def test_a_refused_plan_bumps_no_generation_and_backs_off(cluster, bind, ns, zon
     policy = freeze(cluster, ns)
     try:
         with Fleet(2, base=91) as fleet:
-            mport = free_port()
+            mport = h.free_port()
             start(procs, bind, ns, allowed="127.0.0.0/8", metrics_port=mport)
             cluster.apply(ns, pool_obj("regional", zone, fleet.addresses))
-            eventually(lambda: cond(pool(cluster, ns, "regional"), "Ready").get("reason")
-                       == "PlanRefused", timeout=40, what="the refusal on the pool")
+            h.eventually(lambda: cond(pool(cluster, ns, "regional"), "Ready").get("reason")
+                         == "PlanRefused", timeout=40, what="the refusal on the pool")
             msg = cond(pool(cluster, ns, "regional"), "Ready")["message"]
             assert "the API server refused the plan (422)" in msg, msg
             assert "change freeze" in msg and "next attempt after" in msg, msg
@@ -298,7 +278,7 @@ def test_a_refused_plan_bumps_no_generation_and_backs_off(cluster, bind, ns, zon
             assert len(refusals) == 1, refusals  # one Event object, raised
             count = refusals[0]["count"]
             assert 2 <= count <= 5, count  # backoff 2, 4, 8 s: not one attempt per tick
-            failures = [smp.value for fam in text_string_to_metric_families(metrics_text(mport))
+            failures = [smp.value for fam in text_string_to_metric_families(h.metrics_text(mport))
                         for smp in fam.samples
                         if smp.name == "planguard_planner_plan_failures_total"
                         and smp.labels == {"zone": f"{ns}/{zone}", "reason": "PlanRefused"}]
@@ -308,12 +288,12 @@ def test_a_refused_plan_bumps_no_generation_and_backs_off(cluster, bind, ns, zon
             assert cluster.get("dnsplans", ns)["items"] == []
 
             cluster.kubectl("delete", "validatingadmissionpolicybinding", policy)
-            eventually(lambda: not _freeze_refuses(cluster, ns), timeout=30,
-                       what="the freeze lifted")
+            h.eventually(lambda: not _freeze_refuses(cluster, ns), timeout=30,
+                         what="the freeze lifted")
             obj = pool_obj("regional", zone, fleet.addresses)
             obj["spec"]["endpoints"][0]["ttl"] = 6  # an edit retries at once
             cluster.apply(ns, obj)
-            eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses, timeout=20)
+            h.eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses, timeout=20)
             gens = sorted(p["spec"]["generation"] for p in cluster.get("dnsplans", ns)["items"])
             # 1, not 1 + the attempts; a retry due just as the freeze lifts may write plan 1
             # before the edit writes plan 2.
@@ -329,11 +309,11 @@ def test_a_second_pool_on_the_same_zone_writes_nothing(cluster, bind, ns, zone, 
     with Fleet(3, base=101) as fleet:
         start(procs, bind, ns, allowed="127.0.0.0/8")
         cluster.apply(ns, pool_obj("first", zone, fleet.addresses[:2]))
-        eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:2], timeout=40)
+        h.eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:2], timeout=40)
         before = cluster.get("dnsplans", ns)["items"]
         cluster.apply(ns, pool_obj("second", zone, fleet.addresses[2:]))
-        eventually(lambda: condition(pool(cluster, ns, "second"), "Ready") == "False",
-                   timeout=20)
+        h.eventually(lambda: h.condition(pool(cluster, ns, "second"), "Ready") == "False",
+                     timeout=20)
         ready = cond(pool(cluster, ns, "second"), "Ready")
         assert ready["reason"] == "ZoneHasPool", ready
         assert "'first' already plans zone 'web'" in ready["message"], ready
@@ -342,4 +322,4 @@ def test_a_second_pool_on_the_same_zone_writes_nothing(cluster, bind, ns, zone, 
         assert [p["metadata"]["name"] for p in cluster.get("dnsplans", ns)["items"]] == \
             [p["metadata"]["name"] for p in before]
         fleet.targets[1].down()  # the first pool still plans the zone
-        eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:1], timeout=30)
+        h.eventually(lambda: bind.query(f"api.{dns_zone}") == fleet.addresses[:1], timeout=30)
