@@ -12,23 +12,13 @@ from typing import Any
 
 import pytest
 
-from harness import (
-    Bind,
-    Cluster,
-    Processes,
-    condition,
-    eventually,
-    free_port,
-    metrics_text,
-    plan_obj,
-    zone_obj,
-)
+import harness as h
 
 pytestmark = pytest.mark.integration
 
 
 def good() -> dict[str, Any]:
-    return plan_obj("web", 2, {"api": ["10.0.0.1", "2001:db8::1"]})
+    return h.plan_obj("web", 2, {"api": ["10.0.0.1", "2001:db8::1"]})
 
 
 def ep(p: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +152,7 @@ ADMISSION = [
 ]
 
 
-def _apply_mutated(cluster: Cluster, ns: str, mutate: Any) -> tuple[dict[str, Any], Any]:
+def _apply_mutated(cluster: h.Cluster, ns: str, mutate: Any) -> tuple[dict[str, Any], Any]:
     """A good plan changed by `mutate`, applied as a user would (refusals expected)."""
     p = good()
     mutate(p)
@@ -171,7 +161,7 @@ def _apply_mutated(cluster: Cluster, ns: str, mutate: Any) -> tuple[dict[str, An
 
 @pytest.mark.parametrize(("mutate", "message"), [c[1:] for c in ADMISSION],
                          ids=[c[0] for c in ADMISSION])
-def test_refused_at_admission(cluster: Cluster, ns: str, mutate, message) -> None:
+def test_refused_at_admission(cluster: h.Cluster, ns: str, mutate, message) -> None:
     p, r = _apply_mutated(cluster, ns, mutate)
     assert r.returncode != 0, f"accepted: {json.dumps(p)[:300]}"
     assert message in r.stderr, r.stderr
@@ -183,16 +173,16 @@ GOOD_ADDRESSES = ["10.0.0.1", "192.0.2.1", "2001:db8::1", "127.0.0.1", "::1", "1
 
 
 @pytest.mark.parametrize("bare_form", [True, False], ids=["addresses", "targets"])
-def test_addresses_a_load_balancer_may_have_are_accepted(cluster: Cluster, ns: str,
+def test_addresses_a_load_balancer_may_have_are_accepted(cluster: h.Cluster, ns: str,
                                                          bare_form: bool) -> None:
-    p = plan_obj("web", 2, {"api": GOOD_ADDRESSES}, bare=bare_form)
+    p = h.plan_obj("web", 2, {"api": GOOD_ADDRESSES}, bare=bare_form)
     r = cluster.apply(ns, p, check=False)
     assert r.returncode == 0, r.stderr
     assert cluster.exists("dnsplan", ns, "web-2")
 
 
-def test_the_highest_generation_is_accepted(cluster: Cluster, ns: str) -> None:
-    r = cluster.apply(ns, plan_obj("web", 2**53, {"api": ["10.0.0.1"]}), check=False)
+def test_the_highest_generation_is_accepted(cluster: h.Cluster, ns: str) -> None:
+    r = cluster.apply(ns, h.plan_obj("web", 2**53, {"api": ["10.0.0.1"]}), check=False)
     assert r.returncode == 0, r.stderr
 
 
@@ -213,12 +203,12 @@ FIELD_PATHS = [
 
 @pytest.mark.parametrize(("mutate", "path"), [c[1:] for c in FIELD_PATHS],
                          ids=[c[0] for c in FIELD_PATHS])
-def test_a_refusal_names_the_field(cluster: Cluster, ns: str, mutate, path) -> None:
+def test_a_refusal_names_the_field(cluster: h.Cluster, ns: str, mutate, path) -> None:
     _, r = _apply_mutated(cluster, ns, mutate)
     assert r.returncode != 0 and path in r.stderr, r.stderr
 
 
-def test_a_pool_refusal_names_the_field(cluster: Cluster, ns: str) -> None:
+def test_a_pool_refusal_names_the_field(cluster: h.Cluster, ns: str) -> None:
     pool = {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSEndpointPool",
             "metadata": {"name": "p"},
             "spec": {"zone": "web", "endpoints": [{"name": "api"}],
@@ -230,7 +220,7 @@ def test_a_pool_refusal_names_the_field(cluster: Cluster, ns: str) -> None:
 
 
 @pytest.mark.parametrize("address", ["0.1.2.3", "240.0.0.1", "::a9fe:a9fe", "::ffff:10.0.0.1"])
-def test_a_pool_target_no_load_balancer_has_is_refused(cluster: Cluster, ns: str,
+def test_a_pool_target_no_load_balancer_has_is_refused(cluster: h.Cluster, ns: str,
                                                       address: str) -> None:
     """The planner would write it into a plan admission refuses: refused at the pool."""
     pool = {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSEndpointPool",
@@ -243,7 +233,7 @@ def test_a_pool_target_no_load_balancer_has_is_refused(cluster: Cluster, ns: str
     assert cluster.apply(ns, pool, check=False).returncode == 0
 
 
-def test_an_oversized_plan_is_refused_by_the_api_server(cluster: Cluster, ns: str) -> None:
+def test_an_oversized_plan_is_refused_by_the_api_server(cluster: h.Cluster, ns: str) -> None:
     p = good()
     ep(p)["targets"] = [{"address": "10.0.0.1", "loadBalancer": "x" * 250,
                          "availabilityZone": "y" * 60}]
@@ -303,7 +293,7 @@ def _name_of(length: int) -> str:
                                          "powerdns": {"selector": "pickwhashed"}}},
      "spec.server.powerdns: Forbidden: spec.server.powerdns applies to kind powerdns only"),
 ])
-def test_bad_zones_refused_at_admission(cluster: Cluster, ns: str, spec, message) -> None:
+def test_bad_zones_refused_at_admission(cluster: h.Cluster, ns: str, spec, message) -> None:
     r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
                            "metadata": {"name": "bad"}, "spec": spec}, check=False)
     assert r.returncode != 0 and message in r.stderr, r.stderr
@@ -311,7 +301,7 @@ def test_bad_zones_refused_at_admission(cluster: Cluster, ns: str, spec, message
 
 @pytest.mark.parametrize("server", ["localhost", "bind.dns.svc.cluster.local",
                                     "bind.dns.svc.cluster.local.", "10.96.0.10", "fd00::53"])
-def test_a_zone_server_may_be_a_host_name_or_an_address(cluster: Cluster, ns: str,
+def test_a_zone_server_may_be_a_host_name_or_an_address(cluster: h.Cluster, ns: str,
                                                          server: str) -> None:
     r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
                            "metadata": {"name": "named"},
@@ -321,7 +311,7 @@ def test_a_zone_server_may_be_a_host_name_or_an_address(cluster: Cluster, ns: st
 
 
 @pytest.mark.parametrize("zone", [_name_of(242), _name_of(242) + "."], ids=["242", "242-dot"])
-def test_a_zone_of_the_longest_name_is_accepted(cluster: Cluster, ns: str, zone: str) -> None:
+def test_a_zone_of_the_longest_name_is_accepted(cluster: h.Cluster, ns: str, zone: str) -> None:
     """_planguard.<zone> is then 253 characters: a name DNS can hold."""
     r = cluster.apply(ns, {"apiVersion": "planguard.io/v1alpha1", "kind": "DNSZone",
                            "metadata": {"name": "long"},
@@ -331,7 +321,7 @@ def test_a_zone_of_the_longest_name_is_accepted(cluster: Cluster, ns: str, zone:
     assert len(f"_planguard.{zone.rstrip('.')}") == 253
 
 
-def test_a_plan_cannot_be_edited_or_replaced(cluster: Cluster, ns: str) -> None:
+def test_a_plan_cannot_be_edited_or_replaced(cluster: h.Cluster, ns: str) -> None:
     cluster.apply(ns, good())
     changed = good()
     ep(changed)["ttl"] = 99
@@ -341,37 +331,37 @@ def test_a_plan_cannot_be_edited_or_replaced(cluster: Cluster, ns: str) -> None:
     assert r.returncode != 0 and "AlreadyExists" in r.stderr  # one plan per generation
 
 
-def test_a_zones_server_kind_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> None:
+def test_a_zones_server_kind_cannot_change(cluster: h.Cluster, bind: h.Bind, ns: str) -> None:
     """Records written for one kind are not what the other reads: a new DNSZone instead."""
-    cluster.apply(ns, zone_obj("web", "a.test", bind.port))  # kind bind by default
+    cluster.apply(ns, h.zone_obj("web", "a.test", bind.port))  # kind bind by default
     assert cluster.get("dnszone", ns, "web")["spec"]["server"]["kind"] == "bind"
-    moved = zone_obj("web", "a.test", bind.port)
+    moved = h.zone_obj("web", "a.test", bind.port)
     moved["spec"]["server"]["kind"] = "powerdns"
     r = cluster.apply(ns, moved, check=False)
     assert r.returncode != 0 and "spec.server.kind is immutable" in r.stderr, r.stderr
 
 
-def test_a_zone_name_cannot_change(cluster: Cluster, bind: Bind, ns: str) -> None:
-    cluster.apply(ns, zone_obj("web", "a.test", bind.port))
-    r = cluster.apply(ns, zone_obj("web", "b.test", bind.port), check=False)
+def test_a_zone_name_cannot_change(cluster: h.Cluster, bind: h.Bind, ns: str) -> None:
+    cluster.apply(ns, h.zone_obj("web", "a.test", bind.port))
+    r = cluster.apply(ns, h.zone_obj("web", "b.test", bind.port), check=False)
     assert r.returncode != 0 and "spec.zone is immutable" in r.stderr
 
 
 # ---- handled at run time: a condition and an Event, nothing written ----------------------
 
-def events(cluster: Cluster, ns: str) -> str:
+def events(cluster: h.Cluster, ns: str) -> str:
     return cluster.kubectl("get", "events", "-n", ns, "-o", "json").stdout
 
 
-def start(procs: Processes, bind: Bind, ns: str) -> None:
+def start(procs: h.Processes, bind: h.Bind, ns: str) -> None:
     procs.enactor("a", ns, bind.key("enactor-a"))
     procs.cleanup(ns, bind.key("planguard-cleanup"))
 
 
 def test_plan_for_a_missing_zone(cluster, bind, ns, procs) -> None:
     start(procs, bind, ns)
-    cluster.apply(ns, plan_obj("nozone", 1, {"api": ["10.0.0.1"]}))
-    eventually(lambda: condition(cluster.get("dnsplan", ns, "nozone-1"), "Accepted") == "False")
+    cluster.apply(ns, h.plan_obj("nozone", 1, {"api": ["10.0.0.1"]}))
+    h.eventually(lambda: h.condition(cluster.get("dnsplan", ns, "nozone-1"), "Accepted") == "False")
     plan = cluster.get("dnsplan", ns, "nozone-1")
     assert "does not exist" in plan["status"]["conditions"][0]["message"]
     assert "ZoneNotFound" in events(cluster, ns)
@@ -380,10 +370,11 @@ def test_plan_for_a_missing_zone(cluster, bind, ns, procs) -> None:
 def test_lower_generation_than_live_is_superseded_not_applied(cluster, bind, ns, zone,
                                                               dns_zone, procs) -> None:
     start(procs, bind, ns)
-    cluster.apply(ns, plan_obj(zone, 5, {"api": ["10.0.0.5"]}))
-    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.5"])
-    cluster.apply(ns, plan_obj(zone, 3, {"api": ["10.0.0.3"]}))
-    eventually(lambda: condition(cluster.get("dnsplan", ns, f"{zone}-3"), "Superseded") == "True")
+    cluster.apply(ns, h.plan_obj(zone, 5, {"api": ["10.0.0.5"]}))
+    h.eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.5"])
+    cluster.apply(ns, h.plan_obj(zone, 3, {"api": ["10.0.0.3"]}))
+    h.eventually(lambda: h.condition(cluster.get("dnsplan", ns, f"{zone}-3"), "Superseded")
+                 == "True")
     assert bind.query(f"api.{dns_zone}") == ["10.0.0.5"]
 
 
@@ -394,56 +385,56 @@ def test_unreachable_server(cluster, bind, ns, procs, kind) -> None:
     black_hole = socket.create_server(("127.0.0.1", 0))
     port = {"unreachable": 1, "timeout": black_hole.getsockname()[1]}.get(kind, bind.port)
     host = "bind.dns.invalid" if kind == "unresolvable" else "127.0.0.1"
-    mport = free_port()
+    mport = h.free_port()
     procs.enactor("a", ns, bind.key("enactor-a"), metrics_port=mport)
     procs.cleanup(ns, bind.key("planguard-cleanup"))
-    z = zone_obj("web", "example.test", bind.port)
+    z = h.zone_obj("web", "example.test", bind.port)
     z["spec"]["server"] = {"address": host, "port": port}
-    cluster.apply(ns, [z, plan_obj("web", 1, {"api": ["10.0.0.1"]})])
+    cluster.apply(ns, [z, h.plan_obj("web", 1, {"api": ["10.0.0.1"]})])
 
     def reported() -> bool:
         st = cluster.get("dnszone", ns, "web").get("status") or {}
         return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == kind
-    eventually(reported, timeout=60, what=f"{kind} in status")
+    h.eventually(reported, timeout=60, what=f"{kind} in status")
     # Clean-up writes the zone's conditions on its own cycle, a moment later.
-    eventually(lambda: (condition(cluster.get("dnszone", ns, "web"), "DNSReadable"),
-                        condition(cluster.get("dnszone", ns, "web"), "Degraded"))
-               == ("False", "True"), timeout=30, what="DNSReadable=False, Degraded=True")
+    h.eventually(lambda: (h.condition(cluster.get("dnszone", ns, "web"), "DNSReadable"),
+                          h.condition(cluster.get("dnszone", ns, "web"), "Degraded"))
+                 == ("False", "True"), timeout=30, what="DNSReadable=False, Degraded=True")
     conds = {c["type"]: c for c in cluster.get("dnszone", ns, "web")["status"]["conditions"]}
     assert conds["DNSReadable"]["reason"] == kind.capitalize()
     assert (conds["Ready"]["status"], conds["Ready"]["reason"]) == ("False", "DNSUnreadable")
     assert "DNSError" in events(cluster, ns)
-    assert f'kind="{kind}"' in metrics_text(mport, timeout=5), "DNS error kind not in the metrics"
+    assert f'kind="{kind}"' in h.metrics_text(mport, timeout=5), "DNS error kind not in the metrics"
 
 
 def test_zone_missing_on_the_server(cluster, bind, ns, procs) -> None:
     start(procs, bind, ns)
-    cluster.apply(ns, [zone_obj("web", "not-served.test", bind.port),
-                       plan_obj("web", 1, {"api": ["10.0.0.1"]})])
+    cluster.apply(ns, [h.zone_obj("web", "not-served.test", bind.port),
+                       h.plan_obj("web", 1, {"api": ["10.0.0.1"]})])
 
     def reported() -> bool:
         st = cluster.get("dnszone", ns, "web").get("status") or {}
         return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == "zone_missing"
-    eventually(reported, what="zone_missing in status")
+    h.eventually(reported, what="zone_missing in status")
 
 
 def test_frozen_zone_writes_nothing_then_recovers(cluster, bind, ns, zone, dns_zone,
                                                  procs) -> None:
     start(procs, bind, ns)
-    cluster.apply(ns, plan_obj(zone, 1, {"api": ["10.0.0.1"], "keep": ["10.0.9.9"]}))
-    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.1"])
+    cluster.apply(ns, h.plan_obj(zone, 1, {"api": ["10.0.0.1"], "keep": ["10.0.9.9"]}))
+    h.eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.1"])
     bind.rndc("freeze", dns_zone)
     try:
-        cluster.apply(ns, plan_obj(zone, 2, {"api": ["10.0.0.2"], "keep": ["10.0.9.9"]}))
+        cluster.apply(ns, h.plan_obj(zone, 2, {"api": ["10.0.0.2"], "keep": ["10.0.9.9"]}))
 
         def refused() -> bool:
             st = cluster.get("dnszone", ns, zone).get("status") or {}
             return (st.get("enactors") or {}).get("a", {}).get("lastErrorKind") == "refused"
-        eventually(refused, what="refused (frozen) in status")
+        h.eventually(refused, what="refused (frozen) in status")
         assert bind.query(f"api.{dns_zone}") == ["10.0.0.1"]
         assert bind.query(f"keep.{dns_zone}") == ["10.0.9.9"]
     finally:
         bind.rndc("thaw", dns_zone)
-    eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.2"], timeout=60)
+    h.eventually(lambda: bind.query(f"api.{dns_zone}") == ["10.0.0.2"], timeout=60)
     time.sleep(0.5)
     assert bind.query(f"keep.{dns_zone}") == ["10.0.9.9"]

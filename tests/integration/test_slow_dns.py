@@ -15,18 +15,7 @@ import threading
 import time
 from typing import Any
 
-from harness import (
-    Bind,
-    Cluster,
-    Processes,
-    eventually,
-    free_port,
-    http_status,
-    metrics_text,
-    plan_obj,
-    unique,
-    zone_obj,
-)
+import harness as h
 from slowdrip import SlowDrip
 
 SLOW_ZONES = 8
@@ -52,16 +41,16 @@ class ProbeWatch:
         while not self._stop.wait(0.5):
             for name, port in self.ports.items():
                 for path in ("/healthz", "/readyz"):
-                    code = http_status(port, path)
+                    code = h.http_status(port, path)
                     if code != 200:
                         self.failures.append(f"{time.strftime('%T')} {name} {path} {code}")
 
 
 def test_slow_drip_servers_delay_only_their_own_zones(
-        cluster: Cluster, bind: Bind, ns: str, dns_zone: str, zone: str,
-        procs: Processes) -> None:
-    ports = {"enactor": free_port(), "cleanup": free_port()}
-    mport = free_port()
+        cluster: h.Cluster, bind: h.Bind, ns: str, dns_zone: str, zone: str,
+        procs: h.Processes) -> None:
+    ports = {"enactor": h.free_port(), "cleanup": h.free_port()}
+    mport = h.free_port()
     timeout = ("--dns-timeout", str(DNS_TIMEOUT))
     procs.start("enactor", "enactor", "--id", "a", "-n", ns, "--tsig-key",
                 bind.key("enactor-a"), "--drift-interval", "1", *timeout,
@@ -69,8 +58,8 @@ def test_slow_drip_servers_delay_only_their_own_zones(
     procs.start("cleanup", "cleanup", "-n", ns, "--tsig-key", bind.key("planguard-cleanup"),
                 "--interval", "1", *timeout, liveness_port=ports["cleanup"])
     for name, port in ports.items():
-        eventually(lambda p=port: http_status(p, "/readyz") == 200, timeout=60,
-                   what=f"{name} ready")
+        h.eventually(lambda p=port: h.http_status(p, "/readyz") == 200, timeout=60,
+                     what=f"{name} ready")
 
     generation = 0
 
@@ -80,20 +69,20 @@ def test_slow_drip_servers_delay_only_their_own_zones(
         generation += 1
         want = f"10.0.0.{generation}"
         t0 = time.monotonic()
-        cluster.apply(ns, plan_obj(zone, generation, {"api": [want]}))
-        eventually(lambda: bind.query(f"api.{dns_zone}") == [want], timeout=60, interval=0.05,
-                   what=f"plan {generation} of the healthy zone served")
+        cluster.apply(ns, h.plan_obj(zone, generation, {"api": [want]}))
+        h.eventually(lambda: bind.query(f"api.{dns_zone}") == [want], timeout=60, interval=0.05,
+                     what=f"plan {generation} of the healthy zone served")
         return time.monotonic() - t0
 
     with ProbeWatch(ports) as watch, SlowDrip(interval=1.0) as drip:
         before = [converge() for _ in range(3)]
         slow = [f"slow-{i}" for i in range(SLOW_ZONES)]
         for name in slow:
-            cluster.apply(ns, [zone_obj(name, f"{unique('drip')}.test", drip.port),
-                               plan_obj(name, 1, {"api": ["10.9.9.9"]})])
+            cluster.apply(ns, [h.zone_obj(name, f"{h.unique('drip')}.test", drip.port),
+                               h.plan_obj(name, 1, {"api": ["10.9.9.9"]})])
         # The processes are in the slow servers' grip.
-        eventually(lambda: drip.connections >= SLOW_ZONES, timeout=30,
-                   what="the slow zones' transfers under way")
+        h.eventually(lambda: drip.connections >= SLOW_ZONES, timeout=30,
+                     what="the slow zones' transfers under way")
         attacked_at = time.monotonic()
         during = [converge() for _ in range(3)]
         # Each slow zone's own status says what happened, naming the deadline.
@@ -112,9 +101,9 @@ def test_slow_drip_servers_delay_only_their_own_zones(
                     told.append(name)
             return told
 
-        eventually(lambda: len(slow_zones_say_so()) == SLOW_ZONES, timeout=90, interval=1,
-                   what="every slow zone's own Ready=False and enactor error naming the "
-                        "deadline")
+        h.eventually(lambda: len(slow_zones_say_so()) == SLOW_ZONES, timeout=90, interval=1,
+                     what="every slow zone's own Ready=False and enactor error naming the "
+                          "deadline")
         # Several deadlines and retries later the healthy zone still converges as before,
         # and liveness and readiness held all along.
         while time.monotonic() - attacked_at < 6 * DNS_TIMEOUT:
@@ -128,14 +117,14 @@ def test_slow_drip_servers_delay_only_their_own_zones(
     assert ready["status"] == "True", ready
     # ...and its own metric: timeouts counted for each slow zone, none for the healthy one.
     timed_out = set(re.findall(r'planguard_dns_errors_total\{[^}]*zone="([^"]+)"[^}]*\}',
-                               "\n".join(ln for ln in metrics_text(mport).splitlines()
+                               "\n".join(ln for ln in h.metrics_text(mport).splitlines()
                                           if 'kind="timeout"' in ln)))
     assert timed_out == {f"{ns}/{name}" for name in slow}, timed_out
     assert watch.failures == [], watch.failures
     assert max(during) < max(5.0, 3 * max(before)), (before, during)
 
 
-def test_zones_on_slow_servers_hold_only_their_share_of_the_threads(bind: Bind,
+def test_zones_on_slow_servers_hold_only_their_share_of_the_threads(bind: h.Bind,
                                                                      dns_zone: str) -> None:
     """The admission itself, in one process with a pool of 4 threads: twelve zones on a
     slow-drip server (three times the pool) and one on BIND. The slow zones hold at most
@@ -182,7 +171,7 @@ def test_zones_on_slow_servers_hold_only_their_share_of_the_threads(bind: Bind,
             runtime.ZoneWorkers(cache, reconcile, timed_out=lambda k: timed_out.get(k, False),
                                 threads=4)
             for name, (zone, port) in servers.items():
-                cache.zone_event("ADDED", zone_obj(name, zone, port) | {
+                cache.zone_event("ADDED", h.zone_obj(name, zone, port) | {
                     "metadata": {"namespace": "ns", "name": name, "uid": name}})
             await asyncio.sleep(6)
 
