@@ -337,23 +337,30 @@ def test_least_privilege(cluster: Cluster, installed_rbac: str, ns: str, who, ve
     assert cluster.can_i(sa(who), verb, resource, ns) is allowed
 
 
-@pytest.mark.parametrize(("who", "verb", "resource", "ns", "allowed"), [
+@pytest.mark.parametrize(("who", "verb", "resource", "allowed"), [
     # What each needs, in the release namespace (their lease namespace by default).
-    ("planner", "create", "leases.coordination.k8s.io", RELEASE_NS, True),
-    ("planner", "get", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, True),
-    ("planner", "update", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, True),
-    ("planner", "update", "leases.coordination.k8s.io/planguard-leases", RELEASE_NS, False),
+    ("planner", "create", "leases.coordination.k8s.io", True),
+    ("planner", "get", "leases.coordination.k8s.io/pg-planguard-planner", True),
+    ("planner", "update", "leases.coordination.k8s.io/pg-planguard-planner", True),
+    ("planner", "update", "leases.coordination.k8s.io/planguard-leases", False),
     # Node Leases by create and patch (templates/least-privilege.yaml holds those to node
     # Leases); update only of its own leader Lease, never the planner's.
-    ("leases", "patch", "leases.coordination.k8s.io", RELEASE_NS, True),
-    ("leases", "update", "leases.coordination.k8s.io/planguard-leases", RELEASE_NS, True),
-    ("leases", "update", "leases.coordination.k8s.io/pg-planguard-planner", RELEASE_NS, False),
-    ("leases", "delete", "leases.coordination.k8s.io", RELEASE_NS, False),
-    ("leases", "list", "leases.coordination.k8s.io", RELEASE_NS, True),
-    ("leases", "create", "leases.coordination.k8s.io", RELEASE_NS, True),
-    ("leases", "get", "configmaps/planguard-leases", RELEASE_NS, True),
-    ("leases", "get", "configmaps/kube-root-ca.crt", RELEASE_NS, False),
-    ("leases", "list", "configmaps", RELEASE_NS, False),
+    ("leases", "patch", "leases.coordination.k8s.io", True),
+    ("leases", "update", "leases.coordination.k8s.io/planguard-leases", True),
+    ("leases", "update", "leases.coordination.k8s.io/pg-planguard-planner", False),
+    ("leases", "delete", "leases.coordination.k8s.io", False),
+    ("leases", "list", "leases.coordination.k8s.io", True),
+    ("leases", "create", "leases.coordination.k8s.io", True),
+    ("leases", "get", "configmaps/planguard-leases", True),
+    ("leases", "get", "configmaps/kube-root-ca.crt", False),
+    ("leases", "list", "configmaps", False),
+])
+def test_lease_rights_in_the_release_namespace(cluster: Cluster, installed_rbac: str, who, verb,
+                                               resource, allowed) -> None:
+    assert can(cluster, sa(who), verb, resource, RELEASE_NS) is allowed
+
+
+@pytest.mark.parametrize(("who", "verb", "resource", "ns", "allowed"), [
     # Never the kubelets' heartbeats, nor kube-system's leader locks and ConfigMaps.
     ("planner", "update", "leases.coordination.k8s.io", "kube-node-lease", False),
     ("planner", "update", "leases.coordination.k8s.io", "kube-system", False),
