@@ -39,7 +39,7 @@ import dns.update
 
 from common import arguments, changed, initial_endpoints, served, unique, write_result
 from harness import Bind, PowerDns, run_script
-from planguard.core.dnsplan import weights
+from planguard.core.dnsplan import cas, weights
 from planguard.core.dnsplan.enact import decide, update_steps
 from planguard.core.dnsplan.model import Endpoint, Plan, Target
 from planguard.dns.powerdns import PowerDnsProvider
@@ -142,7 +142,7 @@ def planguard_frames(zone: str, port: int, key: TsigKey, plan: Plan,
     p = provider(zone, port, key)
     d = decide(plan, p.read_zone(), "bench", p.lua)
     steps = update_steps(d, min(max_records, p.max_records))
-    msgs = [p.build_update(s.writes, s.fence_expect, s.fence_new, i) for i, s in enumerate(steps)]
+    msgs = [p.build_update(cas.message(s, p.lua is not None), i) for i, s in enumerate(steps)]
     return [struct.pack("!H", len(m.wire)) + m.wire for m in msgs]
 
 
