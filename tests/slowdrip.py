@@ -8,6 +8,8 @@ import socket
 import threading
 from types import TracebackType
 
+from targets import accept_each
+
 
 class SlowDrip:
     def __init__(self, interval: float = 1.0) -> None:
@@ -33,17 +35,10 @@ class SlowDrip:
         self.udp.close()
 
     def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.tcp.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+        accept_each(self.tcp, self._stop, self._drip)
 
     def _drip(self, conn: socket.socket) -> None:
+        self.connections += 1
         with conn:
             try:
                 conn.sendall(b"\xff\xff")  # a message of 65,535 bytes is coming...

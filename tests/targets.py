@@ -4,7 +4,9 @@ and off (every 127/8 address is local on Linux)."""
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
+from collections.abc import Callable
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -51,3 +53,17 @@ class Fleet:
     def __exit__(self, *exc: object) -> None:
         for t in self.targets:
             t.down()
+
+
+def accept_each(sock: socket.socket, stop: threading.Event,
+                handle: Callable[[socket.socket], None]) -> None:
+    """Accepts on `sock` (which has a timeout, so `stop` is seen) until `stop` is set or the
+    socket closes; each connection is handled in a thread of its own."""
+    while not stop.is_set():
+        try:
+            conn, _ = sock.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()

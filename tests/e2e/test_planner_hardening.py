@@ -25,7 +25,7 @@ from harness import (
     zone_obj,
 )
 from planguard.core.contract import HIGHEST_GENERATION_ANNOTATION
-from targets import Fleet
+from targets import Fleet, accept_each
 
 pytestmark = pytest.mark.e2e
 
@@ -78,17 +78,10 @@ class Listener:
 
     def _serve(self) -> None:
         self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._conn, args=(conn,), daemon=True).start()
+        accept_each(self._sock, self._stop, self._conn)
 
     def _conn(self, conn: socket.socket) -> None:
+        self.accepted += 1
         with conn:
             if self._handle is not None:
                 with contextlib.suppress(OSError):  # the checker hung up
