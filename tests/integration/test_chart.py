@@ -549,8 +549,10 @@ def test_zone_ownership_is_the_platform_teams_word(cluster: Cluster, helm: str, 
         r = cluster.kubectl("create", "-f", "-", input=json.dumps(body), check=False)
         return "" if r.returncode == 0 else r.stderr
     try:
-        eventually(lambda: "may not own" in create(ns, "probe", "elsewhere.test"), timeout=30,
-                   what="the policy in force")
+        # A new name each try: one created before the policy was in force would otherwise
+        # make every later try fail as AlreadyExists.
+        eventually(lambda: "may not own" in create(ns, unique("probe-"), "elsewhere.test"),
+                   timeout=60, what="the policy in force")
         refused = create(ns, "steal", "other.test")
         assert f"namespace {ns} may not own DNS zone other.test on server 127.0.0.1" in \
             refused and "zoneOwnership" in refused, refused

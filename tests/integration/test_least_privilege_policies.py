@@ -57,13 +57,16 @@ def policies(cluster: Cluster) -> str:
         and not d["metadata"]["name"].startswith(("pg-planguard-zone", "dnsplans"))]
     cluster.kubectl("create", "namespace", NS, check=False)
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    # Policies take effect a moment after they are created: wait for one refusal.
+    # Policies take effect a moment after they are created: wait for one refusal. Each try
+    # writes a new value, since a label set before the policy was in force would make every
+    # later try a no-op that the policy allows.
     node = unique("probe-")
     cluster.kubectl("create", "-f", "-", input=json.dumps(
         {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))
     try:
-        eventually(lambda: ONLY_TAINT in as_(cluster, LEASES, "label", "node", node, "x=y"),
-                   timeout=30, what="the policies in force")
+        eventually(lambda: ONLY_TAINT in as_(cluster, LEASES, "label", "node", node,
+                                             f"x={secrets.token_hex(4)}", "--overwrite"),
+                   timeout=60, what="the policies in force")
     finally:
         cluster.kubectl("delete", "node", node, "--wait=false", check=False)
     return NS
