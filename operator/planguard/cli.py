@@ -193,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--start", choices=["empty", "claimed", "legacy"], default="empty",
                    help="DNS at first: empty, the team's plan 1 applied, or a fence at "
                         "2^63-1 from before any rules (the team's DNSZone re-bases it)")
+    k.add_argument("--withdraw", action="store_true",
+                   help="a user may kubectl-delete any of the team's plans at any moment "
+                        "(live ones held by the clean-up's finalizer, or just before)")
     k.add_argument("--max-states", type=int, default=2_000_000)
     k.add_argument("--random", type=int, default=0, metavar="N",
                    help="instead of every interleaving, N seeded random schedules")
@@ -233,7 +236,7 @@ def _check(args: argparse.Namespace, hooks: Hooks) -> int:
     cfg = Config(args.enactors, args.generations, args.endpoints, not args.no_crashes,
                  small_changes=args.small_changes, deltas=args.deltas,
                  claimants=args.claimants, hostile=args.hostile_generation, typo=args.typo,
-                 start=args.start)
+                 start=args.start, withdraw=args.withdraw)
     t0 = time.monotonic()
     if args.random:
         res = random_schedules(PROTOCOLS[args.protocol], cfg, args.random, args.steps,

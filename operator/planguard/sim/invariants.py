@@ -18,7 +18,7 @@ import re
 from dataclasses import replace
 
 from planguard.core.dnsplan.authoring import MAX_GENERATION, digest_of, owner_of
-from planguard.core.dnsplan.enact import reproduces, served
+from planguard.core.dnsplan.enact import UpdateStep, reproduces, served
 from planguard.core.dnsplan.markers import generation_of
 from planguard.core.dnsplan.model import Endpoint, EndpointState
 from planguard.core.dnsplan.weights import selector_of
@@ -45,7 +45,25 @@ def transition_violations(before: World, after: World) -> list[str]:
         if (st.generation or 0) < (prev.generation or 0) and not rebased:
             out.append(f"generation of {st.name} went back from {prev.generation} "
                        f"to {st.generation}")
-    return out + claim_violations(before, after) + fence_regressions(before, after)
+    return out + claim_violations(before, after) + fence_regressions(before, after) + \
+        withdrawal_violations(before, after)
+
+
+def withdrawal_violations(before: World, after: World) -> list[str]:
+    """No enactor decides, after a plan's deletion began, to make it live: only a decision
+    taken before (the race the README documents) may still carry it into the fence."""
+    out = []
+    for e in after.enactors:
+        g = e.plan
+        if not e.pending or g not in after.withdrawn or g in after.held:
+            continue
+        was = before.enactor(e.name)
+        if was.pending and was.plan == g:
+            continue  # decided earlier: still sending
+        if any(isinstance(s, UpdateStep) and generation_of(s.fence_new) == g
+               for s in e.pending):
+            out.append(f"{e.name} decided to make plan {g} live after a user deleted it")
+    return out
 
 
 def claim_violations(before: World, after: World) -> list[str]:
@@ -119,7 +137,7 @@ def _explained(w: World, st: EndpointState) -> bool:
     (The team's plans only: the rival's generations differ from the team's and are never
     deleted.)"""
     g = st.generation or 0
-    if g not in w.deleted:
+    if g not in w.deleted or g in w.withdrawn:  # a user's deletion, not the clean-up's
         return True
     lua = selector_of(st.lua)  # records served with weights are explained only so
     return any(reproduces(ep, st, lua) for h in w.resolvable() if h >= g
@@ -133,7 +151,15 @@ def newest_applies(w: World, proto: Protocol_, rounds: int = 12) -> str | None:
     the zone first: the rules give it the zone), the enactor acts after the documented
     hand-over: the team's DNSZone names that claim in adopt-from and, when that fence is
     above the plan, re-bases it."""
+    # A plan a user deleted goes once no finalizer holds it; the enactors then choose
+    # among the rest. One that went live before its deletion (decided before it) stays
+    # served until a newer plan replaces it: "to withdraw a plan, apply a newer one".
+    w = replace(w, deleted=w.deleted | {g for g in w.withdrawn if g not in w.held
+                                        or g != generation_of(w.dns.fence)})
     newest = w.newest()
+    fence = generation_of(w.dns.fence) if owner_of(w.dns.fence) == TEAM else None
+    if fence in w.withdrawn and fence > newest:  # type: ignore[operator]
+        return None
     if not newest:
         return None
     if newest in w.deleted:

@@ -16,7 +16,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from planguard.core.contract import ALLOW_JUMP_ANNOTATION, APPROVE_ANNOTATION
+from planguard.core.contract import (
+    ALLOW_JUMP_ANNOTATION,
+    APPROVE_ANNOTATION,
+    LIVE_PLAN_FINALIZER,
+)
 from planguard.core.dnsplan import authoring
 from planguard.core.dnsplan.authoring import Consent
 from planguard.core.dnsplan.cas import WriteOutcome
@@ -44,12 +48,28 @@ class Protocol_(Protocol):
     def cleanup(self, w: World, who: str, keep: int) -> tuple[World, str]: ...
 
 
-def candidate(plan: Plan, consent: Consent) -> Candidate:
+def candidate(plan: Plan, consent: Consent, w: World | None = None) -> Candidate:
     """A plan as the enactor's selection hands it over: valid, its consent in annotations
-    (read back by core/dnsplan/authoring.consent_of, as from real DNSPlan objects)."""
+    (read back by core/dnsplan/authoring.consent_of, as from real DNSPlan objects), and,
+    once a user deleted it or its base (World.withdrawn), the deletionTimestamp and the
+    live-plan finalizer the objects carry."""
     notes = [{ALLOW_JUMP_ANNOTATION: "true"}] if consent.allow_jump else []
     notes += [{APPROVE_ANNOTATION: d} for d in sorted(consent.approved)]
-    return Candidate(plan, (), False, tuple({"metadata": {"annotations": n}} for n in notes))
+    objs = tuple({"metadata": {"annotations": n}} for n in notes)
+    if w is None:  # the rival's plans: never deleted
+        return Candidate(plan, (), False, objs)
+    return Candidate(plan, (), plan.generation in w.withdrawn,
+                     (*objs, *_deletion(w, plan.generation)),
+                     base_objs=_deletion(w, plan.base) if plan.base is not None else ())
+
+
+def _deletion(w: World, g: int) -> tuple[dict[str, object], ...]:
+    """Plan `g`'s object as far as its deletion goes: nothing, or a deletionTimestamp (with
+    the live-plan finalizer when the clean-up held it)."""
+    if g not in w.withdrawn:
+        return ()
+    return ({"metadata": {"deletionTimestamp": "2026-12-07T00:00:00Z",
+                          "finalizers": [LIVE_PLAN_FINALIZER] if g in w.held else []}},)
 
 
 def _newest_existing(w: World) -> int:
@@ -78,7 +98,7 @@ class Planguard:
         # core/selection's candidates (deltas resolved), then the enactor's own choice: the
         # newest plan no authoring rule refuses for its own generation.
         e = w.enactor(who)
-        cands = [candidate(p, c) for p, c in w.plans_of(e.owner)]
+        cands = [candidate(p, c, w if e.owner == TEAM else None) for p, c in w.plans_of(e.owner)]
         newest = newest_valid(cands)
         if newest is None:
             return w, "no plan to apply"
@@ -139,8 +159,8 @@ class Planguard:
         # owner claimed says nothing about the team's plans: delete nothing (roles/cleanup).
         if authoring.claim_problem(snap, w.authority(TEAM)) is not None:
             return w, "clean-up: the zone is claimed by another owner; nothing deleted"
-        refs = [PlanRef(f"p{g}", g, refused=w.resolved(g) is None, base=w.plans[g].base)
-                for g in w.existing()]
+        refs = [PlanRef(f"p{g}", g, g in w.withdrawn, refused=w.resolved(g) is None,
+                        base=w.plans[g].base) for g in w.existing()]
         live = depended_on(snap, (p for g in w.existing() if (p := w.resolved(g))), self.lua)
         gone = {r.generation for r in select_deletions(refs, live, snap.fence_generation, keep)}
         if not gone:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from planguard.core.dnsplan.model import Endpoint, Plan, Target
+from planguard.sim.explore import live_generation, removable, user_deletes
 from planguard.sim.invariants import newest_applies, state_violations, transition_violations
 from planguard.sim.protocols import PROTOCOLS, Protocol_
 from planguard.sim.world import Enactor, World
@@ -64,6 +65,9 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
         if who == "planner":
             w = replace(w, published=w.published + 1)
             msgs.append(f"created plan {w.published}")
+        elif who in ("user", "api"):  # `kubectl delete` of a plan, and its removal
+            w, m = _withdrawal(w, f"{who}.{verb}", int(step["plan"]))
+            msgs.append(m)
         elif verb == "cleanup":
             w, m = proto.cleanup(w, who, keep)
             msgs.append(m)
@@ -100,6 +104,16 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
         out.violations.append(stuck)
     out.final = stuck or f"converged: {watch} -> {_answer(w, watch)}"
     return out
+
+
+def _withdrawal(w: World, action: str, g: int) -> tuple[World, str]:
+    if action == "user.delete":
+        held = g == live_generation(w)
+        return user_deletes(w, g), f"a user deleted plan {g}" + (
+            ": the live-plan finalizer holds it" if held else "")
+    if removable(w, g):
+        return replace(w, deleted=w.deleted | {g}), f"the API server removed plan {g}"
+    return w, f"plan {g} stays: not deleted, or the live-plan finalizer holds it"
 
 
 def render(sc: dict[str, Any], outcomes: list[Outcome]) -> str:

@@ -106,10 +106,16 @@ class World:
     enactors: tuple[Enactor, ...] = ()
     rival_published: int = 0  # the first ones of `setup.rival.plans` have been created
     setup: Setup = field(default=Setup(), hash=False, compare=False)
+    # The team's plans a user `kubectl delete`d: they carry a deletionTimestamp until the
+    # API server removes them (then they are in `deleted` too). `held`: those the clean-up's
+    # live-plan finalizer kept, because they were live when the deletion began.
+    withdrawn: frozenset[int] = frozenset()
+    held: frozenset[int] = frozenset()
 
     def key(self) -> tuple[object, ...]:
         """What distinguishes two states (the plans themselves are fixed per run)."""
-        return (self.published, self.rival_published, self.deleted, self.dns, self.enactors)
+        return (self.published, self.rival_published, self.deleted, self.dns, self.enactors,
+                self.withdrawn, self.held)
 
     @property
     def sequence(self) -> tuple[int, ...]:
@@ -127,9 +133,10 @@ class World:
         return sorted(g for g in self._created if g not in self.deleted)
 
     def newest(self) -> int:
-        """The team's newest plan that someone meant (typos are the rules' to refuse); 0
-        before the first."""
-        return max((g for g in self._created if g not in self.setup.typos), default=0)
+        """The team's newest plan that someone meant (typos are the rules' to refuse) and
+        did not withdraw; 0 before the first."""
+        return max((g for g in self._created
+                    if g not in self.setup.typos and g not in self.withdrawn), default=0)
 
     def authority(self, owner: str) -> Authority:
         """The rules of `owner`'s DNSZone (defaults: core/dnsplan/authoring.py's)."""
@@ -181,4 +188,4 @@ class World:
         # The explorer's hottest step: built directly, dataclasses.replace costs twice as much.
         return World(self.plans, self.published, self.deleted, self.dns,
                      tuple(e if x.name == e.name else x for x in self.enactors),
-                     self.rival_published, self.setup)
+                     self.rival_published, self.setup, self.withdrawn, self.held)
