@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from planguard import __version__
 from planguard.core.contract import MANAGED_LABEL
+from planguard.core.deadline import RECONCILE_BUDGET
 from planguard.core.dnsplan.targets import DEFAULT_ALLOWED, Network, parse_cidrs
 from planguard.core.nodelease.scheduler import LeasePolicy
 
@@ -283,7 +284,7 @@ def _planner(args: argparse.Namespace, hooks: Hooks) -> int:
                 registry=build_registry(cache))
     # SIGTERM ended kopf: finish the round in progress, then hand the Lease over at once.
     planner.stop()
-    loop.join(timeout=runtime.RECONCILE_BUDGET)
+    loop.join(timeout=RECONCILE_BUDGET)
     elector.stop()
     elector.release()
     return 0

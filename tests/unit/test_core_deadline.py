@@ -3,7 +3,7 @@ allowance; the message names the whole allowance."""
 
 from __future__ import annotations
 
-from planguard.core.deadline import Deadline, DeadlineExceeded
+from planguard.core.deadline import RECONCILE_BUDGET, Deadline, DeadlineExceeded, reconcile_budget
 
 
 class Clock:
@@ -37,3 +37,9 @@ def test_a_step_gets_its_own_allowance_or_what_is_left_whichever_is_sooner() -> 
 def test_the_error_names_the_allowance() -> None:
     assert str(DeadlineExceeded(Deadline.within(30, Clock()))) == "did not finish within 30 s"
     assert str(DeadlineExceeded(Deadline.within(2.5, Clock()))) == "did not finish within 2.5 s"
+
+
+def test_a_reconcile_has_at_least_a_few_dns_deadlines() -> None:
+    assert reconcile_budget(5) == RECONCILE_BUDGET  # the floor: API calls take time too
+    assert reconcile_budget(30) == RECONCILE_BUDGET
+    assert reconcile_budget(60) == 240  # a read and three UPDATEs, each to its deadline

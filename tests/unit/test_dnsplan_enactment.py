@@ -21,6 +21,8 @@ from planguard.core.dnsplan.enactment import (
     Settled,
     apply,
     decide_round,
+    dns_error_is_news,
+    news_of,
     rotation,
     settle,
     status_due,
@@ -233,6 +235,25 @@ def test_what_follows_an_apply() -> None:
     assert not soon.report and soon.wait is not None and soon.wait < 0.3
     later = settle(Applied.WITHDRAWN, chosen, rng)
     assert not later.report and later.wait is not None and 0.5 <= later.wait <= 1.0
+
+
+def test_what_of_an_apply_is_news() -> None:
+    rng, p = random.Random(2), plan(4)
+    chosen = decide_round([cand(p)], p, ZoneState(), "a", None, None, (), None, 400).choice
+    applied = settle(Applied.APPLIED, chosen, rng)
+    assert news_of(Applied.APPLIED, chosen, applied, 3, set()).applied  # DNS moved: an Event
+    assert not news_of(Applied.APPLIED, chosen, applied, 4, set()).applied  # told already
+    converged = settle(Applied.CONVERGED, chosen, rng)
+    assert not news_of(Applied.CONVERGED, chosen, converged, 3, set()).applied  # others wrote
+    late = news_of(Applied.SUPERSEDED, chosen, Settled(), 4, set())
+    assert late.superseded == "p4" and not late.applied
+    assert news_of(Applied.SUPERSEDED, chosen, Settled(), 4, {"p4"}).superseded is None
+
+
+def test_a_dns_error_is_told_when_its_kind_changes() -> None:
+    assert dns_error_is_news(None, "timeout")
+    assert not dns_error_is_news("timeout", "timeout")  # a retry of the same failure
+    assert dns_error_is_news("timeout", "refused")
 
 
 def test_each_problem_is_told_once_per_object_reason_and_message() -> None:

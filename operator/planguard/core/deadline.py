@@ -44,3 +44,14 @@ class DeadlineExceeded(TimeoutError):
     def __init__(self, deadline: Deadline) -> None:
         super().__init__(f"did not finish within {deadline.seconds:g} s")
         self.seconds = deadline.seconds
+
+
+# A reconcile (read the zone, send every UPDATE) must end within a budget: DNS and API
+# calls all have deadlines, so a worker silent for longer is wedged and liveness fails.
+RECONCILE_BUDGET = 120.0
+
+
+def reconcile_budget(dns_timeout: float) -> float:
+    """At least a few DNS deadlines: a reconcile whose server is slow ends by the first
+    deadline that runs out (a read, then up to a few UPDATEs), and is alive meanwhile."""
+    return max(RECONCILE_BUDGET, 4 * dns_timeout)

@@ -18,7 +18,16 @@ from typing import Any
 from planguard import logs, metrics
 from planguard.core.backoff import EnactorWaits
 from planguard.core.dnsplan import authoring, status
-from planguard.core.dnsplan.enactment import Applied, Enacting, ReadPolicy, Reads, apply, settle
+from planguard.core.dnsplan.enactment import (
+    Applied,
+    Enacting,
+    ReadPolicy,
+    Reads,
+    apply,
+    dns_error_is_news,
+    news_of,
+    settle,
+)
 from planguard.core.dnsplan.selection import PartCache, candidates, newest_valid
 from planguard.core.liveness import LIVENESS
 from planguard.dns.pool import ProviderPool
@@ -125,16 +134,16 @@ class Enactor:
         LIVENESS.zone_dns(label, True)
         self._out.choice(zone, report, choice)
         chosen, then = choice.candidate, settle(result, choice, self.rng)
-        if result is Applied.SUPERSEDED and chosen is not None \
-                and chosen.plan.name not in report.superseded:
-            report.superseded.add(chosen.plan.name)
-            log.info("%s: plan %s is superseded in DNS; not writing it", label, chosen.plan.name)
+        news = news_of(result, choice, then, report.generation, report.superseded)
+        if news.superseded is not None:
+            report.superseded.add(news.superseded)
+            log.info("%s: plan %s is superseded in DNS; not writing it", label, news.superseded)
             metrics.CAS_OUTCOMES.labels(label, self.cfg.enactor_id, "already_newer").inc()
         if then.generation is not None and chosen is not None:
             # Set on every pass, not only on a change: a zone deleted and made again under
             # the same name has had its series removed (metrics.forget_zone).
             metrics.ENACTOR_GENERATION.labels(label, self.cfg.enactor_id).set(then.generation)
-            if report.generation != then.generation and result is Applied.APPLIED:
+            if news.applied:
                 self.api.event(zone, "DNSZone", "Normal", "Applied",
                                f"{self.cfg.enactor_id} applied plan {chosen.plan.name}")
             report.generation = then.generation
@@ -151,7 +160,7 @@ class Enactor:
         metrics.DNS_ERRORS.labels(label, "enactor", e.kind.value).inc()
         LIVENESS.zone_dns(label, False, str(e))  # the zone's own status says it, not readiness
         report.error_attempts += 1
-        if report.error_kind != e.kind.value:
+        if dns_error_is_news(report.error_kind, e.kind.value):
             report.error_kind = e.kind.value
             log.warning("%s: DNS state unknown, nothing written: %s", label, e)
             self.api.event(zone, "DNSZone", "Warning", "DNSError",

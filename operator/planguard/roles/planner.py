@@ -21,6 +21,7 @@ import kopf
 
 from planguard import logs, metrics
 from planguard.core.contract import GROUP, POOL_LABEL, VERSION, plan_name
+from planguard.core.deadline import RECONCILE_BUDGET
 from planguard.core.dnsplan import authoring, planner, planretry, pools
 from planguard.core.dnsplan.damping import Health
 from planguard.core.dnsplan.model import endpoint_spec, plan_body
@@ -190,7 +191,7 @@ class Planner:
     def run(self) -> None:
         while not self._stop.is_set():
             # Checks and API calls all time out; a round silent this long is wedged.
-            LIVENESS.beat("planner loop", self.tick + runtime.RECONCILE_BUDGET)
+            LIVENESS.beat("planner loop", self.tick + RECONCILE_BUDGET)
             now = time.monotonic()
             self.check_round(now)
             self.plan_round()

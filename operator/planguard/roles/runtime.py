@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from planguard import logs, metrics, probe_server
+from planguard.core import deadline
 from planguard.core.contract import GROUP, VERSION, kopf_finalizer
 from planguard.core.dnsplan.reconcile_slots import Admission
 from planguard.core.liveness import LIVENESS
@@ -27,11 +28,6 @@ from planguard.roles.cache import ObjectCache, ZoneKey
 
 log = logging.getLogger(__name__)
 Reconcile = Callable[[ZoneKey], float]  # returns seconds until the next run
-# A reconcile (read the zone, send every UPDATE) must end within this: DNS and API calls
-# all have deadlines, so a worker silent for longer is wedged and liveness fails. At
-# least a few DNS deadlines (reconcile_budget): a reconcile whose server is slow ends by
-# the first deadline that runs out, and is alive.
-RECONCILE_BUDGET = 120.0
 LOOP_BEAT = 5.0  # kopf's event loop proves it runs this often
 # Reconcile threads of a role. One server's zones hold at most half of them, zones on
 # servers that have just run out of their deadline a quarter in all
@@ -43,14 +39,14 @@ THREADS = 16
 
 def reconcile_budget(dns_timeout: float | None) -> float:
     """`dns_timeout`: --dns-timeout (None: the providers' default)."""
-    return max(RECONCILE_BUDGET, 4 * (dns_timeout or Rfc2136Provider.default_timeout))
+    return deadline.reconcile_budget(dns_timeout or Rfc2136Provider.default_timeout)
 
 
 class ZoneWorkers:
     def __init__(self, cache: ObjectCache, reconcile: Reconcile,
                  plans_without_zone: bool = False,
                  timed_out: Callable[[ZoneKey], bool] | None = None,
-                 budget: float = RECONCILE_BUDGET, threads: int = THREADS) -> None:
+                 budget: float = deadline.RECONCILE_BUDGET, threads: int = THREADS) -> None:
         """`timed_out(zone)`: whether the zone's last reconcile ran out of a DNS deadline."""
         self.cache = cache
         self.reconcile = reconcile
@@ -197,7 +193,7 @@ def run(
     plans_without_zone: bool = False,
     registry: kopf.OperatorRegistry | None = None,
     timed_out: Callable[[ZoneKey], bool] | None = None,
-    budget: float = RECONCILE_BUDGET,
+    budget: float = deadline.RECONCILE_BUDGET,
 ) -> None:
     """Blocks running the kopf operator for one role until interrupted. `reconcile` runs
     per zone; roles with their own loops (the planner) pass None and their own registry."""

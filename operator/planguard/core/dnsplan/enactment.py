@@ -260,6 +260,32 @@ def settle(result: Applied, choice: Choice, rng: random.Random) -> Settled:
     return Settled()
 
 
+@dataclass(frozen=True)
+class News:
+    """What of an apply is worth telling once, not on every reconcile."""
+
+    applied: bool = False  # an Applied Event: this enactor's writes moved DNS to a generation
+    superseded: str | None = None  # a plan newly found superseded in DNS: logged, counted
+
+
+def news_of(result: Applied, choice: Choice, then: Settled, last_generation: int | None,
+            superseded: Iterable[str]) -> News:
+    """`last_generation`: the generation this enactor last reported for the zone;
+    `superseded`: the plans it already said were superseded."""
+    chosen = choice.candidate
+    late = (chosen.plan.name if result is Applied.SUPERSEDED and chosen is not None
+            and chosen.plan.name not in superseded else None)
+    moved = (result is Applied.APPLIED and then.generation is not None
+             and then.generation != last_generation)
+    return News(applied=moved, superseded=late)
+
+
+def dns_error_is_news(last_kind: str | None, kind: str) -> bool:
+    """A DNS error is told (a log line, an Event) when its kind changes, not on each retry:
+    a server down for an hour makes one Event, not one per backoff."""
+    return last_kind != kind
+
+
 Told = tuple[str, str, str]  # (object name, reason, message): one event
 
 
