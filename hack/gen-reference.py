@@ -14,6 +14,7 @@ Run it after changing any of those: `.venv/bin/python hack/gen-reference.py`.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import re
@@ -53,6 +54,8 @@ def text(s: str) -> str:
 def code(s: str) -> str:
     """A code span that holds any text (backticks inside take a longer fence)."""
     s = " ".join(s.split())
+    if "|" in s:  # a table cell's separator for GitHub even in a code span: an entity here
+        return "<code>" + html.escape(s, quote=False).replace("|", "&#124;") + "</code>"
     fence = "``" if "`" in s else "`"
     pad = " " if s.startswith("`") or s.endswith("`") else ""
     return f"{fence}{pad}{s}{pad}{fence}"
@@ -508,9 +511,11 @@ def render_metrics() -> str:
     return "\n".join([
         _banner("operator/planguard/metrics.py (the prometheus_client metrics it defines)"),
         "# Metrics\n",
-        "Every metric planguard exports, as `/metrics` of each role serves it (port "
-        "`--metrics-port`; the chart's Service and ServiceMonitor scrape it). Each process "
-        "also exports prometheus_client's default `process_*` and `python_*` metrics.\n",
+        "Every metric planguard exports, as `/metrics` of each role (enactor, cleanup, "
+        "planner, leases) serves it on `--metrics-port` (in the chart, "
+        "[`metrics.port`](chart-values.md#metrics), scraped through its Service). Each "
+        "process also exports prometheus_client's default `process_*` and `python_*` "
+        "metrics.\n",
         table(["Metric", "Type", "Labels", "Help"], rows),
     ])
 
