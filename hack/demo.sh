@@ -5,12 +5,13 @@
 # on PowerDNS, 1,000 answers counted to show the plan's weights served.
 #   hack/demo.sh          run the story, then stop the planguard processes
 #   hack/demo.sh --keep   leave everything running (stop with hack/demo-down.sh)
+# Sets up only what it uses (hack/setup.sh --demo): no Docker, no images, no helm.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 . "$here/lib/pdns.sh"  # and lib/bind.sh
 keep=${1:-}
-"$here/setup.sh"
+"$here/setup.sh" --demo
 "$here/cluster-up.sh"
 "$here/bind-up.sh"
 for z in example.test svc.test; do  # fresh zones: the demo starts from generation 1

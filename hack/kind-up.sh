@@ -29,6 +29,7 @@ step() { echo "==> [$1/9] $2 (at $(( $(date +%s) - t_start )) s)"; }
 
 step 1 "Docker engine"
 "$repo/hack/kind/docker-up.sh"
+command -v dig >/dev/null || "$repo/hack/install-bind.sh"  # step 9 asks BIND from the host
 [ -n "$images" ] || images=$("$repo/hack/kind/images-mode.sh")
 echo "    images: $images"
 

@@ -1,33 +1,53 @@
 #!/usr/bin/env bash
-# Installs everything planguard's demo and tests need on a fresh machine, idempotently:
-# the Python environment (.venv), BIND 9 and PowerDNS from Debian, and
-# kube-apiserver/etcd/kubectl built and helm from source through the Go module proxy into
-# the cache (first build: ~7 min on 2 cores); for the kind suite a Docker engine and every image (hack/kind/: first build
-# ~15 min, then cached).
+# Installs what planguard's demo and tests need on a fresh machine, idempotently.
+#   hack/setup.sh          everything (the test command and CI): the demo's parts, then helm,
+#                          Prometheus, a Docker engine and every kind image (first time ~15 min)
+#   hack/setup.sh --demo   the demo's parts only: the Python environment (.venv), BIND 9 and
+#                          PowerDNS from Debian, kube-apiserver/etcd/kubectl built through the
+#                          Go module proxy into the cache (first build ~6 min on 2 cores)
+# The control plane builds in the background from the start (its output is shown at its
+# step): the Python and Debian steps need the network more than the CPU.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
+case ${1:-} in
+  "") n=6 ;;
+  --demo) n=3 ;;
+  *) echo "usage: $0 [--demo]" >&2; exit 2 ;;
+esac
 t0=$(date +%s)
+step=0
+say() { step=$((step + 1)); echo "==> [$step/$n] $* (at $(( $(date +%s) - t0 )) s)"; }
 
-echo "==> [1/6] Python environment (.venv)"
+cp_log=$(mktemp)
+# Its own process group, so that a setup stopped early stops the go builds under it too.
+setsid "$here/build-control-plane.sh" >"$cp_log" 2>&1 &
+cp_pid=$!
+trap 'kill -0 "$cp_pid" 2>/dev/null && kill -- -"$cp_pid" 2>/dev/null; rm -f "$cp_log"' EXIT
+
+say "Python environment (.venv)"
 "$here/install-python.sh"
 "$repo/.venv/bin/python" -c "import kopf, dns.version; print('    kopf', kopf.__version__ if hasattr(kopf, '__version__') else '', 'dnspython', dns.version.version)"
 
-echo "==> [2/6] BIND 9 and PowerDNS Authoritative (Debian packages)"
+say "BIND 9 and PowerDNS Authoritative (Debian packages)"
 "$here/install-bind.sh"
 echo "    $(named -v)"
 "$here/install-pdns.sh"
 echo "    $(pdns_server --version 2>&1 | grep -o 'PowerDNS Authoritative Server [^ ]*' | head -1)"
 
-echo "==> [3/6] kube-apiserver, etcd, kubectl (cached by version outside the repo)"
-"$here/build-control-plane.sh"
-echo "==> [4/6] helm (cached by version outside the repo)"
-"$here/build-helm.sh"
-echo "==> [5/6] Prometheus and promtool (Debian package)"
-"$here/install-prometheus.sh"
-echo "==> [6/6] Docker engine and the kind suite's images (cached; first time ~15 min)"
-"$here/kind/docker-up.sh"
-mode=$("$here/kind/images-mode.sh")
-"$here/kind/build-images.sh" "$mode" >/dev/null
-if [ "$mode" = local ]; then "$here/kind/build-node-image.sh" >/dev/null; fi
+say "kube-apiserver, etcd, kubectl (cached by version outside the repo)"
+tail -n +1 -f --pid="$cp_pid" "$cp_log" | sed -u 's/^/    /'
+wait "$cp_pid" || { echo "hack/build-control-plane.sh failed" >&2; exit 1; }
+
+if [ "$n" = 6 ]; then
+  say "helm (cached by version outside the repo)"
+  "$here/build-helm.sh" | sed -u 's/^/    /'
+  say "Prometheus and promtool (Debian package)"
+  "$here/install-prometheus.sh"
+  say "Docker engine and the kind suite's images (cached; first time ~15 min)"
+  "$here/kind/docker-up.sh"
+  mode=$("$here/kind/images-mode.sh")
+  "$here/kind/build-images.sh" "$mode" >/dev/null
+  if [ "$mode" = local ]; then "$here/kind/build-node-image.sh" >/dev/null; fi
+fi
 echo "==> setup done in $(( $(date +%s) - t0 )) s"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: sets up what is missing, checks style and types, then runs every test
+# The test command: sets up what is missing (hack/setup.sh: everything, the kind suite's
+# Docker engine and images included), checks style and types, then runs every test
 # against a real kube-apiserver + etcd and a real BIND (the fixtures start them through
 # hack/cluster-up.sh and hack/bind-up.sh, or reuse running ones). Extra args go to pytest.
 set -euo pipefail
