@@ -133,7 +133,8 @@ def _github_anchors(page: Path) -> frozenset[str]:
 
 
 def broken_links(page: Path) -> list[str]:
-    """Each link of `page` into the repository whose file, or heading, is not there."""
+    """Each link of `page` into the repository whose file, or heading, is not there. The
+    anchors of docs pages are checked as mkdocs makes them, and as GitHub does."""
     docs = (REPO / "docs").resolve()
     out = []
     for target in links(page.read_text()):
@@ -148,11 +149,14 @@ def broken_links(page: Path) -> list[str]:
             out.append(f"{target}: no such file")
             continue
         if anchor and dest.suffix == ".md":
-            in_docs = docs in dest.parents
-            anchors = _mkdocs_anchors(dest) if in_docs else _github_anchors(dest)
-            if unquote(anchor) not in anchors:
-                out.append(f"{target}: no heading with that anchor in "
-                           f"{dest.relative_to(REPO.resolve())}")
+            # Read on GitHub, a front page's link opens GitHub's rendering of the page; a docs
+            # page must also have the anchor on the site (mkdocs' ids).
+            where = dest.relative_to(REPO.resolve())
+            if docs in dest.parents and unquote(anchor) not in _mkdocs_anchors(dest):
+                out.append(f"{target}: no heading with that anchor in {where} on the site "
+                           "(mkdocs' toc ids)")
+            elif unquote(anchor) not in _github_anchors(dest):
+                out.append(f"{target}: no heading with that anchor in {where} on GitHub")
     return out
 
 
