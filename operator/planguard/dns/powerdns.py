@@ -6,7 +6,7 @@ and/or LUA AAAA record from the fixed template in core/dnsplan/weights.py; a pla
 the name would be served beside it, so it is deleted in the same message, and asserted
 absent in the next. The reading is one zone transfer, as on BIND.
 
-Measured on PowerDNS 4.7.3 (README, "Weights on PowerDNS"): the prerequisite
+Measured on PowerDNS 4.7.3 (docs/how-to/weights.md): the prerequisite
 check and the update share one transaction under a process-wide lock, so this holds only
 while every UPDATE for the zone reaches ONE pdns_server process (not several sharing a
 database). Its HTTP API is atomic but unconditional, so it is never a write path here.

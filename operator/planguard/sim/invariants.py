@@ -51,7 +51,8 @@ def transition_violations(before: World, after: World) -> list[str]:
 
 def withdrawal_violations(before: World, after: World) -> list[str]:
     """No enactor decides, after a plan's deletion began, to make it live: only a decision
-    taken before (the race the README documents) may still carry it into the fence."""
+    taken before (the race docs/explanation/protocol.md documents) may still carry it into
+    the fence."""
     out = []
     for e in after.enactors:
         g = e.plan

@@ -305,4 +305,4 @@ def rival_problem(zone: str, first: tuple[str, str]) -> Problem:
         "ZoneClaimed",
         f"DNSZone {first[0]}/{first[1]} already names DNS zone {zone} on this server; one "
         f"DNS zone has one owner, so this DNSZone writes nothing. Delete one of them, or "
-        f"hand the zone over explicitly (README: Safe against racing authors)")
+        f"hand the zone over explicitly (docs/how-to/multiple-teams.md)")
