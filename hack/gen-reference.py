@@ -73,6 +73,20 @@ def value(v: Any) -> str:
     return code(dumped.removesuffix("\n...\n").strip())
 
 
+def field_row(path: str, kind: str, default: str, required: str, desc: str,
+              checks: list[str]) -> list[str]:
+    """Three cells, so that the description has the room: the field (and whether it is
+    required), its type (and default), what it means (and what is checked)."""
+    bounds = [c for c in checks if not c.startswith("rule")]
+    rules = ["Rule" + c.removeprefix("rule") for c in checks if c.startswith("rule")]
+    return [
+        code(path) + (f"<br>{required}" if required else ""),
+        kind + (f"<br>default {default}" if default else ""),
+        "<br>".join([*([desc] if desc else []),
+                     *(["Validation: " + "; ".join(bounds)] if bounds else []), *rules]),
+    ]
+
+
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows]
@@ -217,13 +231,10 @@ def _field_rows(schema: dict[str, Any], prefix: str, required: bool) -> list[lis
     rows = []
     for f in walk(schema, prefix, required):
         s = f.schema
-        rows.append([
-            code(f.path), text(type_of(s)),
-            value(s["default"]) if "default" in s else "",
-            "yes" if f.required else "",
-            text(s.get("description", "")),
-            "; ".join(validation(s)),
-        ])
+        rows.append(field_row(
+            f.path, text(type_of(s)), value(s["default"]) if "default" in s else "",
+            "required" if f.required else "", text(s.get("description", "")),
+            validation(s)))
     return rows
 
 
@@ -285,8 +296,7 @@ def render_crds() -> str:
             req = set(schema.get("required") or [])
             for part in props:
                 out.append(f"### {kind} {part}\n")
-                out.append(table(["Field", "Type", "Default", "Required", "Description",
-                                  "Validation"],
+                out.append(table(["Field", "Type", "Description"],
                                  _field_rows(props[part], part, part in req)))
     return "\n".join(out)
 
@@ -435,9 +445,10 @@ def render_chart_values() -> str:
                         "(see [Top-level values](#top-level-values)).")
             # An object's default is its fields' (their rows say them).
             shown = has and not s.get("properties")
-            rows.append([code(f.path), text(type_of(s, schema)), value(dflt) if shown else "",
-                         "yes" if f.required else "", desc,
-                         "; ".join(validation(s, schema))])
+            rows.append(field_row(f.path, text(type_of(s, schema)),
+                                  value(dflt) if shown else "",
+                                  "required" if f.required else "", desc,
+                                  validation(s, schema)))
             # An object the schema leaves open: its keys in values.yaml, unchecked.
             if (s.get("type") == "object" and not s.get("properties")
                     and not isinstance(s.get("additionalProperties"), dict)
@@ -455,8 +466,7 @@ def render_chart_values() -> str:
             if parent[:1] == (name,):
                 parts.append(", ".join(code(".".join((*parent, k))) for k in keys)
                              + ": " + comment + "\n")
-        parts.append(table(["Value", "Type", "Default", "Required", "Description",
-                            "Validation"], rows))
+        parts.append(table(["Value", "Type", "Description"], rows))
         sections.append("\n".join(parts))
 
     out = [_head("Chart values",
@@ -472,8 +482,7 @@ def render_chart_values() -> str:
     for parent, keys, comment in comments.groups:
         if not parent:
             out.append(", ".join(code(k) for k in keys) + ": " + comment + "\n")
-    out.append(table(["Value", "Type", "Default", "Required", "Description", "Validation"],
-                     leaves))
+    out.append(table(["Value", "Type", "Description"], leaves))
     out.extend(sections)
     return "\n".join(out)
 
@@ -483,8 +492,8 @@ def _open_rows(d: dict[str, Any], path: str, comments: Comments) -> list[list[st
     for k, v in d.items():
         p = f"{path}.{k}"
         kp = tuple(p.split("."))
-        rows.append([code(p), _yaml_type(v), value(v), "", comments.own.get(kp, ""),
-                     "not checked by the schema"])
+        rows.append(field_row(p, _yaml_type(v), value(v), "", comments.own.get(kp, ""),
+                              ["not checked by the schema"]))
         if isinstance(v, dict):
             rows.extend(_open_rows(v, p, comments))
     return rows
@@ -510,10 +519,9 @@ def render_metrics() -> str:
         help_ = text(family.documentation)
         if kind == "histogram":
             bounds = [b for b in obj._upper_bounds if b != float("inf")]
-            help_ += (f". Series {code(family.name + '_bucket')} (le: "
-                      + ", ".join(f"{b:g}" for b in bounds) + f", +Inf), "
-                      f"{code(family.name + '_sum')}, {code(family.name + '_count')}")
-        rows.append([code(name), kind, labels, help_])
+            help_ += (". Series `_bucket` (le: " + ", ".join(f"{b:g}" for b in bounds)
+                      + ", +Inf), `_sum`, `_count`")
+        rows.append([f"{code(name)}<br>{kind}", labels, help_])
     return "\n".join([
         _head("Metrics",
               "operator/planguard/metrics.py (the prometheus_client metrics it defines)",
@@ -523,7 +531,7 @@ def render_metrics() -> str:
               "[`metrics.port`](chart-values.md#metrics), scraped through its Service). Each "
               "process also exports prometheus_client's default `process_*` and `python_*` "
               "metrics."),
-        table(["Metric", "Type", "Labels", "Help"], rows),
+        table(["Metric", "Labels", "Help"], rows),
     ])
 
 
@@ -587,10 +595,12 @@ def _arg_rows(plain: argparse.ArgumentParser, probe: argparse.ArgumentParser) ->
             continue
         if a.help == argparse.SUPPRESS:
             continue
-        name = ", ".join(code(o) for o in a.option_strings) if a.option_strings \
-            else code(a.metavar or a.dest)
-        if a.option_strings and a.nargs != 0:
-            name += " " + code(a.metavar or a.dest.upper())
+        if a.option_strings:  # the long form with its value, then any other form
+            opts = sorted(a.option_strings, key=lambda o: not o.startswith("--"))
+            metavar = f" {a.metavar or a.dest.upper()}" if a.nargs != 0 else ""
+            name = ", ".join([code(opts[0] + metavar), *(code(o) for o in opts[1:])])
+        else:
+            name = code(a.metavar or a.dest)
         if isinstance(a, argparse._StoreTrueAction | argparse._VersionAction):
             kind = "flag"
         elif a.choices:
@@ -610,15 +620,16 @@ def _arg_rows(plain: argparse.ArgumentParser, probe: argparse.ArgumentParser) ->
             default = code(env) + (f", else {default}" if default else "")
         required = a.required or (not a.option_strings and a.nargs not in ("?", "*"))
         if a.required and not probed[a.dest].required:
-            required_s = f"unless {code(probed[a.dest].default)} is set"
+            required_s = f"required unless {code(probed[a.dest].default)} is set"
         else:
-            required_s = "yes" if required else ""
+            required_s = "required" if required else ""
         help_ = a.help or ""
         if "%(" in help_:
             help_ = argparse.HelpFormatter(plain.prog)._expand_help(a)
         if isinstance(a, argparse._VersionAction):
             help_ = help_ or "print the version and exit"
-        rows.append([name, kind, default, required_s, text(help_)])
+        rows.append([name + "<br>" + ", ".join(x for x in (kind, required_s) if x),
+                     default, text(help_)])
     return rows
 
 
@@ -626,7 +637,7 @@ def render_cli() -> str:
     plain, probe = _parsers({}), _parsers(_EnvProbe())
     subs, helps = _subcommands(plain)
     probe_subs, _ = _subcommands(probe)
-    header = ["Argument", "Type", "Default", "Required", "Help"]
+    header = ["Argument", "Default", "Help"]
     out = [_head("Command line", "the argparse parser of operator/planguard/cli.py",
                  "the command's parser in `operator/planguard/cli.py`",
                  "Every `planguard` command and its flags. Installed as `kubectl-planguard` "
