@@ -62,6 +62,8 @@ def test_docs_site_builds_strictly(tmp_path: Path) -> None:
     assert cfg.get("strict") is True, "mkdocs.yml must keep `strict: true`"
     docs = REPO / cfg.get("docs_dir", "docs")
     missing = [p for p in _nav_pages(cfg["nav"]) if not (docs / p).is_file()]
+    assert importlib.util.find_spec("mkdocs"), (
+        "mkdocs is not installed in this venv: hack/setup.sh installs the dev extra")
     run = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
          str(REPO / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
