@@ -36,7 +36,14 @@ echo "    $(named -v)"
 echo "    $(pdns_server --version 2>&1 | grep -o 'PowerDNS Authoritative Server [^ ]*' | head -1)"
 
 say "kube-apiserver, etcd, kubectl (cached by version outside the repo)"
-tail -n +1 -f --pid="$cp_pid" "$cp_log" | sed -u 's/^/    /'
+# Indented; Go's line per module downloaded (a few hundred on a fresh machine) as one.
+tail -n +1 -f --pid="$cp_pid" "$cp_log" | while IFS= read -r line; do
+  case $line in
+    "go: downloading "*) [ -n "${downloading:-}" ] || echo "    go: downloading modules..."
+                         downloading=1 ;;
+    *) echo "    $line" ;;
+  esac
+done
 wait "$cp_pid" || { echo "hack/build-control-plane.sh failed" >&2; exit 1; }
 
 if [ "$n" = 6 ]; then
