@@ -1,4 +1,4 @@
-"""The layers of operator/planguard (README, "The shape of the code"), checked on every run:
+"""The layers of operator/planguard (docs/explanation/architecture.md), checked on every run:
 each module's imports, read with `ast` (in functions and under TYPE_CHECKING too), against
 what its layer may import. A wrong import fails here, naming the module, line and import."""
 
