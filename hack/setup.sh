@@ -4,7 +4,7 @@
 #                          Prometheus, a Docker engine and every kind image (first time ~15 min)
 #   hack/setup.sh --demo   the demo's parts only: the Python environment (.venv), BIND 9 and
 #                          PowerDNS from Debian, kube-apiserver/etcd/kubectl built through the
-#                          Go module proxy into the cache (first build ~6 min on 2 cores)
+#                          Go module proxy into the cache (first build ~5 min on 2 cores)
 # The control plane builds in the background from the start (its output is shown at its
 # step): the Python and Debian steps need the network more than the CPU.
 set -euo pipefail
