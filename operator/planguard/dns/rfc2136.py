@@ -185,7 +185,11 @@ class Rfc2136Provider:
         is resolved here, on every connection, like external-dns's --rfc2136-host:
         getaddrinfo (dns/resolve.py), then each address in turn, all within `deadline`,
         so a server that moves is followed without a restart and a name that resolves
-        slowly or to many dead addresses costs no more than one exchange."""
+        slowly or to many dead addresses costs no more than one exchange. Connecting is
+        one step (one timeout), however many UPDATEs the exchange's deadline allows for:
+        a SYN to a Service whose pod just went away can be sent to the dead pod's address
+        and go unanswered (seen on kind: three enactors stalled 150 s after a BIND pod
+        restart); the next try, on a new connection, reaches the new pod."""
         try:
             addrs = resolve.addresses(self.server, self.port, deadline)
         except (socket.gaierror, UnicodeError) as e:
@@ -193,9 +197,10 @@ class Rfc2136Provider:
                            f"{what}: cannot resolve server {self.server!r}: {e}") from e
         err: OSError | None = None
         for family, kind, proto, _, addr in addrs:
-            left = deadline.left()
+            step = deadline.sooner(self.timeout)
+            left = step.left()
             if left <= 0:
-                raise DeadlineExceeded(deadline)
+                raise DeadlineExceeded(step)
             s = socket.socket(family, kind, proto)
             try:
                 s.settimeout(left)
@@ -204,7 +209,7 @@ class Rfc2136Provider:
                 return s
             except TimeoutError:
                 s.close()
-                raise
+                raise DeadlineExceeded(step) from None
             except OSError as e:
                 s.close()
                 err = e
