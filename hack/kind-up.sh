@@ -153,47 +153,12 @@ printf '$TTL 60\n@ IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 8
 kubectl -n "$ns" create configmap bind --from-file="$keys/named.conf" \
   --from-file="$keys/db.example.test" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 if [ "$images" = local ]; then named=(/usr/sbin/named -g); else named=(named -g); fi
-# The zone data (the zone file and the journal of every update planguard made) on a
-# PersistentVolume, so that a restarted or rescheduled pod answers as before: in an emptyDir
-# the zone went back to its initial file and every endpoint answered NXDOMAIN until an
-# enactor re-applied. kind's default StorageClass has no provisioner behind it here, so a
-# static volume on the control plane's disk (where BIND runs, below), bound to its claim by
-# name; the storage class is only a name that keeps any other claim off it.
 kubectl -n "$ns" apply -f - <<BIND
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: planguard-bind-data}
-spec:
-  capacity: {storage: 64Mi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: planguard-bind-local
-  hostPath: {path: /var/lib/planguard/bind, type: DirectoryOrCreate}
-  claimRef: {namespace: $ns, name: bind-data}
-  nodeAffinity:
-    required:
-      nodeSelectorTerms:
-      - matchExpressions:
-        - {key: kubernetes.io/hostname, operator: In, values: [$cluster-control-plane]}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: bind-data}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: planguard-bind-local
-  volumeName: planguard-bind-data
-  resources: {requests: {storage: 64Mi}}
----
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: bind}
 spec:
   replicas: 1
-  # Never two named on one journal: a rollout stops the old pod first (rollingUpdate: null
-  # clears what an older apply left), and a deleted pod's replacement, which its ReplicaSet
-  # starts at once, waits in flock (below) until the old named has exited.
-  strategy: {type: Recreate, rollingUpdate: null}
   selector: {matchLabels: {app: bind}}
   template:
     metadata: {labels: {app: bind}}
@@ -208,8 +173,8 @@ spec:
         imagePullPolicy: IfNotPresent
         # named reads its config as the bind user (it drops root first): the keys are
         # copied from the Secrets (root-only) to a memory volume, readable by bind alone.
-        # The zone file only onto a new volume: a restarted or replaced pod keeps the file
-        # its journal was written against (or BIND refuses the zone), and so every record.
+        # The zone file only into a new pod: a restarted one (the Docker engine restarted)
+        # keeps the file its journal was written against, or BIND refuses the zone.
         command: [sh, -c, "(test -e /var/cache/bind/db.example.test || cp /config/db.example.test /var/cache/bind/) && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind && install -o bind -g bind -m 0400 /secrets/*.key /keys/ && chown bind:bind /keys && chmod 0500 /keys"]
         volumeMounts:
         - {name: config, mountPath: /config}
@@ -220,8 +185,8 @@ spec:
       - name: named
         image: $bind_image
         imagePullPolicy: IfNotPresent
-        # named keeps fd 9, so the lock on the data volume is held until named exits.
-        command: [sh, -c, "exec 9>>/var/cache/bind/named.flock && flock 9 && exec ${named[*]} -c /config/named.conf -u bind"]
+        command: [${named[0]}]
+        args: [${named[1]}, -c, /config/named.conf, -u, bind]
         ports: [{containerPort: 53, protocol: TCP}, {containerPort: 53, protocol: UDP}]
         readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 2}
         volumeMounts:
@@ -230,7 +195,7 @@ spec:
         - {name: keys, mountPath: /keys, readOnly: true}
       volumes:
       - {name: config, configMap: {name: bind}}
-      - {name: data, persistentVolumeClaim: {claimName: bind-data}}
+      - {name: data, emptyDir: {sizeLimit: 64Mi}}
       - {name: keys, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
       - name: secrets
         projected:

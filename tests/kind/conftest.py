@@ -43,7 +43,7 @@ def kind(pytestconfig: pytest.Config) -> Kind:
 # The cases in an order where each leaves the cluster as the next needs it: the gentle
 # ones first, a node lost for good (and started again) last.
 ORDER = ("test_kind_cluster", "test_hardening", "test_prometheus", "test_operability",
-         "test_racing_authors", "test_postmortem", "test_dns_restart",
+         "test_racing_authors", "test_postmortem",
          "test_node_leases", "test_readiness", "test_upgrade", "test_node_lost")
 
 

@@ -4,21 +4,17 @@ zones zone-a/b/c, BIND in the cluster, planguard installed by its chart)."""
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import random
 import socket
 import struct
 import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
-
-from dns.exception import Timeout as DnsTimeout
 
 import prober
 from harness import Cluster, eventually, run_script
@@ -83,17 +79,14 @@ def pause_node(node: str, tries: int = 5) -> int:
 
 
 class KindDns:
-    """BIND in the cluster, asked from the host through its NodePort (TCP, no cache).
-    `rcodes` counts the answers' response codes (NXDOMAIN apart from an empty NOERROR)."""
+    """BIND in the cluster, asked from the host through its NodePort (TCP, no cache)."""
 
     def __init__(self, kind: Kind, zone: str = "example.test") -> None:
         self.ip, self.zone = kind.dns_ip, zone
-        self.rcodes: collections.Counter[str] = collections.Counter()
 
     def _ask(self, name: str, rdtype: str) -> list[str]:
         import dns.message
         import dns.query
-        import dns.rcode
         import dns.rdatatype
 
         q = dns.message.make_query(name, rdtype)
@@ -105,7 +98,6 @@ class KindDns:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.setblocking(False)  # what dnspython asks of a socket it is given
             r = dns.query.tcp(q, self.ip, port=DNS_NODEPORT, timeout=2, sock=sock)
-        self.rcodes[dns.rcode.to_text(r.rcode())] += 1
         want = dns.rdatatype.from_text(rdtype)
         return sorted(rd.to_text() for rrset in r.answer if rrset.rdtype == want for rd in rrset)
 
@@ -130,10 +122,9 @@ class Prober(prober.Prober):
     """The shared prober (tests/prober.py) on the cluster's BIND through its NodePort: one
     retry as a stub resolver makes; a name no plan has published yet is not an outage."""
 
-    def __init__(self, dns: KindDns, endpoints: tuple[str, ...] = PROBES,
-                 every: float = 0.003) -> None:
+    def __init__(self, dns: KindDns, endpoints: tuple[str, ...] = PROBES) -> None:
         super().__init__(lambda ep: (dns.query(ep), dns.generation(ep) or 0), endpoints,
-                         every=every, retries=1, served_from_start=False)
+                         retries=1, served_from_start=False)
 
     def assert_clean(self, min_queries: int = 500) -> None:
         super().assert_clean(min_queries)
@@ -157,32 +148,6 @@ def plan_body(g: int, rng: random.Random, bulk: int = BULK) -> dict[str, Any]:
 def create(kind: Kind, body: dict[str, Any]) -> None:
     kind.cluster.kubectl("create", "-n", "default", "-f", "-", input=json.dumps(body),
                          timeout=120)
-
-
-class Stream(threading.Thread):
-    """A new plan (of `bulk` endpoints beside the probes) every `every` seconds until
-    stopped; `last` is the newest created."""
-
-    def __init__(self, kind: Kind, first: int, bulk: int, every: float = 2.0) -> None:
-        super().__init__(daemon=True)
-        self.kind, self.next, self.bulk, self.every = kind, first, bulk, every
-        self.last, self.rng, self.failures = first - 1, random.Random(first), 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                create(self.kind, plan_body(self.next, self.rng, self.bulk))
-                self.last = self.next
-                self.next += 1
-            except Exception:  # the API server busy: the plan is tried again
-                self.failures += 1
-            self.stop.wait(self.every)
-
-    def finish(self) -> int:
-        self.stop.set()
-        self.join()
-        return self.last
 
 
 def chart_pods(kind: Kind, component: str | None = None) -> list[dict[str, Any]]:
@@ -212,14 +177,7 @@ def zone_status(kind: Kind) -> dict[str, Any]:
 
 def converged_at(kind: Kind, dns: KindDns, g: int) -> bool:
     st = zone_status(kind)
-    try:
-        served = all(dns.generation(ep) == g for ep in PROBES)
-    except (OSError, EOFError, DnsTimeout):
-        # Not answered: not yet. After BIND's pod is replaced, a connection from the host
-        # can still be sent to the old pod's address and time out (a stale conntrack entry
-        # of the NodePort for the source port the host chose); the next one gets through.
-        return False
-    return (served and st.get("activeGeneration") == g
+    return (all(dns.generation(ep) == g for ep in PROBES) and st.get("activeGeneration") == g
             and any(c["type"] == "Converged" and c["status"] == "True"
                     for c in st.get("conditions") or []))
 
