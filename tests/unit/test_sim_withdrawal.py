@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from planguard.core.dnsplan import enactment
-from planguard.sim.explore import Config, explore, initial, removable, user_deletes
+from planguard.sim.explore import Config, explore, initial, user_deletes
 from planguard.sim.protocols import PROTOCOLS
 from planguard.sim.replay import replay
 
@@ -40,8 +40,8 @@ def test_a_live_plan_is_held_by_the_finalizer_until_superseded() -> None:
     w, _ = PG.read(w, "A")
     w, _ = PG.send(w, "A")
     held = user_deletes(w, 1)
-    assert 1 in held.held and not removable(held, 1)
-    assert removable(user_deletes(w, 1, finalized=False), 1)  # before the finalizer was put
+    assert 1 in held.held and not held.removable(1)
+    assert user_deletes(w, 1, finalized=False).removable(1)  # before the finalizer was put
     w, said = PG.read(held, "B")
     assert "converged" in said  # the live plan is still served, not withdrawn
 

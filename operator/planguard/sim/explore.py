@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from planguard.core.dnsplan.authoring import Authority, Consent, owner_of
+from planguard.core.dnsplan.authoring import Authority, Consent
 from planguard.core.dnsplan.enact import decide, update_steps
-from planguard.core.dnsplan.markers import fence_text, generation_of, marker_text
+from planguard.core.dnsplan.markers import fence_text, marker_text
 from planguard.core.dnsplan.model import Endpoint, EndpointState, Plan, Target
 from planguard.sim.invariants import newest_applies, state_violations, transition_violations
 from planguard.sim.protocols import Protocol_
@@ -186,31 +186,19 @@ def actions(w: World, cfg: Config, proto: Protocol_) -> Iterator[tuple[str, Worl
                 yield f"{e.name}.cleanup", w2, msg
 
 
-def live_generation(w: World) -> int | None:
-    """The team's plan in the fence, which the clean-up holds with its finalizer."""
-    return generation_of(w.dns.fence) if owner_of(w.dns.fence) == TEAM else None
-
-
 def user_deletes(w: World, g: int, finalized: bool = True) -> World:
     """A user `kubectl delete`s plan `g`: a live one stays, held by the clean-up's
     finalizer, unless the deletion came before the clean-up put it there (`finalized`)."""
-    held = w.held | {g} if finalized and g == live_generation(w) else w.held
+    held = w.held | {g} if finalized and g == w.live_generation() else w.held
     return replace(w, withdrawn=w.withdrawn | {g}, held=held)
-
-
-def removable(w: World, g: int) -> bool:
-    """The API server removes a deleted plan once no finalizer holds it: the clean-up lets
-    go of its live-plan finalizer when the plan is superseded."""
-    return g in w.withdrawn and g not in w.deleted and (g not in w.held
-                                                        or g != live_generation(w))
 
 
 def withdrawals(w: World) -> Iterator[tuple[str, World, str]]:
     """Every deletion a user may start now, and every removal the API server may make. A
     live plan is deleted both with the finalizer in place and in the moment before."""
-    live = live_generation(w)
+    live = w.live_generation()
     for g in w.existing():
-        if removable(w, g):
+        if w.removable(g):
             yield "api.remove", replace(w, deleted=w.deleted | {g}), \
                 f"the API server removed plan {g}, deleted by a user"
         if g in w.withdrawn:

@@ -155,11 +155,10 @@ def newest_applies(w: World, proto: Protocol_, rounds: int = 12) -> str | None:
     # A plan a user deleted goes once no finalizer holds it; the enactors then choose
     # among the rest. One that went live before its deletion (decided before it) stays
     # served until a newer plan replaces it: "to withdraw a plan, apply a newer one".
-    w = replace(w, deleted=w.deleted | {g for g in w.withdrawn if g not in w.held
-                                        or g != generation_of(w.dns.fence)})
+    w = replace(w, deleted=w.deleted | {g for g in w.withdrawn if w.removable(g)})
     newest = w.newest()
-    fence = generation_of(w.dns.fence) if owner_of(w.dns.fence) == TEAM else None
-    if fence in w.withdrawn and fence > newest:  # type: ignore[operator]
+    fence = w.live_generation()
+    if fence is not None and fence in w.withdrawn and fence > newest:
         return None
     if not newest:
         return None

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from planguard.core.dnsplan.model import Endpoint, Plan, Target
-from planguard.sim.explore import live_generation, removable, user_deletes
+from planguard.sim.explore import user_deletes
 from planguard.sim.invariants import newest_applies, state_violations, transition_violations
 from planguard.sim.protocols import PROTOCOLS, Protocol_
 from planguard.sim.world import Enactor, World
@@ -108,10 +108,10 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
 
 def _withdrawal(w: World, action: str, g: int) -> tuple[World, str]:
     if action == "user.delete":
-        held = g == live_generation(w)
+        held = g == w.live_generation()
         return user_deletes(w, g), f"a user deleted plan {g}" + (
             ": the live-plan finalizer holds it" if held else "")
-    if removable(w, g):
+    if w.removable(g):
         return replace(w, deleted=w.deleted | {g}), f"the API server removed plan {g}"
     return w, f"plan {g} stays: not deleted, or the live-plan finalizer holds it"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from planguard.core.dnsplan import cas, deltas
-from planguard.core.dnsplan.authoring import Authority, Consent
+from planguard.core.dnsplan.authoring import Authority, Consent, owner_of
 from planguard.core.dnsplan.enact import UpdateStep
 from planguard.core.dnsplan.markers import generation_of
 from planguard.core.dnsplan.model import EndpointState, Plan, ZoneState
@@ -157,6 +157,16 @@ class World:
                     for p in rival.plans[: self.rival_published]]
         return [(p, self.setup.consent.get(g, Consent())) for g in self.resolvable()
                 if (p := self.resolved(g)) is not None]
+
+    def live_generation(self) -> int | None:
+        """The team's plan in the fence, which the clean-up holds with its finalizer."""
+        return generation_of(self.dns.fence) if owner_of(self.dns.fence) == TEAM else None
+
+    def removable(self, g: int) -> bool:
+        """The API server removes a plan a user deleted once no finalizer holds it: the
+        clean-up lets go of its live-plan finalizer when the plan is superseded."""
+        return g in self.withdrawn and g not in self.deleted and (
+            g not in self.held or g != self.live_generation())
 
     def resolved(self, g: int) -> Plan | None:
         """Plan `g` as the full plan it stands for (a delta resolved against its base, as
