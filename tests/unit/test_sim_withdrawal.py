@@ -10,7 +10,7 @@ import pytest
 from planguard.core.dnsplan import enactment
 from planguard.sim.explore import Config, explore, initial, user_deletes
 from planguard.sim.protocols import PROTOCOLS
-from planguard.sim.replay import replay
+from planguard.sim.replay import replay, run
 
 PG = PROTOCOLS["planguard"]
 SMALL = Config(enactors=2, generations=2, endpoints=1, crashes=False, withdraw=True)
@@ -51,3 +51,26 @@ def test_the_replay_of_a_withdrawn_plan_converges_on_the_next_one() -> None:
     assert planguard.safe and "plan 3" in planguard.final
     assert "read DNS: plan 2 withdrawn" in text
     assert not naive.safe  # the naive enactor cannot start once the live plan is gone
+
+
+@pytest.mark.parametrize("step, error", [
+    ({"at": "t1", "do": "user.delete"}, "`plan` must be a generation"),
+    ({"at": "t1", "do": "user.delete", "plan": "2"}, "`plan` must be a generation"),
+    ({"at": "t1", "do": "user.delete", "plan": -1}, "`plan` must be a generation"),
+    ({"at": "t1", "do": "user.delete", "plan": True}, "`plan` must be a generation"),
+    ({"at": "t1", "do": "user.frob", "plan": 1}, "user.delete"),
+])
+def test_a_careless_withdrawal_step_is_refused_with_why(step: dict, error: str) -> None:
+    sc = {"name": "bad", "endpoints": ["api"], "generations": 2, "enactors": ["A"],
+          "steps": [{"at": "t0", "do": "planner"}, step]}
+    with pytest.raises(ValueError, match=error):
+        run(sc, PG)
+
+
+def test_deleting_a_plan_that_does_not_exist_changes_nothing() -> None:
+    sc = {"name": "absent", "endpoints": ["api"], "generations": 2, "enactors": ["A"],
+          "steps": [{"at": "t0", "do": "planner"}, {"at": "t1", "do": "user.delete", "plan": 2},
+                    {"at": "t2", "do": "A.apply"}]}
+    out = run(sc, PG)
+    assert any("plan 2 does not exist" in line for line in out.lines)
+    assert out.safe and "plan 1" in out.final

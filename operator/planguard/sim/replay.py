@@ -66,7 +66,7 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
             w = replace(w, published=w.published + 1)
             msgs.append(f"created plan {w.published}")
         elif who in ("user", "api"):  # `kubectl delete` of a plan, and its removal
-            w, m = _withdrawal(w, f"{who}.{verb}", int(step["plan"]))
+            w, m = _withdrawal(w, f"{who}.{verb}", _generation(step))
             msgs.append(m)
         elif verb == "cleanup":
             w, m = proto.cleanup(w, who, keep)
@@ -106,8 +106,23 @@ def run(sc: dict[str, Any], proto: Protocol_) -> Outcome:
     return out
 
 
+def _generation(step: dict[str, Any]) -> int:
+    """The `plan:` a user or API step names: a generation, or a clear error."""
+    g = step.get("plan")
+    if isinstance(g, bool) or not isinstance(g, int) or g < 1:
+        raise ValueError(f"step {step.get('at')!r} ({step.get('do')}): `plan` must be a "
+                         f"generation (a whole number from 1), not {g!r}")
+    return g
+
+
 def _withdrawal(w: World, action: str, g: int) -> tuple[World, str]:
+    if action not in ("user.delete", "api.remove"):
+        raise ValueError(f"{action}: a user step is user.delete, an API step api.remove")
+    if g not in w.existing():
+        return w, f"plan {g} does not exist (not created yet, or gone): nothing to delete"
     if action == "user.delete":
+        if g in w.withdrawn:
+            return w, f"plan {g} is being deleted already"
         held = g == w.live_generation()
         return user_deletes(w, g), f"a user deleted plan {g}" + (
             ": the live-plan finalizer holds it" if held else "")
