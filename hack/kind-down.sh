@@ -10,6 +10,7 @@ if command -v kind >/dev/null && docker info >/dev/null 2>&1; then
   kind delete cluster --name "$cluster" 2>&1 | sed 's/^/    /'
 fi
 rm -f "$PLANGUARD_CACHE/state/kind-$cluster.kubeconfig"
+ip route del 10.96.0.0/16 2>/dev/null || true  # the route to its Services (kind-up.sh)
 if [ "${1:-}" = "--engine" ] && [ -f "$PLANGUARD_CACHE/docker/dockerd.pid" ]; then
   kill "$(cat "$PLANGUARD_CACHE/docker/dockerd.pid")" 2>/dev/null || true
   echo "    stopped dockerd"

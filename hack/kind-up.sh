@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # planguard on a kind cluster: one control plane and three workers in zones zone-a/b/c,
-# BIND in the cluster with one TSIG key Secret per writer, planguard's image loaded, the
-# chart installed with helm, a sample zone and plan applied with kubectl, and the answer
-# checked from the host with dig through BIND's NodePort.
+# the DNS tier (charts/planguard-dns: a BIND primary on a PersistentVolume, two
+# secondaries, TSIG key Secrets) and CoreDNS forwarding its zone to the secondaries,
+# planguard's image loaded, its chart installed with helm, a sample zone and plan applied
+# with kubectl, and the answer checked from the host (dig through the primary's NodePort)
+# and from a pod (through the cluster DNS).
 #   hack/kind-up.sh [--images local|public] [--no-monitoring]
 # --images local (the default where this script started the Docker engine itself, i.e. a
 # machine with no container registry): every image is built here, kind's node image from
@@ -116,106 +118,53 @@ if [ "$images" = local ]; then
   kubectl -n kube-system rollout status ds/kube-router --timeout=180s
 fi
 
-step 6 "TSIG keys (one Secret per writer) and BIND 9 in the cluster (NodePort $nodeport)"
+step 6 "DNS tier (charts/planguard-dns): BIND primary (NodePort $nodeport), 2 secondaries, cluster DNS"
 kubectl get ns "$ns" >/dev/null 2>&1 || kubectl create ns "$ns"
-old_umask=$(umask); umask 077  # the key files written below: owner-only
-keys=$(mktemp -d); trap 'rm -rf "$keys"' EXIT
-for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do
-  # A secret already in the cluster is kept: BIND and planguard must agree on it.
-  if ! kubectl -n "$ns" get secret "planguard-$k" -o jsonpath='{.data.tsig\.key}' 2>/dev/null \
-       | base64 -d > "$keys/$k.key" || [ ! -s "$keys/$k.key" ]; then
-    printf 'key "planguard-%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
-      "$k" "$(head -c 32 /dev/urandom | base64)" > "$keys/$k.key"
-    kubectl -n "$ns" create secret generic "planguard-$k" --from-file=tsig.key="$keys/$k.key" >/dev/null
+# A cluster made by an older kind-up: its BIND goes, its keys are adopted by the release
+# (BIND and planguard must keep agreeing on them).
+kubectl -n "$ns" delete deploy/bind svc/bind cm/bind --ignore-not-found >/dev/null
+for k in planguard-enactor-az1 planguard-enactor-az2 planguard-enactor-az3 planguard-cleanup; do
+  if kubectl -n "$ns" get secret "$k" >/dev/null 2>&1; then
+    kubectl -n "$ns" annotate --overwrite secret "$k" meta.helm.sh/release-name=dns \
+      meta.helm.sh/release-namespace="$ns" >/dev/null
+    kubectl -n "$ns" label --overwrite secret "$k" app.kubernetes.io/managed-by=Helm >/dev/null
   fi
 done
-# BIND's config holds no key (a ConfigMap is readable by the built-in `view` role): it
-# includes them from the Secrets, mounted into the pod and copied for the bind user only.
-{
-  for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do echo "include \"/keys/$k.key\";"; done
-  cat <<'CONF'
-options { directory "/var/cache/bind"; listen-on { any; }; listen-on-v6 { none; };
-  recursion no; allow-new-zones yes; pid-file none; };
-zone "example.test" {
-  type primary; file "/var/cache/bind/db.example.test";
-  update-policy {
-    grant planguard-enactor-az1 zonesub A AAAA TXT;
-    grant planguard-enactor-az2 zonesub A AAAA TXT;
-    grant planguard-enactor-az3 zonesub A AAAA TXT;
-  };
-  allow-transfer { key planguard-enactor-az1; key planguard-enactor-az2;
-                   key planguard-enactor-az3; key planguard-cleanup; };
-};
-CONF
-} > "$keys/named.conf"
-umask "$old_umask"
-printf '$TTL 60\n@ IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 60\n@ IN NS ns.example.test.\nns IN A 127.0.0.1\n' > "$keys/db.example.test"
-kubectl -n "$ns" create configmap bind --from-file="$keys/named.conf" \
-  --from-file="$keys/db.example.test" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-if [ "$images" = local ]; then named=(/usr/sbin/named -g); else named=(named -g); fi
-kubectl -n "$ns" apply -f - <<BIND
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: bind}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: bind}}
-  template:
-    metadata: {labels: {app: bind}}
-    spec:
-      # On the control plane: the kind suite pauses and stops workers (a zone lost) while
-      # DNS must keep answering, as a real primary outside the zones would.
-      nodeSelector: {node-role.kubernetes.io/control-plane: ""}
-      tolerations: [{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]
-      initContainers:
-      - name: zone
-        image: $bind_image
-        imagePullPolicy: IfNotPresent
-        # named reads its config as the bind user (it drops root first): the keys are
-        # copied from the Secrets (root-only) to a memory volume, readable by bind alone.
-        # The zone file only into a new pod: a restarted one (the Docker engine restarted)
-        # keeps the file its journal was written against, or BIND refuses the zone.
-        command: [sh, -c, "(test -e /var/cache/bind/db.example.test || cp /config/db.example.test /var/cache/bind/) && chmod 666 /var/cache/bind/* && chmod 777 /var/cache/bind && install -o bind -g bind -m 0400 /secrets/*.key /keys/ && chown bind:bind /keys && chmod 0500 /keys"]
-        volumeMounts:
-        - {name: config, mountPath: /config}
-        - {name: data, mountPath: /var/cache/bind}
-        - {name: secrets, mountPath: /secrets, readOnly: true}
-        - {name: keys, mountPath: /keys}
-      containers:
-      - name: named
-        image: $bind_image
-        imagePullPolicy: IfNotPresent
-        command: [${named[0]}]
-        args: [${named[1]}, -c, /config/named.conf, -u, bind]
-        ports: [{containerPort: 53, protocol: TCP}, {containerPort: 53, protocol: UDP}]
-        readinessProbe: {tcpSocket: {port: 53}, periodSeconds: 2}
-        volumeMounts:
-        - {name: config, mountPath: /config}
-        - {name: data, mountPath: /var/cache/bind}
-        - {name: keys, mountPath: /keys, readOnly: true}
-      volumes:
-      - {name: config, configMap: {name: bind}}
-      - {name: data, emptyDir: {sizeLimit: 64Mi}}
-      - {name: keys, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
-      - name: secrets
-        projected:
-          defaultMode: 0400
-          sources:
-$(for k in enactor-az1 enactor-az2 enactor-az3 cleanup; do
-  echo "          - {secret: {name: planguard-$k, items: [{key: tsig.key, path: $k.key}]}}"
-done)
----
+# The primary's zone files and journals on a PersistentVolume, so that a restarted or
+# rescheduled pod answers as before. kind's default StorageClass has no provisioner behind it
+# here, so a static volume on the control plane's disk (where the primary runs), bound to
+# the chart's claim by name; the class is only a name that keeps any other claim off it.
+kubectl apply -f - >/dev/null <<PV
 apiVersion: v1
-kind: Service
-metadata: {name: bind}
+kind: PersistentVolume
+metadata: {name: planguard-dns-primary}
 spec:
-  type: NodePort
-  selector: {app: bind}
-  ports:
-  - {name: dns-tcp, port: 53, protocol: TCP, nodePort: $nodeport}
-  - {name: dns-udp, port: 53, protocol: UDP, nodePort: $nodeport}
-BIND
-kubectl -n "$ns" rollout status deploy/bind --timeout=180s
+  capacity: {storage: 256Mi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: planguard-dns-local
+  hostPath: {path: /var/lib/planguard/dns-primary, type: DirectoryOrCreate}
+  claimRef: {namespace: $ns, name: dns-primary-data}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - {key: kubernetes.io/hostname, operator: In, values: [$cluster-control-plane]}
+PV
+if [ "$images" = local ]; then named=/usr/sbin/named; else named=named; fi
+# The primary on the control plane: the kind suite pauses and stops workers (a zone lost)
+# while the primary must keep taking updates, as one outside the zones would. The
+# secondaries on workers, each on its own.
+helm upgrade --install dns "$repo/charts/planguard-dns" -n "$ns" \
+  --set image.repository="${bind_image%:*}" --set image.tag="${bind_image##*:}" \
+  --set named="$named" --set primary.persistence.storageClass=planguard-dns-local \
+  --set primary.service.type=NodePort --set primary.service.nodePort="$nodeport" \
+  --set-json 'primary.nodeSelector={"node-role.kubernetes.io/control-plane":""}' \
+  --set-json 'primary.tolerations=[{"key":"node-role.kubernetes.io/control-plane","effect":"NoSchedule"}]' \
+  --wait --timeout 5m
+# Cluster DNS: pods resolve the zone through CoreDNS, which asks the secondaries (a stub
+# zone; hack/kind/cluster-dns.sh says which cache settings and why).
+"$repo/hack/kind/cluster-dns.sh" "$(kubectl -n "$ns" get svc dns-secondaries -o jsonpath='{.spec.clusterIP}')" example.test
 
 if $monitoring; then
   step 7 "Prometheus in the cluster ($prom_image), the chart's alert rules loaded"
@@ -236,8 +185,8 @@ helm upgrade --install planguard "$repo/charts/planguard" -n "$ns" \
   --set image.pullPolicy=Never -f "$repo/hack/kind/values-kind.yaml" --wait --timeout 5m
 kubectl -n "$ns" get pods -o wide
 
-step 9 "sample zone and plan (kubectl apply), answer checked from the host with dig"
-ip=$(kubectl -n "$ns" get svc bind -o jsonpath='{.spec.clusterIP}')
+step 9 "sample zone and plan (kubectl apply), answer checked from the host with dig and from a pod"
+ip=$(kubectl -n "$ns" get svc dns-primary -o jsonpath='{.spec.clusterIP}')
 kubectl apply -f - <<ZONE
 apiVersion: planguard.io/v1alpha1
 kind: DNSZone
@@ -261,8 +210,30 @@ if [ "$got" != "$want" ]; then
   exit 1
 fi
 echo "    dig @$node_ip -p $nodeport dynamodb.example.test A -> $got"
+# ...and from a pod, through the cluster DNS (CoreDNS, the secondaries behind it).
+resolve='import socket; print(" ".join(sorted({a[4][0] for a in socket.getaddrinfo("dynamodb.example.test", 80, proto=6)})))'
+kubectl -n default delete pod planguard-resolve --ignore-not-found >/dev/null
+for _ in $(seq 1 30); do
+  kubectl -n default run planguard-resolve --image="$pg_image" --image-pull-policy=Never \
+    --restart=Never --command -- python3 -c "$resolve" >/dev/null || true
+  kubectl -n default wait pod/planguard-resolve --timeout=120s \
+    --for=jsonpath='{.status.phase}'=Succeeded >/dev/null 2>&1 || true
+  in_pod=$(kubectl -n default logs planguard-resolve 2>/dev/null || true)
+  kubectl -n default delete pod planguard-resolve --ignore-not-found >/dev/null
+  [ "$in_pod" = "$want" ] && break
+  sleep 2
+done
+if [ "$in_pod" != "$want" ]; then
+  echo "kind-up: a pod resolved dynamodb.example.test to '$in_pod', want '$want'" >&2
+  exit 1
+fi
+echo "    a pod (kubectl run planguard-resolve): dynamodb.example.test -> $in_pod"
+# The host reaches Service addresses through the control plane's node, as a pod would (the
+# kind suite asks each secondary and CoreDNS there).
+ip route replace 10.96.0.0/16 via "$node_ip"
 kubectl get dnsplans,dnszones -n default
 echo "==> done in $(( $(date +%s) - t_start )) s"
 echo "    export KUBECONFIG=$kubeconfig   # kubectl get dnsplans,dnszones -A"
-echo "    dig @$node_ip -p $nodeport dynamodb.example.test   # BIND, through its NodePort"
+echo "    dig @$node_ip -p $nodeport dynamodb.example.test   # the primary, through its NodePort"
+echo "    kubectl run -it --rm q --image=$pg_image --image-pull-policy=Never --restart=Never --command -- getent ahostsv4 dynamodb.example.test   # a pod, through CoreDNS"
 echo "    hack/kind-down.sh removes it all"

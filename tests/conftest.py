@@ -141,3 +141,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """helm, built into the cache from the Go module proxy (hack/build-helm.sh)."""
+    try:
+        return run_script("build-helm.sh").strip().splitlines()[-1]
+    except Exception as e:  # a failure that says why, never a skip
+        pytest.fail(f"helm could not be built: {e}", pytrace=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import REPO, Bind, Cluster, Processes, eventually, plan_obj, run_script, unique
+from harness import REPO, Bind, Cluster, Processes, eventually, plan_obj, unique
 
 pytestmark = pytest.mark.integration
 CHART = REPO / "charts" / "planguard"
@@ -23,14 +23,6 @@ RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 # The control plane the tests run (helm built from source defaults to 1.20 otherwise).
 KUBE_VERSION = re.search(r"^K8S_VERSION=v?(\S+)", (REPO / "hack/lib/versions.sh").read_text(),
                          re.M).group(1)  # type: ignore[union-attr]
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    try:
-        return run_script("build-helm.sh").strip().splitlines()[-1]
-    except Exception as e:  # a failure that says why, never a skip
-        pytest.fail(f"helm could not be built: {e}", pytrace=False)
 
 
 def render(helm: str, *args: str, release: str = "pg") -> list[dict]:

@@ -4,17 +4,21 @@ zones zone-a/b/c, BIND in the cluster, planguard installed by its chart)."""
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
 import socket
 import struct
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from dns.exception import Timeout as DnsTimeout
 
 import prober
 from harness import Cluster, eventually, run_script
@@ -78,26 +82,40 @@ def pause_node(node: str, tries: int = 5) -> int:
     raise AssertionError(f"docker pause {node} failed: {err}")
 
 
-class KindDns:
-    """BIND in the cluster, asked from the host through its NodePort (TCP, no cache)."""
+class Unanswered(Exception):
+    """The server answered SERVFAIL or REFUSED: what a client sees as a failed lookup (not an
+    empty answer)."""
 
-    def __init__(self, kind: Kind, zone: str = "example.test") -> None:
-        self.ip, self.zone = kind.dns_ip, zone
+
+class KindDns:
+    """A DNS server of the kind cluster asked from the host (TCP, no cache of ours): BIND's
+    primary through its NodePort by default, or any Service address (`layers`). `rcodes`
+    counts the answers' response codes (NXDOMAIN apart from an empty NOERROR)."""
+
+    def __init__(self, kind: Kind, zone: str = "example.test", ip: str = "",
+                 port: int = DNS_NODEPORT, layer: str = "primary") -> None:
+        self.ip, self.port, self.zone, self.layer = ip or kind.dns_ip, port, zone, layer
+        self.rcodes: collections.Counter[str] = collections.Counter()
 
     def _ask(self, name: str, rdtype: str) -> list[str]:
         import dns.message
         import dns.query
+        import dns.rcode
         import dns.rdatatype
 
         q = dns.message.make_query(name, rdtype)
-        with socket.create_connection((self.ip, DNS_NODEPORT), timeout=2) as sock:
+        with socket.create_connection((self.ip, self.port), timeout=2) as sock:
             # Closed with a reset, not a FIN: the prober opens hundreds of connections a
             # second, and each one closed normally waits 60 s in TIME_WAIT on the host's
             # side; to one address (a node's, not loopback, so never reused early) that
             # runs the ephemeral ports out (EADDRNOTAVAIL, seen in CI at ~470/s).
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.setblocking(False)  # what dnspython asks of a socket it is given
-            r = dns.query.tcp(q, self.ip, port=DNS_NODEPORT, timeout=2, sock=sock)
+            r = dns.query.tcp(q, self.ip, port=self.port, timeout=2, sock=sock)
+        rcode = dns.rcode.to_text(r.rcode())
+        self.rcodes[rcode] += 1
+        if rcode not in ("NOERROR", "NXDOMAIN"):
+            raise Unanswered(f"{self.layer}: {rcode} for {name} {rdtype}")
         want = dns.rdatatype.from_text(rdtype)
         return sorted(rd.to_text() for rrset in r.answer if rrset.rdtype == want for rd in rrset)
 
@@ -119,12 +137,14 @@ def plans_in(kind: Kind, ns: str = "default") -> dict[int, str]:
 
 
 class Prober(prober.Prober):
-    """The shared prober (tests/prober.py) on the cluster's BIND through its NodePort: one
-    retry as a stub resolver makes; a name no plan has published yet is not an outage."""
+    """The shared prober (tests/prober.py) on one layer of the cluster's DNS: one retry as a
+    stub resolver makes; a name no plan has published yet is not an outage."""
 
-    def __init__(self, dns: KindDns, endpoints: tuple[str, ...] = PROBES) -> None:
+    def __init__(self, dns: KindDns, endpoints: tuple[str, ...] = PROBES,
+                 every: float = 0.003) -> None:
         super().__init__(lambda ep: (dns.query(ep), dns.generation(ep) or 0), endpoints,
-                         retries=1, served_from_start=False)
+                         every=every, retries=1, served_from_start=False)
+        self.dns = dns
 
     def assert_clean(self, min_queries: int = 500) -> None:
         super().assert_clean(min_queries)
@@ -148,6 +168,33 @@ def plan_body(g: int, rng: random.Random, bulk: int = BULK) -> dict[str, Any]:
 def create(kind: Kind, body: dict[str, Any]) -> None:
     kind.cluster.kubectl("create", "-n", "default", "-f", "-", input=json.dumps(body),
                          timeout=120)
+
+
+class Stream(threading.Thread):
+    """A new plan (of `bulk` endpoints beside the probes) every `every` seconds until
+    stopped; `last` is the newest created."""
+
+    def __init__(self, kind: Kind, first: int, bulk: int, every: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.kind, self.next, self.bulk, self.every = kind, first, bulk, every
+        self.last, self.rng, self.failures = first - 1, random.Random(first), 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                create(self.kind, plan_body(self.next, self.rng, self.bulk))
+                self.last = self.next
+                self.next += 1
+            except Exception:  # the API server busy: the plan is tried again
+                self.failures += 1
+            self.stop.wait(self.every)
+
+    def finish(self) -> int:
+        self.stop.set()
+        if self.is_alive():
+            self.join()
+        return self.last
 
 
 def chart_pods(kind: Kind, component: str | None = None) -> list[dict[str, Any]]:
@@ -177,7 +224,11 @@ def zone_status(kind: Kind) -> dict[str, Any]:
 
 def converged_at(kind: Kind, dns: KindDns, g: int) -> bool:
     st = zone_status(kind)
-    return (all(dns.generation(ep) == g for ep in PROBES) and st.get("activeGeneration") == g
+    try:
+        served = all(dns.generation(ep) == g for ep in PROBES)
+    except (OSError, EOFError, DnsTimeout, Unanswered):
+        return False  # not answered: not yet (a DNS pod being replaced)
+    return (served and st.get("activeGeneration") == g
             and any(c["type"] == "Converged" and c["status"] == "True"
                     for c in st.get("conditions") or []))
 
@@ -223,3 +274,79 @@ def node_ready(kind: Kind, node: str) -> str:
 def taints(kind: Kind, node: str) -> set[str]:
     n = json.loads(kind.cluster.kubectl("get", "node", node, "-o", "json").stdout)
     return {t["key"] for t in (n.get("spec") or {}).get("taints") or []}
+
+
+def snapshot(kind: Kind) -> str:
+    """What an on-call engineer would look at first, as text; never raises."""
+    c = kind.cluster
+    steps = [("pods", ("get", "pods", "-A", "-o", "wide")),
+             ("nodes", ("get", "nodes", "-o", "wide")),
+             ("zones", ("get", "dnszones", "-A", "-o", "custom-columns=NS:.metadata.namespace,"
+                        "NAME:.metadata.name,ACTIVE:.status.activeGeneration,"
+                        "CONDITIONS:.status.conditions[*].message")),
+             ("plans", ("get", "dnsplans", "-A", "-o", "custom-columns=NS:.metadata.namespace,"
+                        "NAME:.metadata.name,GEN:.spec.generation,"
+                        "DELETING:.metadata.deletionTimestamp,FINALIZERS:.metadata.finalizers,"
+                        "CONDITIONS:.status.conditions[*].reason")),
+             ("events", ("get", "events", "-A", "--sort-by=.lastTimestamp")),
+             *[(f"logs {role}", ("logs", "-n", NAMESPACE, "--tail=40", "--prefix",
+                                 "--all-containers", "-l",
+                                 f"app.kubernetes.io/component={role}"))
+               for role in ("enactor", "cleanup", "planner")]]
+    out = []
+    for title, args in steps:
+        try:
+            p = c.kubectl(*args, check=False, timeout=30)
+            text = (p.stdout + p.stderr).splitlines()
+        except Exception as e:  # a snapshot must never hide the failure it explains
+            text = [f"({e!r})"]
+        out.append(f"--- {title}\n" + "\n".join(text[-60:]))
+    return "\n".join(out)
+
+
+# kind's Service network: the host reaches Service addresses through the control plane's
+# node (hack/kind-up.sh routes it), as a pod would, kube-proxy choosing the pod.
+SERVICE_CIDR = "10.96.0.0/16"
+
+
+def route_services(kind: Kind) -> None:
+    """The host's route to Service addresses (idempotent; gone with a host reboot)."""
+    r = subprocess.run(["ip", "route", "replace", SERVICE_CIDR, "via", kind.dns_ip],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def layers(kind: Kind) -> list[KindDns]:
+    """Every layer a client's answer passes: the primary (NodePort), each secondary (its own
+    Service), and the cluster DNS (CoreDNS's Service, which asks the secondaries)."""
+    route_services(kind)
+    svcs = json.loads(kind.cluster.kubectl("get", "svc", "-A", "-o", "json").stdout)["items"]
+    ip = {f"{s['metadata']['namespace']}/{s['metadata']['name']}": s["spec"]["clusterIP"]
+          for s in svcs}
+    out = [KindDns(kind)]
+    i = 0
+    while f"{NAMESPACE}/dns-secondary-{i}" in ip:
+        out.append(KindDns(kind, ip=ip[f"{NAMESPACE}/dns-secondary-{i}"], port=53,
+                           layer=f"secondary-{i}"))
+        i += 1
+    out.append(KindDns(kind, ip=ip["kube-system/kube-dns"], port=53, layer="cluster DNS"))
+    return out
+
+
+def serves_probes(dns: KindDns, g: int | None = None) -> bool:
+    """Every probe endpoint answered by this layer (at generation g, if given); unanswered
+    is not yet."""
+    try:
+        gens = [dns.generation(ep) for ep in PROBES]
+    except (OSError, EOFError, DnsTimeout, Unanswered):
+        return False
+    return all(gens) if g is None else all(x == g for x in gens)
+
+
+def forget_stale_connections(kind: Kind, port: int = DNS_NODEPORT) -> None:
+    """After a DNS pod is replaced: the node's connection-tracking entries of connections
+    the host began to the old pod (or while none was ready) go, so that a source port the
+    host picks again is sent to the new pod, not after the old one (kube-proxy clears such
+    entries for UDP only)."""
+    docker("exec", f"{kind.name}-control-plane", "conntrack", "-D", "-p", "tcp",
+           "--orig-port-dst", str(port))

@@ -45,21 +45,22 @@ def test_no_configmap_holds_a_tsig_secret(kind: Kind) -> None:
                                               "-o", "json").stdout)["items"]
     keys = {TSIG.search(base64.b64decode(s["data"]["tsig.key"]).decode())[1]  # type: ignore[index]
             for s in secrets if "tsig.key" in (s.get("data") or {})}
-    assert len(keys) == 4, "one TSIG key Secret per writer (hack/kind-up.sh)"
+    files = ("planguard-cleanup", "planguard-enactor-az1", "planguard-enactor-az2",
+             "planguard-enactor-az3", "dns-xfr")
+    assert len(keys) == len(files), "one TSIG key Secret per writer, reader and transfers"
     cms = json.loads(kind.cluster.kubectl("get", "configmaps", "-A", "-o", "json").stdout)
     for cm in cms["items"]:
         text = json.dumps(cm.get("data") or {})
         assert not [k for k in keys if k in text], cm["metadata"]
         assert not TSIG.search(text), cm["metadata"]  # nor any other key
-    conf = kind.cluster.get("configmaps", NAMESPACE, "bind")["data"]["named.conf"]
-    assert 'include "/keys/enactor-az1.key";' in conf  # BIND reads them from the Secrets
+    conf = kind.cluster.get("configmaps", NAMESPACE, "dns")["data"]["primary.conf"]
+    assert 'include "/keys/planguard-enactor-az1.key";' in conf  # read from the Secrets
     # ...as the bind user alone (named drops root before reading its config).
-    bind = json.loads(kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", "app=bind",
-                                           "-o", "json").stdout)["items"][0]["metadata"]["name"]
+    bind = json.loads(kind.cluster.kubectl(
+        "get", "pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/component=dns-primary",
+        "-o", "json").stdout)["items"][0]["metadata"]["name"]
     modes = _exec(kind, bind, "sh", "-c", "stat -c '%a %U %n' /keys/*.key").split("\n")
-    assert sorted(m for m in modes if m) == sorted(
-        f"400 bind /keys/{k}.key" for k in ("cleanup", "enactor-az1", "enactor-az2",
-                                            "enactor-az3"))
+    assert sorted(m for m in modes if m) == sorted(f"400 bind /keys/{k}.key" for k in files)
 
 
 def test_key_and_token_files_only_for_the_process_group(kind: Kind) -> None:

@@ -89,8 +89,9 @@ def test_each_pod_has_only_its_own_rights(kind: Kind) -> None:
 def test_readiness_says_whether_dns_can_be_read(kind: Kind) -> None:
     """BIND frozen (SIGSTOP of named on its node): every enactor's /readyz fails, the pods
     leave Ready (so a rollout would stop there); BIND back, they are Ready again."""
-    bind = json.loads(kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", "app=bind",
-                                           "-o", "json").stdout)["items"][0]
+    bind = json.loads(kind.cluster.kubectl(
+        "get", "pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/component=dns-primary",
+        "-o", "json").stdout)["items"][0]
     node = bind["spec"]["nodeName"]
     assert signal_process(node, "[n]amed -g", "STOP"), "no named process"
     try:

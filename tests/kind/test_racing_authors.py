@@ -35,10 +35,25 @@ def _condition(kind: Kind, plural: str, ns: str, name: str, ctype: str) -> str:
 
 
 def _drop(kind: Kind, ns: str, *objs: str) -> None:
-    for obj in objs:
-        kind.cluster.kubectl("patch", obj, "-n", ns, "--type", "merge",
-                             "-p", '{"metadata":{"finalizers":null}}', check=False)
-        kind.cluster.kubectl("delete", obj, "-n", ns, "--wait=false", check=False)
+    """Deletes what a case planted and waits until it is gone, so that the next case never
+    takes a planted generation for the newest plan (the clean-up may put its finalizer
+    back between the patch and the delete, hence the loop)."""
+    objs = tuple(o.replace("dnsplan/", "dnsplans.planguard.io/")
+                 .replace("dnszone/", "dnszones.planguard.io/") for o in objs)
+
+    def gone() -> bool:
+        left = []
+        for obj in objs:
+            kind.cluster.kubectl("patch", obj, "-n", ns, "--type", "merge",
+                                 "-p", '{"metadata":{"finalizers":null}}', check=False)
+            p = kind.cluster.kubectl("delete", obj, "-n", ns, "--wait=false",
+                                     "--ignore-not-found", check=False)
+            if p.returncode != 0 or kind.cluster.kubectl(
+                    "get", obj, "-n", ns, "--ignore-not-found", "-o", "name",
+                    check=False).stdout.strip():
+                left.append(f"{obj}: {p.stderr.strip()}")
+        return not left
+    eventually(gone, timeout=120, interval=2, what=f"{', '.join(objs)} gone from {ns}")
 
 
 def test_another_namespace_cannot_take_over_or_freeze_the_zone(kind: Kind,

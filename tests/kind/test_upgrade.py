@@ -6,7 +6,6 @@ where it was. The prober asks BIND all along."""
 from __future__ import annotations
 
 import random
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from kindharness import (
     Kind,
     KindDns,
     Prober,
+    Stream,
     chart_pods,
     create,
     next_generation,
@@ -29,31 +29,6 @@ from harness import REPO, eventually
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(1500)]
 CHART = str(REPO / "charts/planguard")
 BULK = 300
-
-
-class Stream(threading.Thread):
-    """A new plan every `every` seconds until stopped; `last` is the newest created."""
-
-    def __init__(self, kind: Kind, first: int, every: float = 2.0) -> None:
-        super().__init__(daemon=True)
-        self.kind, self.next, self.every = kind, first, every
-        self.last, self.rng, self.failures = first - 1, random.Random(first), 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                create(self.kind, plan_body(self.next, self.rng, BULK))
-                self.last = self.next
-                self.next += 1
-            except Exception:  # the API server busy: the plan is tried again
-                self.failures += 1
-            self.stop.wait(self.every)
-
-    def finish(self) -> int:
-        self.stop.set()
-        self.join()
-        return self.last
 
 
 def _uids(kind: Kind) -> dict[str, str]:
@@ -79,7 +54,7 @@ def test_upgrade_uninstall_and_reinstall_never_touch_dns(kind: Kind, tmp_path: P
     prober.start()
     try:
         before = _uids(kind)
-        stream = Stream(kind, g + 1)
+        stream = Stream(kind, g + 1, BULK)
         stream.start()
         t0 = time.monotonic()
         kind.helm("upgrade", "planguard", CHART, "-n", NAMESPACE, "--reuse-values",

@@ -1,0 +1,233 @@
+"""The serving tier on the users' path (charts/planguard-dns installed by hack/kind-up.sh):
+a BIND primary whose zone lives on a PersistentVolume, two secondaries following it by
+NOTIFY and IXFR, and CoreDNS answering pods from the secondaries. Measured at every layer:
+the primary, each secondary, and the cluster DNS (the autouse prober asks all of them
+throughout every kind case; tests/kind/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import dns.exception as dns_exception
+import pytest
+from kindharness import (
+    NAMESPACE,
+    PROBES,
+    Kind,
+    KindDns,
+    Prober,
+    Stream,
+    Unanswered,
+    chart_pods,
+    create,
+    forget_stale_connections,
+    layers,
+    next_generation,
+    plan_body,
+    serves_probes,
+    wait_converged,
+    zone_status,
+)
+
+from harness import eventually
+
+pytestmark = [pytest.mark.kind, pytest.mark.timeout(900)]
+BULK = 300
+# The probes, whose addresses every plan moves, and bulk names across the plan.
+NAMES = (*PROBES, "bulk-0", "bulk-150", f"bulk-{BULK - 1}")
+RESOLVE = """
+import socket, sys
+for name in sys.argv[1:]:
+    try:
+        got = sorted({a[4][0] for a in socket.getaddrinfo(name, 80, proto=socket.IPPROTO_TCP)})
+    except socket.gaierror as e:
+        got = [f"error:{e.errno}"]
+    print(name, ",".join(got))
+"""
+
+
+def _primary(kind: Kind) -> list[dict[str, Any]]:
+    out = kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l",
+                               "app.kubernetes.io/component=dns-primary", "-o", "json")
+    return [p for p in json.loads(out.stdout)["items"]
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def restart_primary(kind: Kind) -> tuple[float, float]:
+    """Deletes the primary's pod as `kubectl delete pod` does (gracefully); returns the
+    seconds until the old pod was gone and until its replacement was Ready."""
+    (old,) = _primary(kind)
+    t0 = time.monotonic()
+    kind.cluster.kubectl("delete", "pod", "-n", NAMESPACE, old["metadata"]["name"],
+                         "--timeout=120s", timeout=150)
+    gone = time.monotonic() - t0
+
+    def replaced() -> bool:
+        pods = _primary(kind)
+        return len(pods) == 1 and pods[0]["metadata"]["uid"] != old["metadata"]["uid"] \
+            and _ready(pods[0])
+    eventually(replaced, timeout=120, interval=0.25, what="a new primary pod Ready")
+    forget_stale_connections(kind)
+    return gone, time.monotonic() - t0
+
+
+def answers(dns: KindDns, endpoints: list[str]) -> dict[str, tuple[list[str], int | None]]:
+    """endpoint -> (its addresses, its marker's generation), and the zone fence under ''.
+    A query unanswered is asked again, as a stub resolver would."""
+    def once(ep: str) -> tuple[list[str], int | None]:
+        if not ep:
+            return [], dns.generation()
+        return dns.query(ep), dns.generation(ep)
+
+    def ask(ep: str) -> tuple[list[str], int | None]:
+        for _ in range(3):
+            try:
+                return once(ep)
+            except (OSError, EOFError, dns_exception.Timeout, Unanswered):
+                time.sleep(0.5)
+        return once(ep)
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip(["", *endpoints], pool.map(ask, ["", *endpoints]), strict=True))
+
+
+def set_paused(kind: Kind, paused: bool) -> None:
+    kind.cluster.kubectl("patch", "dnszone", "dynamo", "-n", "default", "--type", "merge",
+                         "-p", json.dumps({"spec": {"paused": paused}}))
+
+    def in_force() -> bool:
+        zone = kind.cluster.get("dnszones", "default", "dynamo")
+        st = zone.get("status") or {}
+        return st.get("observedGeneration") == zone["metadata"]["generation"] and any(
+            c["type"] == "Paused" and c["status"] == str(paused)
+            for c in st.get("conditions") or [])
+    eventually(in_force, timeout=60, interval=0.5, what=f"the zone reported paused={paused}")
+
+
+def resolve_in_a_pod(kind: Kind, names: list[str]) -> dict[str, list[str]]:
+    """What a pod's own resolver (its resolv.conf: the cluster DNS) answers for `names`."""
+    image = chart_pods(kind, "enactor")[0]["spec"]["containers"][0]["image"]
+    pod = f"resolve-{random.randrange(10**6)}"
+    c = kind.cluster
+    c.kubectl("run", pod, "-n", "default", f"--image={image}", "--image-pull-policy=Never",
+              "--restart=Never", "--command", "--", "python3", "-c", RESOLVE, *names)
+    try:
+        eventually(lambda: c.kubectl("get", "pod", pod, "-n", "default", "-o",
+                                     "jsonpath={.status.phase}").stdout == "Succeeded",
+                   timeout=120, interval=1, what=f"pod {pod} done")
+        out = c.kubectl("logs", pod, "-n", "default").stdout
+    finally:
+        c.kubectl("delete", "pod", pod, "-n", "default", "--wait=false", check=False)
+    return {n: a.split(",") for n, a in (ln.split() for ln in out.splitlines() if ln.strip())}
+
+
+def test_a_pod_resolves_planguard_names_through_the_cluster_dns(kind: Kind) -> None:
+    primary = KindDns(kind)
+    g = next_generation(kind)
+    create(kind, plan_body(g, random.Random(g), BULK))
+    wait_converged(kind, primary, g, 120, "before resolving in a pod")
+    for layer in layers(kind)[1:]:
+        eventually(lambda d=layer: serves_probes(d, g), timeout=60, interval=0.5,
+                   what=f"plan {g} at {layer.layer}")
+    time.sleep(6)  # the probes' TTL (5 s): CoreDNS holds no older answer now
+    names = [f"{ep}.example.test" for ep in NAMES]
+    got = resolve_in_a_pod(kind, names)
+    want = {f"{ep}.example.test": primary.query(ep) for ep in NAMES}
+    print(f"a pod resolved through CoreDNS: {got}")
+    assert got == want
+
+
+def test_secondaries_and_the_cluster_dns_follow_the_primary_within_seconds(kind: Kind) -> None:
+    every = layers(kind)
+    times: dict[str, list[float]] = {d.layer: [] for d in every}
+    for _ in range(3):
+        g = next_generation(kind)
+        t0 = time.monotonic()
+        create(kind, plan_body(g, random.Random(g), BULK))
+        pending = list(every)
+        while pending:
+            assert time.monotonic() - t0 < 120, f"plan {g} not at {[d.layer for d in pending]}"
+            for d in list(pending):
+                if serves_probes(d, g):
+                    times[d.layer].append(time.monotonic() - t0)
+                    pending.remove(d)
+            time.sleep(0.1)
+    report = "; ".join(f"{k}: {', '.join(f'{t:.1f}' for t in v)} s" for k, v in times.items())
+    print(f"plan created -> its probes answered ({BULK} endpoints beside them): {report}")
+    lag = max(max(times[d.layer]) - min(times["primary"]) for d in every[1:])
+    # NOTIFY (1 s apart at most) and an IXFR, then at most one TTL (5 s) in CoreDNS's cache.
+    assert all(t - p < 12 for d in every[1:] for t, p in zip(times[d.layer], times["primary"],
+                                                               strict=True)), report
+    assert lag < 60, report
+
+
+@pytest.mark.dns_frozen
+def test_a_restarted_primary_keeps_every_record(kind: Kind) -> None:
+    dns = KindDns(kind)
+    g = next_generation(kind)
+    create(kind, plan_body(g, random.Random(g), BULK))
+    wait_converged(kind, dns, g, 120, "before the restart")
+    # Every endpoint of the live plan (answers() adds the zone's fence, under "").
+    endpoints = [*PROBES, *(f"bulk-{i}" for i in range(BULK))]
+    set_paused(kind, True)
+    try:
+        before = answers(dns, endpoints)
+        assert before[""][1] == g, before[""]
+        assert all(a and gen == g for a, gen in (before[ep] for ep in endpoints)), before
+        gone, ready = restart_primary(kind)
+        after = answers(dns, endpoints)
+        lost = {ep: (before[ep], after[ep]) for ep in before if after[ep] != before[ep]}
+        print(f"primary's pod deleted with the zone paused: old pod gone in {gone:.1f} s, "
+              f"new one Ready after {ready:.1f} s; {len(endpoints)} endpoints of plan {g} "
+              f"and the zone fence: {len(before) - len(lost)} answer as before, {len(lost)} not")
+        assert not lost, f"answers changed across the restart: {dict(list(lost.items())[:5])}"
+    finally:
+        set_paused(kind, False)
+    assert zone_status(kind).get("activeGeneration") == g
+
+
+@pytest.mark.dns_frozen
+def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
+    primary = KindDns(kind)
+    g = next_generation(kind)
+    create(kind, plan_body(g, random.Random(g), BULK))
+    wait_converged(kind, primary, g, 120, "before the restart")
+    asked = layers(kind)  # the probers' own, so their response codes are theirs alone
+    probers = [Prober(d, NAMES, every=0.01) for d in asked]
+    for p in probers:
+        p.start()
+    stream = Stream(kind, g + 1, BULK)
+    try:
+        stream.start()
+        time.sleep(4)  # plans landing before the restart
+        gone, ready = restart_primary(kind)
+        time.sleep(4)  # and after it
+        last = stream.finish()
+        took = wait_converged(kind, primary, last, 120, "after the restart")
+        for d in asked[1:]:
+            eventually(lambda d=d: serves_probes(d, last), timeout=60, interval=0.5,
+                       what=f"plan {last} at {d.layer}")
+    finally:
+        stream.finish()
+        seen = [p.finish() for p in probers]
+    print(f"primary's pod deleted while plans {g + 1}..{last} came ({stream.failures} "
+          f"creates retried): old pod gone in {gone:.1f} s, new one Ready after {ready:.1f} s; "
+          f"converged on plan {last} {took:.1f} s after the stream")
+    for d, tally in zip(asked, seen, strict=True):
+        rcodes = ", ".join(f"{k} x{n}" for k, n in d.rcodes.most_common())
+        print(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}; rcodes: {rcodes}")
+    for d, tally in zip(asked, seen, strict=True):
+        assert tally.queries > 200, f"{d.layer}: {tally}"
+        assert (d.rcodes["NXDOMAIN"], tally.empty, tally.regressions) == (0, 0, 0), \
+            f"{d.layer}: {tally}"
+    # The primary alone goes unanswered while it restarts: every other layer answers.
+    for d, tally in zip(asked[1:], seen[1:], strict=True):
+        assert tally.unavailable == 0, f"{d.layer}: {tally}"
