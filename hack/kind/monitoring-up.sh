@@ -15,7 +15,7 @@ cfg=$(mktemp -d); trap 'rm -rf "$cfg"' EXIT
 # Debian's prometheus is built without Kubernetes service discovery, so each component gets
 # a headless Service that also lists unready pods (a frozen process must stay a target and
 # show up == 0) and Prometheus finds the pods through cluster DNS. It needs no API rights.
-components="enactor cleanup planner leases"
+components="enactor cleanup planner leases canary"
 {
   echo "global: {scrape_interval: 5s, scrape_timeout: 4s, evaluation_interval: 5s}"
   echo "rule_files: [/etc/prometheus/rules/*.yaml, /rules.d/*.yaml]"

@@ -80,6 +80,15 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _target(text: str) -> object:
+    from planguard.canary import parse_target
+
+    try:
+        return parse_target(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _dns_timeout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dns-timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="deadline of one DNS exchange, connect and every read included: a "
@@ -161,6 +170,24 @@ def _parser() -> argparse.ArgumentParser:
     fl.add_argument("--listen", default="127.0.0.1:18500", help="a loopback address only")
     fl.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     _checkin_key(fl)
+
+    cn = sub.add_parser("canary", help="resolve endpoints through this pod's DNS every few ms, "
+                                       "connect to the answers, export what a client saw")
+    cn.add_argument("--zone", required=True, help="the DNS zone, e.g. example.test")
+    cn.add_argument("--endpoint", action="append", type=_target, required=True,
+                    dest="targets", metavar="NAME[:PORT]",
+                    help="an endpoint to resolve (repeatable); with :PORT, a TCP connection "
+                         "to an address of each answer")
+    cn.add_argument("--every", type=_seconds, default=0.01, metavar="SECONDS",
+                    help="pause between rounds over the endpoints (default 0.01)")
+    cn.add_argument("--timeout", type=_seconds, default=2.0, metavar="SECONDS",
+                    help="deadline of one lookup and of one connection (default 2)")
+    cn.add_argument("--metrics-port", type=int, default=9105)
+    cn.add_argument("--liveness-port", type=int, default=8085)
+    cn.add_argument("--listen-address", default=os.environ.get("POD_IP") or "0.0.0.0")
+    cn.add_argument("--log-level", default=os.environ.get("PLANGUARD_LOG_LEVEL", "INFO"))
+    cn.add_argument("--log-format", choices=["text", "json"],
+                    default=os.environ.get("PLANGUARD_LOG_FORMAT", "text"))
 
     r = sub.add_parser("replay", help="replay an incident scenario under the naive protocol "
                                       "and planguard's, with a timeline of each")
@@ -363,6 +390,15 @@ def _cleanup(args: argparse.Namespace, hooks: Hooks) -> int:
     return 0
 
 
+def _canary(args: argparse.Namespace, hooks: Hooks) -> int:
+    from planguard import canary, probe_server
+
+    if args.liveness_port:
+        probe_server.serve(args.liveness_port)
+    canary.run(args.zone, args.targets, args.every, args.timeout)
+    return 0
+
+
 def _ctl(args: argparse.Namespace, hooks: Hooks) -> int:
     from planguard import ctl
 
@@ -417,6 +453,7 @@ COMMANDS: dict[str, Command] = {
     "cleanup": Command(_cleanup, "role", tsig=True),
     "planner": Command(_planner, "role"),
     "leases": Command(_leases, "role"),
+    "canary": Command(_canary, "role"),
 }
 
 
@@ -441,7 +478,7 @@ def main(argv: list[str] | None = None,
     if cmd.tsig and not args.tsig_key:
         print("planguard: --tsig-key (or $PLANGUARD_TSIG_KEY) is required", file=sys.stderr)
         return 2
-    if args.kubeconfig:
+    if getattr(args, "kubeconfig", None):
         os.environ["KUBECONFIG"] = args.kubeconfig  # kopf's login reads it from there
     # kopf registers the official Kubernetes client as a fallback login whenever it can be
     # imported, and so imports it (20 MiB resident in every role); planguard logs kopf in

@@ -118,6 +118,27 @@ PLANNER_FAILURES = Counter(
     "PlanFailed); each is followed by a backoff of 2 s doubling to 300 s", ["zone", "reason"],
 )
 
+CANARY_LOOKUPS = Counter(
+    "planguard_canary_lookups_total",
+    "A client's lookups of an endpoint through the cluster DNS (planguard canary), by result: "
+    "answered, empty (no address after one was seen), failed (no answer), unpublished",
+    ["endpoint", "result"],
+)
+CANARY_REGRESSIONS = Counter(
+    "planguard_canary_regressions_total",
+    "Lookups whose marker generation was below one this client had already seen",
+    ["endpoint"],
+)
+CANARY_CONNECTS = Counter(
+    "planguard_canary_connects_total",
+    "TCP connections the canary opened to an address it was given, by result (ok, failed)",
+    ["endpoint", "result"],
+)
+CANARY_GENERATION = Gauge(
+    "planguard_canary_generation", "Highest marker generation the canary has seen",
+    ["endpoint"],
+)
+
 
 def serve(port: int, host: str) -> None:
     """Serves /metrics on `host` (--listen-address: the pod IP in the chart, which the

@@ -655,3 +655,26 @@ def test_an_image_digest_pins_every_pod(helm: str) -> None:
     assert images == {f"ghcr.io/planguard/planguard@{digest}"}
     tagged = {c["image"] for p in _pods(render(helm)).values() for c in p["containers"]}
     assert len(tagged) == 1 and tagged.pop().startswith("ghcr.io/planguard/planguard:")
+
+
+def test_the_canary_is_off_by_default_and_has_no_api_access(helm: str) -> None:
+    assert not [d for d in render(helm) if d["metadata"]["name"].endswith("-canary")]
+    docs = render(helm, "--set", "canary.enabled=true", "--set", "canary.zone=example.test",
+                  "--set", "canary.endpoints={api,web:8080}")
+    d = named(docs, "Deployment", "pg-planguard-canary")
+    pod = d["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
+    c = pod["containers"][0]
+    assert c["args"][:4] == ["canary", "--zone=example.test", "--endpoint=api",
+                             "--endpoint=web:8080"]
+    assert c["livenessProbe"] and c["readinessProbe"]
+    assert c["securityContext"]["readOnlyRootFilesystem"]
+    for bad, why in ((("canary.enabled=true",), "canary.zone is required"),
+                     (("canary.enabled=true", "canary.zone=x"), "canary.endpoints is required"),
+                     (("canary.endpoints={bad name}",), "/canary/endpoints/0"),
+                     (("canary.zone=Bad_Zone",), "/canary/zone"),
+                     (("canary.every=0",), "/canary/every")):
+        r = subprocess.run([helm, "template", "pg", str(CHART), "--kube-version", KUBE_VERSION,
+                            *(x for b in bad for x in ("--set", b))], capture_output=True,
+                           text=True)
+        assert r.returncode != 0 and why in r.stderr, (bad, r.stderr)

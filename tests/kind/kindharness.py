@@ -350,3 +350,27 @@ def forget_stale_connections(kind: Kind, port: int = DNS_NODEPORT) -> None:
     entries for UDP only)."""
     docker("exec", f"{kind.name}-control-plane", "conntrack", "-D", "-p", "tcp",
            "--orig-port-dst", str(port))
+
+
+# Prometheus scrapes every 5 s (hack/kind/monitoring-up.sh): two scrapes and a margin.
+SCRAPE_SETTLE = 12.0
+
+
+def canary_counts(kind: Kind) -> collections.Counter[str]:
+    """What the canaries (`planguard canary`, hack/kind/values-kind.yaml: pods resolving
+    through the cluster DNS) have counted, as Prometheus last scraped them, summed over
+    replicas and endpoints: 'lookups answered', 'lookups empty', 'lookups failed',
+    'regressions', 'connects ok', 'connects failed'. Call after SCRAPE_SETTLE seconds."""
+    out: collections.Counter[str] = collections.Counter()
+    for query, key in (("sum by (result) (planguard_canary_lookups_total)", "lookups"),
+                       ("sum(planguard_canary_regressions_total)", "regressions"),
+                       ("sum by (result) (planguard_canary_connects_total)", "connects")):
+        for r in kind.prometheus("query", query=query)["result"]:
+            out[f"{key} {r['metric'].get('result', '')}".strip()] += float(r["value"][1])
+    return out
+
+
+def canary_delta(before: collections.Counter[str],
+                 after: collections.Counter[str]) -> dict[str, int]:
+    """after - before, every key of either (a counter that went back: a canary restarted)."""
+    return {k: int(after[k] - before[k]) for k in sorted(set(before) | set(after))}

@@ -13,18 +13,30 @@ import time
 from typing import Any
 
 import pytest
-from kindharness import Kind, KindDns, chart_pods
+from kindharness import (
+    SCRAPE_SETTLE,
+    Kind,
+    KindDns,
+    canary_counts,
+    canary_delta,
+    chart_pods,
+)
 
 from harness import eventually
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(1200)]
 NS = "default"
 WINDOW = 40  # the pool's velocity window, seconds
-# Healthy unless /state/down exists; with /state/flap, down one third of every 1.5 s, so
-# neither the kubelet's probe (1 s, 3 failures) nor the planner's check (1 s, 3 failures)
-# ever sees enough failures in a row.
+# Healthy unless /state/down exists (gone altogether with /state/stop); with /state/flap,
+# down one third of every 1.5 s, so neither the kubelet's probe (1 s, 3 failures) nor the
+# planner's check (1 s, 3 failures) ever sees enough failures in a row.
 SERVER = """
-import http.server, os, time
+import http.server, os, threading, time
+def stop():  # /state/stop: the server goes away (the container keeps failing to start)
+    while not os.path.exists('/state/stop'):
+        time.sleep(0.2)
+    os._exit(1)
+threading.Thread(target=stop, daemon=True).start()
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ok = not os.path.exists('/state/down')
@@ -195,6 +207,31 @@ def test_dns_follows_real_readiness_within_the_pools_limits(kind: Kind) -> None:
         eventually(lambda: dns.query("web") == sorted(_pods(kind).values()), timeout=180,
                    interval=1, what="DNS at the three pods left")
         print(f"scaled 6 -> 3: DNS followed in {time.monotonic() - t0:.1f} s")
+        t_scaled = time.monotonic()
+
+        # A backend drained as an SRE would: marked unready, it leaves DNS within the
+        # pool's limits; once the clients' answers have expired (TTL 5 s in CoreDNS's cache,
+        # a second to reach the secondaries), its server stops. No client connects to it
+        # any more: the canaries' failed connections do not move.
+        time.sleep(max(0.0, WINDOW + 2 - (time.monotonic() - t_scaled)))
+        left = _pods(kind)
+        victim = sorted(left)[0]
+        t0 = time.monotonic()
+        _touch(kind, victim, "down", True)
+        eventually(lambda: dns.query("web") == sorted(ip for n, ip in left.items()
+                                                       if n != victim),
+                   timeout=90, interval=0.5, what="the drained pod out of DNS")
+        t_out = time.monotonic() - t0
+        time.sleep(5 + 2 + SCRAPE_SETTLE)
+        before = canary_counts(kind)
+        _touch(kind, victim, "stop", True)
+        time.sleep(15 + SCRAPE_SETTLE)
+        clients = canary_delta(before, canary_counts(kind))
+        print(f"a drained backend: out of DNS {t_out:.1f} s after it turned unready; its "
+              f"server then stopped; the clients in the next 15 s: {clients}")
+        assert clients["connects ok"] > 0, clients
+        assert clients.get("connects failed", 0) == 0, clients
+        assert clients.get("lookups failed", 0) == 0, clients
         watch.stop.set()
         watch.join()
         print(f"web answers: {watch.queries} queries, smallest {watch.smallest}, "

@@ -17,16 +17,21 @@ import pytest
 from kindharness import (
     NAMESPACE,
     PROBES,
+    SCRAPE_SETTLE,
     Kind,
     KindDns,
     Prober,
     Stream,
     Unanswered,
+    canary_counts,
+    canary_delta,
     chart_pods,
     create,
+    docker,
     forget_stale_connections,
     layers,
     next_generation,
+    pause_node,
     plan_body,
     serves_probes,
     wait_converged,
@@ -200,6 +205,8 @@ def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
     g = next_generation(kind)
     create(kind, plan_body(g, random.Random(g), BULK))
     wait_converged(kind, primary, g, 120, "before the restart")
+    time.sleep(SCRAPE_SETTLE)
+    clients_before = canary_counts(kind)
     asked = layers(kind)  # the probers' own, so their response codes are theirs alone
     probers = [Prober(d, NAMES, every=0.01) for d in asked]
     for p in probers:
@@ -224,6 +231,12 @@ def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
     for d, tally in zip(asked, seen, strict=True):
         rcodes = ", ".join(f"{k} x{n}" for k, n in d.rcodes.most_common())
         print(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}; rcodes: {rcodes}")
+    time.sleep(SCRAPE_SETTLE)
+    clients = canary_delta(clients_before, canary_counts(kind))
+    print(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
+    assert clients["lookups answered"] > 100, clients
+    assert (clients.get("lookups empty", 0), clients.get("lookups failed", 0),
+            clients.get("regressions", 0)) == (0, 0, 0), clients
     for d, tally in zip(asked, seen, strict=True):
         assert tally.queries > 200, f"{d.layer}: {tally}"
         assert (d.rcodes["NXDOMAIN"], tally.empty, tally.regressions) == (0, 0, 0), \
@@ -231,3 +244,55 @@ def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
     # The primary alone goes unanswered while it restarts: every other layer answers.
     for d, tally in zip(asked[1:], seen[1:], strict=True):
         assert tally.unavailable == 0, f"{d.layer}: {tally}"
+
+
+def test_a_secondarys_node_lost_leaves_clients_answered(kind: Kind) -> None:
+    """The node of one secondary frozen (`docker pause`) for a minute while plans keep
+    coming: the other secondary and the cluster DNS keep answering, nothing empty or going
+    back at any layer, the clients resolve every name; thawed, the secondary catches up."""
+    primary = KindDns(kind)
+    out = kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l",
+                               "app.kubernetes.io/component=dns-secondary", "-o", "json")
+    nodes = {p["metadata"]["name"]: p["spec"]["nodeName"]
+             for p in json.loads(out.stdout)["items"]}
+    node = nodes["dns-secondary-0"]
+    g = next_generation(kind)
+    create(kind, plan_body(g, random.Random(g), BULK))
+    wait_converged(kind, primary, g, 120, "before the node is lost")
+    time.sleep(SCRAPE_SETTLE)
+    clients_before = canary_counts(kind)
+    asked = layers(kind)
+    probers = [Prober(d, NAMES, every=0.01) for d in asked]
+    for p in probers:
+        p.start()
+    stream = Stream(kind, g + 1, BULK, every=3.0)
+    paused = False
+    try:
+        stream.start()
+        pause_node(node)
+        paused = True
+        time.sleep(60)
+        assert docker("unpause", node).returncode == 0
+        paused = False
+        last = stream.finish()
+        wait_converged(kind, primary, last, 180, "after the node came back")
+        for d in asked[1:]:
+            eventually(lambda d=d: serves_probes(d, last), timeout=120, interval=0.5,
+                       what=f"plan {last} at {d.layer}")
+    finally:
+        if paused:
+            docker("unpause", node)
+        stream.finish()
+        seen = [p.finish() for p in probers]
+    print(f"{node} (dns-secondary-0) paused 60 s while plans {g + 1}..{last} came")
+    for d, tally in zip(asked, seen, strict=True):
+        print(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}")
+    time.sleep(SCRAPE_SETTLE)
+    clients = canary_delta(clients_before, canary_counts(kind))
+    print(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
+    for d, tally in zip(asked, seen, strict=True):
+        assert (d.rcodes["NXDOMAIN"], tally.empty, tally.regressions) == (0, 0, 0), \
+            f"{d.layer}: {tally}"
+    by_layer = {d.layer: t for d, t in zip(asked, seen, strict=True)}
+    assert by_layer["primary"].unavailable == 0 and by_layer["secondary-1"].unavailable == 0
+    assert (clients.get("lookups empty", 0), clients.get("regressions", 0)) == (0, 0), clients
