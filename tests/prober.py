@@ -33,13 +33,19 @@ class Tally:
     already seen is a regression; a query that failed even on its retries is unavailable."""
 
     served_from_start: bool = True
+    # Seconds a generation lower than the highest seen is still no regression but `stale`:
+    # behind several caching resolvers (the cluster DNS), each holds an answer up to its TTL,
+    # so a client may get an older copy until then. 0: every lower generation regresses.
+    cache_window: float = 0.0
     queries: int = 0
     empty: int = 0
     regressions: int = 0
     unavailable: int = 0
     retried: int = 0  # answered on a retry after a failed first try
+    stale: int = 0  # a lower generation within cache_window of the higher one's first sight
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     highest: dict[str, int] = field(default_factory=dict)
+    highest_since: dict[str, float] = field(default_factory=dict)
     served: set[str] = field(default_factory=set)
     empty_since: dict[str, float] = field(default_factory=dict)
     longest_empty: float = 0.0
@@ -55,8 +61,13 @@ class Tally:
             self.empty += 1
             self.empty_since.setdefault(ep, now)
             self.first_empty = now if self.first_empty is None else self.first_empty
-        self.regressions += generation < self.highest.get(ep, 0)
-        self.highest[ep] = max(self.highest.get(ep, 0), generation)
+        if generation < self.highest.get(ep, 0):
+            if self.cache_window and now - self.highest_since[ep] <= self.cache_window:
+                self.stale += 1
+            else:
+                self.regressions += 1
+        elif generation > self.highest.get(ep, 0):
+            self.highest[ep], self.highest_since[ep] = generation, now
 
     def failure(self, error: BaseException, final: bool) -> None:
         self.errors[type(error).__name__] += 1
@@ -73,8 +84,10 @@ class Tally:
 
     def __str__(self) -> str:
         errors = ", ".join(f"{k} x{n}" for k, n in self.errors.most_common()) or "none"
+        stale = (f" ({self.stale} older copies within the {self.cache_window:g} s cache "
+                 f"window)" if self.cache_window else "")
         return (f"prober: {self.queries} queries, {self.empty} empty, "
-                f"{self.regressions} regressions, {self.unavailable} unavailable "
+                f"{self.regressions} regressions{stale}, {self.unavailable} unavailable "
                 f"({self.retried} answered on a retry; failures: {errors}; "
                 f"longest empty {self.longest_empty:.3f} s)")
 
@@ -85,10 +98,11 @@ class Prober(threading.Thread):
     retry saw no outage; 0 counts every failure as unavailable."""
 
     def __init__(self, ask: Ask, endpoints: tuple[str, ...] | list[str], every: float = 0.003,
-                 retries: int = 0, served_from_start: bool = True) -> None:
+                 retries: int = 0, served_from_start: bool = True,
+                 cache_window: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.ask, self.endpoints, self.every, self.retries = ask, tuple(endpoints), every, retries
-        self.tally = Tally(served_from_start=served_from_start)
+        self.tally = Tally(served_from_start=served_from_start, cache_window=cache_window)
         self._halt = threading.Event()
 
     def run(self) -> None:

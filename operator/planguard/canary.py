@@ -64,7 +64,8 @@ class Canary:
     """One client: its resolver and its memory of each target."""
 
     def __init__(self, zone: str, targets: list[Target], timeout: float,
-                 resolver: dns.resolver.Resolver | None = None) -> None:
+                 resolver: dns.resolver.Resolver | None = None,
+                 cache_window: float = 35.0) -> None:
         if resolver is None:
             resolver = dns.resolver.Resolver()  # /etc/resolv.conf: the cluster DNS in a pod
         resolver.cache = None
@@ -72,10 +73,12 @@ class Canary:
         self.zone, self.targets, self.timeout, self.resolver = zone.rstrip("."), targets, \
             timeout, resolver
         self.seen = {t.endpoint: Seen() for t in targets}
+        self.cache_window = cache_window
         for t in targets:  # every series from the start, so that increase() sees the first
             for r in RESULTS:
                 metrics.CANARY_LOOKUPS.labels(t.endpoint, r)
             metrics.CANARY_REGRESSIONS.labels(t.endpoint)
+            metrics.CANARY_STALE.labels(t.endpoint)
             if t.port:
                 for r in ("ok", "failed"):
                     metrics.CANARY_CONNECTS.labels(t.endpoint, r)
@@ -87,10 +90,13 @@ class Canary:
             marker = _lookup(self.resolver, f"{endpoint_marker_name(t.endpoint)}.{self.zone}.",
                              "TXT")
             generation = generation_of(marker[0]) if marker else None
-            self.seen[t.endpoint], verdict = judge(self.seen[t.endpoint], addresses, generation)
+            self.seen[t.endpoint], verdict = judge(self.seen[t.endpoint], addresses, generation,
+                                                   time.monotonic(), self.cache_window)
             metrics.CANARY_LOOKUPS.labels(t.endpoint, verdict.result).inc()
             if verdict.regression:
                 metrics.CANARY_REGRESSIONS.labels(t.endpoint).inc()
+            if verdict.stale:
+                metrics.CANARY_STALE.labels(t.endpoint).inc()
             if generation:
                 metrics.CANARY_GENERATION.labels(t.endpoint).set(self.seen[t.endpoint].highest)
             if verdict.connect and t.port and addresses:
@@ -98,9 +104,10 @@ class Canary:
                 metrics.CANARY_CONNECTS.labels(t.endpoint, "ok" if ok else "failed").inc()
 
 
-def run(zone: str, targets: list[Target], every: float, timeout: float) -> None:
+def run(zone: str, targets: list[Target], every: float, timeout: float,
+        cache_window: float) -> None:
     """Rounds over the targets, `every` seconds apart, forever."""
-    c = Canary(zone, targets, timeout)
+    c = Canary(zone, targets, timeout, cache_window=cache_window)
     log.info("canary: %s in %s through %s", ", ".join(
         f"{t.endpoint}:{t.port}" if t.port else t.endpoint for t in targets), c.zone,
         ", ".join(str(n) for n in c.resolver.nameservers))

@@ -182,6 +182,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="pause between rounds over the endpoints (default 0.01)")
     cn.add_argument("--timeout", type=_seconds, default=2.0, metavar="SECONDS",
                     help="deadline of one lookup and of one connection (default 2)")
+    cn.add_argument("--cache-window", type=_seconds, default=35.0, metavar="SECONDS",
+                    help="how long after a newer generation an older one is a cached copy "
+                         "(counted stale), not a regression: the cluster DNS's longest "
+                         "cache time and the secondaries' lag (default 35)")
     cn.add_argument("--metrics-port", type=int, default=9105)
     cn.add_argument("--liveness-port", type=int, default=8085)
     cn.add_argument("--listen-address", default=os.environ.get("POD_IP") or "0.0.0.0")
@@ -395,7 +399,7 @@ def _canary(args: argparse.Namespace, hooks: Hooks) -> int:
 
     if args.liveness_port:
         probe_server.serve(args.liveness_port)
-    canary.run(args.zone, args.targets, args.every, args.timeout)
+    canary.run(args.zone, args.targets, args.every, args.timeout, args.cache_window)
     return 0
 
 

@@ -126,8 +126,13 @@ CANARY_LOOKUPS = Counter(
 )
 CANARY_REGRESSIONS = Counter(
     "planguard_canary_regressions_total",
-    "Lookups whose marker generation was below one this client had already seen",
-    ["endpoint"],
+    "Lookups whose marker generation was below one this client had seen longer ago than "
+    "the cache window (an older plan served after a newer one)", ["endpoint"],
+)
+CANARY_STALE = Counter(
+    "planguard_canary_stale_answers_total",
+    "Lookups answered with an older generation within the cache window of a newer one "
+    "(another resolver's cached copy, within its TTL)", ["endpoint"],
 )
 CANARY_CONNECTS = Counter(
     "planguard_canary_connects_total",

@@ -25,7 +25,7 @@ BENCHES = {
     "api_load": True, "authoring_overhead": False, "cache_memory": False,
     "cleanup_stream": True, "cost_curve": True, "crd_admission_cost": True,
     "dns_raw_limit": True, "enactor_latency": True, "enactor_scale": True, "lease_api": True,
-    "lease_recovery": True, "peer_external_dns": True,
+    "lease_recovery": True, "peer_external_dns": True, "serving_tier": True,
 }
 TIMEOUT = 240
 Runs = dict[str, tuple[Path, "Future[subprocess.CompletedProcess[str]]"]]

@@ -40,7 +40,12 @@ def test_the_canary_counts_what_a_client_saw(bind: Bind) -> None:
     try:
         before = {r: _count("planguard_canary_lookups_total", endpoint="web", result=r)
                   for r in ("answered", "empty", "failed")}
-        client = canary.Canary(zone, targets, timeout=1, resolver=_resolver(bind.port))
+        # Asking BIND itself: no cache between, so an older marker regresses at once.
+        client = canary.Canary(zone, targets, timeout=1, resolver=_resolver(bind.port),
+                               cache_window=0)
+        # Behind caches it is a stale copy while within the window.
+        cached = canary.Canary(zone, [canary.Target("web")], timeout=1,
+                               resolver=_resolver(bind.port), cache_window=60)
         for _ in range(3):
             client.round()
         assert _count("planguard_canary_lookups_total", endpoint="web",
@@ -49,14 +54,18 @@ def test_the_canary_counts_what_a_client_saw(bind: Bind) -> None:
         assert _count("planguard_canary_lookups_total", endpoint="never",
                       result="unpublished") >= 3
         assert _count("planguard_canary_generation", endpoint="web") == 5
+        cached.round()  # it has seen generation 5 now
         # The name emptied, its marker back at an older plan: both counted.
         bind.admin_update(zone, lambda u: (u.delete("web", "A"),
                                            u.replace("_planguard.web", 5, "TXT",
                                                      '"gen=4 by=test"')))
         regressions = _count("planguard_canary_regressions_total", endpoint="web")
+        stale = _count("planguard_canary_stale_answers_total", endpoint="web")
         client.round()
+        cached.round()
+        assert _count("planguard_canary_stale_answers_total", endpoint="web") - stale == 1
         assert _count("planguard_canary_lookups_total", endpoint="web",
-                      result="empty") - before["empty"] == 1
+                      result="empty") - before["empty"] == 2  # one each
         assert _count("planguard_canary_regressions_total", endpoint="web") - regressions == 1
         # No server answering: failed, never empty.
         dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

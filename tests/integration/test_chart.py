@@ -659,6 +659,9 @@ def test_an_image_digest_pins_every_pod(helm: str) -> None:
 
 def test_the_canary_is_off_by_default_and_has_no_api_access(helm: str) -> None:
     assert not [d for d in render(helm) if d["metadata"]["name"].endswith("-canary")]
+    # A release made before the canary, upgraded with --reuse-values, has no canary values.
+    assert not [d for d in render(helm, "--set", "canary=null")
+                if d["metadata"]["name"].endswith("-canary")]
     docs = render(helm, "--set", "canary.enabled=true", "--set", "canary.zone=example.test",
                   "--set", "canary.endpoints={api,web:8080}")
     d = named(docs, "Deployment", "pg-planguard-canary")

@@ -88,3 +88,21 @@ def test_assert_clean_fails_on_a_regression() -> None:
         assert asked.acquire(timeout=5)
     with pytest.raises(AssertionError, match="regressions"):
         p.assert_clean(min_queries=0)
+
+
+def test_an_older_copy_within_the_cache_window_is_stale_not_a_regression() -> None:
+    t = Tally(cache_window=5.0)
+    t.answer("api", ["10.0.0.2"], 8, now=100.0)
+    t.answer("api", ["10.0.0.1"], 7, now=104.0)  # another cache's copy, within its TTL
+    assert (t.stale, t.regressions) == (1, 0)
+    t.answer("api", ["10.0.0.1"], 7, now=105.5)  # still 7 after the window: the plan went back
+    assert (t.stale, t.regressions) == (1, 1)
+    assert "1 older copies within the 5 s cache window" in str(t)
+
+
+def test_the_window_runs_from_the_first_sight_of_the_highest() -> None:
+    t = Tally(cache_window=5.0)
+    t.answer("api", ["10.0.0.2"], 8, now=100.0)
+    t.answer("api", ["10.0.0.2"], 8, now=104.0)  # seen again: the window does not restart
+    t.answer("api", ["10.0.0.1"], 7, now=106.0)
+    assert t.regressions == 1
