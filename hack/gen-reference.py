@@ -4,6 +4,7 @@ drift (tests/unit/test_docs.py checks them):
 
   docs/reference/crds.md          every field of every CRD in crds/ (and its admission policies)
   docs/reference/chart-values.md  every value of charts/planguard/values.schema.json
+  docs/reference/dns-chart-values.md  every value of charts/planguard-dns/values.schema.json
   docs/reference/metrics.md       every metric operator/planguard/metrics.py defines
   docs/reference/cli.md           every `planguard` command and flag, from its argparse parser
 
@@ -413,9 +414,9 @@ def _yaml_type(v: Any) -> str:
             list: "array", dict: "object"}.get(type(v), "any")
 
 
-def render_chart_values() -> str:
-    schema = json.loads((CHART / "values.schema.json").read_text())
-    values_src = (CHART / "values.yaml").read_text()
+def render_chart_values(chart: Path = CHART, title: str = "Chart values") -> str:
+    schema = json.loads((chart / "values.schema.json").read_text())
+    values_src = (chart / "values.yaml").read_text()
     values = yaml.safe_load(values_src)
     comments = yaml_comments(values_src)
 
@@ -469,11 +470,12 @@ def render_chart_values() -> str:
         parts.append(table(["Value", "Type", "Description"], rows))
         sections.append("\n".join(parts))
 
-    out = [_head("Chart values",
-                 "charts/planguard/values.schema.json, with defaults and comments from "
-                 "charts/planguard/values.yaml",
-                 "`charts/planguard/values.schema.json` and `values.yaml`",
-                 "Every value of the `planguard` Helm chart: its type and validation from "
+    rel = chart.relative_to(REPO)
+    out = [_head(title,
+                 f"{rel}/values.schema.json, with defaults and comments from "
+                 f"{rel}/values.yaml",
+                 f"`{rel}/values.schema.json` and `values.yaml`",
+                 f"Every value of the `{chart.name}` Helm chart: its type and validation from "
                  "`values.schema.json` (Helm refuses values that break it), its default and "
                  "description from `values.yaml`. Paths use `a[]` for the items of a list. "
                  "Values under an object the schema leaves open are listed from "
@@ -662,6 +664,8 @@ def render_cli() -> str:
 PAGES = {
     "crds.md": render_crds,
     "chart-values.md": render_chart_values,
+    "dns-chart-values.md": lambda: render_chart_values(REPO / "charts" / "planguard-dns",
+                                                       "DNS tier chart values"),
     "metrics.md": render_metrics,
     "cli.md": render_cli,
 }
