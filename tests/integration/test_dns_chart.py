@@ -72,6 +72,9 @@ def test_named_reads_what_the_chart_renders(helm: str, tmp_path: Path, zones: li
     assert "key planguard-cleanup;" in primary and "key dns-xfr;" in primary
     assert "notify explicit;" in primary and "also-notify { notify-targets; }" in primary
     assert "allow-notify { key dns-xfr; }" in cm["secondary.conf"]  # signed NOTIFYs only
+    # Authoritative only: nothing makes named reach past the cluster (the root's keys).
+    for side in ("primary.conf", "secondary.conf"):
+        assert "recursion no; dnssec-validation no;" in cm[side], side
 
 
 def test_keys_and_zone_data_outlive_the_release(helm: str) -> None:
