@@ -201,9 +201,11 @@ def test_pod_values_reach_every_deployment(helm: str) -> None:
         "--set", "topologySpreadConstraints[0].maxSkew=1",
         "--set", "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
         "--set", "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
-        "--set", "nameOverride=pguard")
+        "--set", "nameOverride=pguard", "--set", "canary.enabled=true",
+        "--set", "canary.zone=example.test", "--set", "canary.endpoints={api}")
     deployments = of_kind(docs, "Deployment")
-    assert {d["metadata"]["name"] for d in deployments} >= {"pg-pguard-planner", "pg-pguard-leases"}
+    assert {d["metadata"]["name"] for d in deployments} >= {"pg-pguard-planner", "pg-pguard-leases",
+                                                           "pg-pguard-canary"}
     for d in deployments:
         tpl = d["spec"]["template"]
         pod, c = tpl["spec"], tpl["spec"]["containers"][0]
@@ -666,7 +668,13 @@ def test_the_canary_is_off_by_default_and_has_no_api_access(helm: str) -> None:
                   "--set", "canary.endpoints={api,web:8080}")
     d = named(docs, "Deployment", "pg-planguard-canary")
     pod = d["spec"]["template"]["spec"]
-    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
+    # Its own account, bound to nothing, its token never mounted.
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "pg-planguard-canary"
+    assert named(docs, "ServiceAccount", "pg-planguard-canary")[
+        "automountServiceAccountToken"] is False
+    assert not [b for b in of_kind(docs, "RoleBinding", "ClusterRoleBinding")
+                if any(s["name"] == "pg-planguard-canary" for s in b["subjects"])]
     c = pod["containers"][0]
     assert c["args"][:4] == ["canary", "--zone=example.test", "--endpoint=api",
                              "--endpoint=web:8080"]

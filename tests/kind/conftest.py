@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+import kindharness
 import pytest
 from kindharness import (
     PROBES,
@@ -15,6 +16,7 @@ from kindharness import (
     layers,
     next_generation,
     plan_body,
+    say,
     serves_probes,
     snapshot,
     wait_converged,
@@ -30,6 +32,7 @@ def kind(pytestconfig: pytest.Config) -> Kind:
     except Exception as e:
         pytest.fail(f"hack/kind-up.sh failed: {e}", pytrace=False)
     tr = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    kindharness.REPORTER = tr
     if tr is not None:
         for line in out.splitlines():
             if line.startswith("==>") or "dig @" in line:
@@ -98,10 +101,9 @@ def prober(request: pytest.FixtureRequest, kind: Kind, served: KindDns) -> Itera
         one.start()
     yield p
     seen = p.finish()
-    print(f"\n{request.node.name}: {seen}")
     tallies = [(o.dns.layer, o.finish()) for o in others]
-    for layer, tally in tallies:
-        print(f"  at {layer}: {tally}")
+    say(f"{request.node.name}: at primary: {seen}\n" + "\n".join(
+        f"  at {layer}: {tally}" for layer, tally in tallies))
     assert seen.queries > 0, seen
     assert (seen.empty, seen.regressions) == (0, 0), seen
     if request.node.get_closest_marker("dns_frozen") is None:

@@ -24,6 +24,18 @@ import prober
 from harness import Cluster, eventually, run_script
 
 NAMESPACE = "planguard-system"
+# The session's terminal reporter (set by conftest.py): what say() writes reaches the run's
+# output, passing cases included (CI keeps only the output).
+REPORTER: Any = None
+
+
+def say(text: str) -> None:
+    """A measurement for the run's output, as the case goes (print() shows only on failure)."""
+    print(text)
+    if REPORTER is not None:
+        for line in text.splitlines():
+            REPORTER.write_line("    " + line)
+
 DNS_NODEPORT = 30053
 PROMETHEUS_NODEPORT = 30090
 PROBES = ("probe-0", "probe-1", "probe-2")

@@ -20,6 +20,7 @@ from kindharness import (
     canary_counts,
     canary_delta,
     chart_pods,
+    say,
 )
 
 from harness import eventually
@@ -147,7 +148,7 @@ def test_dns_follows_real_readiness_within_the_pools_limits(kind: Kind) -> None:
         t0 = time.monotonic()
         eventually(lambda: dns.query("web") == ips, timeout=90, interval=0.5,
                    what="every Ready pod published")
-        print(f"6 pods published in {time.monotonic() - t0:.1f} s")
+        say(f"6 pods published in {time.monotonic() - t0:.1f} s")
         watch = Watch(dns)
         watch.start()
         names = sorted(pods)
@@ -162,7 +163,7 @@ def test_dns_follows_real_readiness_within_the_pools_limits(kind: Kind) -> None:
         _touch(kind, names[0], "down", False)
         eventually(lambda: dns.query("web") == ips, timeout=60, interval=0.5,
                    what="the pod back in DNS when Ready again")
-        print(f"unready pod out in {t_out:.1f} s, back in {time.monotonic() - t0 - t_out:.1f} s")
+        say(f"unready pod out in {t_out:.1f} s, back in {time.monotonic() - t0 - t_out:.1f} s")
 
         # Flapping faster than the thresholds: nothing moves.
         before, marker = _newest_web_plan(kind), dns.generation("web")
@@ -206,8 +207,13 @@ def test_dns_follows_real_readiness_within_the_pools_limits(kind: Kind) -> None:
         eventually(lambda: len(_pods(kind)) == 3, timeout=120, interval=1)
         eventually(lambda: dns.query("web") == sorted(_pods(kind).values()), timeout=180,
                    interval=1, what="DNS at the three pods left")
-        print(f"scaled 6 -> 3: DNS followed in {time.monotonic() - t0:.1f} s")
-        t_scaled = time.monotonic()
+        say(f"scaled 6 -> 3: DNS followed in {time.monotonic() - t0:.1f} s")
+        watch.stop.set()
+        watch.join()
+        say(f"web answers: {watch.queries} queries, smallest {watch.smallest}, "
+              f"{watch.errors} errors")
+        assert watch.queries > 100 and watch.smallest >= 3 and watch.errors == 0
+        t_scaled = time.monotonic()  # the scale-down's removals count in the window
 
         # A backend drained as an SRE would: marked unready, it leaves DNS within the
         # pool's limits; once the clients' answers have expired (TTL 5 s in CoreDNS's cache,
@@ -227,16 +233,11 @@ def test_dns_follows_real_readiness_within_the_pools_limits(kind: Kind) -> None:
         _touch(kind, victim, "stop", True)
         time.sleep(15 + SCRAPE_SETTLE)
         clients = canary_delta(before, canary_counts(kind))
-        print(f"a drained backend: out of DNS {t_out:.1f} s after it turned unready; its "
+        say(f"a drained backend: out of DNS {t_out:.1f} s after it turned unready; its "
               f"server then stopped; the clients in the next 15 s: {clients}")
         assert clients["connects ok"] > 0, clients
         assert clients.get("connects failed", 0) == 0, clients
         assert clients.get("lookups failed", 0) == 0, clients
-        watch.stop.set()
-        watch.join()
-        print(f"web answers: {watch.queries} queries, smallest {watch.smallest}, "
-              f"{watch.errors} errors")
-        assert watch.queries > 100 and watch.smallest >= 3 and watch.errors == 0
     finally:
         if watch is not None:
             watch.stop.set()

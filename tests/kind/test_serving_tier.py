@@ -33,6 +33,7 @@ from kindharness import (
     next_generation,
     pause_node,
     plan_body,
+    say,
     serves_probes,
     wait_converged,
     zone_status,
@@ -146,7 +147,7 @@ def test_a_pod_resolves_planguard_names_through_the_cluster_dns(kind: Kind) -> N
     names = [f"{ep}.example.test" for ep in NAMES]
     got = resolve_in_a_pod(kind, names)
     want = {f"{ep}.example.test": primary.query(ep) for ep in NAMES}
-    print(f"a pod resolved through CoreDNS: {got}")
+    say(f"a pod resolved through CoreDNS: {got}")
     assert got == want
 
 
@@ -166,7 +167,7 @@ def test_secondaries_and_the_cluster_dns_follow_the_primary_within_seconds(kind:
                     pending.remove(d)
             time.sleep(0.1)
     report = "; ".join(f"{k}: {', '.join(f'{t:.1f}' for t in v)} s" for k, v in times.items())
-    print(f"plan created -> its probes answered ({BULK} endpoints beside them): {report}")
+    say(f"plan created -> its probes answered ({BULK} endpoints beside them): {report}")
     lag = max(max(times[d.layer]) - min(times["primary"]) for d in every[1:])
     # NOTIFY (1 s apart at most) and an IXFR, then at most one TTL (5 s) in CoreDNS's cache.
     assert all(t - p < 12 for d in every[1:] for t, p in zip(times[d.layer], times["primary"],
@@ -190,7 +191,7 @@ def test_a_restarted_primary_keeps_every_record(kind: Kind) -> None:
         gone, ready = restart_primary(kind)
         after = answers(dns, endpoints)
         lost = {ep: (before[ep], after[ep]) for ep in before if after[ep] != before[ep]}
-        print(f"primary's pod deleted with the zone paused: old pod gone in {gone:.1f} s, "
+        say(f"primary's pod deleted with the zone paused: old pod gone in {gone:.1f} s, "
               f"new one Ready after {ready:.1f} s; {len(endpoints)} endpoints of plan {g} "
               f"and the zone fence: {len(before) - len(lost)} answer as before, {len(lost)} not")
         assert not lost, f"answers changed across the restart: {dict(list(lost.items())[:5])}"
@@ -225,15 +226,15 @@ def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
     finally:
         stream.finish()
         seen = [p.finish() for p in probers]
-    print(f"primary's pod deleted while plans {g + 1}..{last} came ({stream.failures} "
+    say(f"primary's pod deleted while plans {g + 1}..{last} came ({stream.failures} "
           f"creates retried): old pod gone in {gone:.1f} s, new one Ready after {ready:.1f} s; "
           f"converged on plan {last} {took:.1f} s after the stream")
     for d, tally in zip(asked, seen, strict=True):
         rcodes = ", ".join(f"{k} x{n}" for k, n in d.rcodes.most_common())
-        print(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}; rcodes: {rcodes}")
+        say(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}; rcodes: {rcodes}")
     time.sleep(SCRAPE_SETTLE)
     clients = canary_delta(clients_before, canary_counts(kind))
-    print(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
+    say(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
     assert clients["lookups answered"] > 100, clients
     assert (clients.get("lookups empty", 0), clients.get("lookups failed", 0),
             clients.get("regressions", 0)) == (0, 0, 0), clients
@@ -284,12 +285,12 @@ def test_a_secondarys_node_lost_leaves_clients_answered(kind: Kind) -> None:
             docker("unpause", node)
         stream.finish()
         seen = [p.finish() for p in probers]
-    print(f"{node} (dns-secondary-0) paused 60 s while plans {g + 1}..{last} came")
+    say(f"{node} (dns-secondary-0) paused 60 s while plans {g + 1}..{last} came")
     for d, tally in zip(asked, seen, strict=True):
-        print(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}")
+        say(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}")
     time.sleep(SCRAPE_SETTLE)
     clients = canary_delta(clients_before, canary_counts(kind))
-    print(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
+    say(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
     for d, tally in zip(asked, seen, strict=True):
         assert (d.rcodes["NXDOMAIN"], tally.empty, tally.regressions) == (0, 0, 0), \
             f"{d.layer}: {tally}"
