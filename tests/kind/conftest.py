@@ -31,12 +31,9 @@ def kind(pytestconfig: pytest.Config) -> Kind:
         out = run_script("kind-up.sh", timeout=3600)
     except Exception as e:
         pytest.fail(f"hack/kind-up.sh failed: {e}", pytrace=False)
-    tr = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    kindharness.REPORTER = tr
-    if tr is not None:
-        for line in out.splitlines():
-            if line.startswith("==>") or "dig @" in line:
-                tr.write_line("kind-up: " + line)
+    kindharness.CONFIG = pytestconfig
+    say("\n".join("kind-up: " + line for line in out.splitlines()
+                   if line.startswith("==>") or "dig @" in line or "a pod (" in line))
     cache = hack_env("PLANGUARD_CACHE")
     name = "planguard"
     c = Cluster(f"{cache}/state/kind-{name}.kubeconfig", f"{hack_env('CP_BIN_DIR')}/kubectl")

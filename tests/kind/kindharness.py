@@ -24,17 +24,21 @@ import prober
 from harness import Cluster, eventually, run_script
 
 NAMESPACE = "planguard-system"
-# The session's terminal reporter (set by conftest.py): what say() writes reaches the run's
+# The session's pytest config (set by conftest.py): what say() writes reaches the run's
 # output, passing cases included (CI keeps only the output).
-REPORTER: Any = None
+CONFIG: Any = None
 
 
 def say(text: str) -> None:
     """A measurement for the run's output, as the case goes (print() shows only on failure)."""
     print(text)
-    if REPORTER is not None:
+    tr = CONFIG and CONFIG.pluginmanager.get_plugin("terminalreporter")
+    capture = CONFIG and CONFIG.pluginmanager.get_plugin("capturemanager")
+    if tr is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():  # past the capture of the case's output
         for line in text.splitlines():
-            REPORTER.write_line("    " + line)
+            tr.write_line("    " + line)
 
 DNS_NODEPORT = 30053
 PROMETHEUS_NODEPORT = 30090
