@@ -16,7 +16,10 @@ alone (the baseline), then against 1..K secondaries at once, one dnsperf each, e
 with one worker thread: answered queries/s, as a ratio to the primary alone. On one machine
 every server and every load generator shares its cores, so the curve flattens at the core
 count; secondaries on their own nodes (the chart's anti-affinity) each bring their own.
-The cluster DNS (CoreDNS) in front is measured on kind (tests/kind/test_serving_tier.py).
+The client layer: CoreDNS (the binary hack/kind/build-node-image.sh builds for kind's node
+image) on loopback with the stub zone kind-up gives the cluster (hack/kind/coredns-zone.conf:
+cache 30 s, "no such name" 5 s, serve_stale), forwarding to the secondaries; plans use a
+TTL of 5 s, so its lag is the secondaries' plus at most one TTL in its cache.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from common import (
     arguments,
     changed,
     free_port,
+    hack_env,
     initial_endpoints,
     plan_body,
     real_parts,
@@ -56,6 +60,7 @@ from common import (
 from enactor_scale import parts
 
 PART = 5000
+TTL = 5  # what clients cache an answer for (planguard's probes use the same)
 
 
 class Named:
@@ -84,6 +89,33 @@ class Named:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(10)
+
+
+class CoreDns(Named):
+    """CoreDNS on loopback with kind's stub zone, forwarding to the secondaries."""
+
+    def __init__(self, root: Path, port: int, upstreams: list[int]) -> None:
+        block = (REPO / "hack/kind/coredns-zone.conf").read_text()
+        block = block.replace("ZONES", f"{ZONE}:{port}").replace(
+            "UPSTREAMS", " ".join(f"127.0.0.1:{p}" for p in upstreams))
+        lines = block.splitlines()
+        self.dir, self.port, self.proc = root / "coredns", port, None
+        self.dir.mkdir(parents=True)
+        self.conf = self.dir / "Corefile"
+        self.conf.write_text("\n".join([lines[0], "    bind 127.0.0.1", *lines[1:]]) + "\n")
+
+    def start(self) -> None:
+        log = open(self.dir / "coredns.log", "wb")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen([coredns_binary(), "-conf", str(self.conf)],
+                                     stdout=log, stderr=subprocess.STDOUT)
+
+
+def coredns_binary() -> str:
+    found = sorted(Path(hack_env("PLANGUARD_CACHE")).glob("kind-node-*/bin/coredns"))
+    if not found:
+        raise SystemExit("no CoreDNS binary: hack/kind/build-node-image.sh builds it "
+                         "(hack/setup.sh does, with the kind images)")
+    return str(found[-1])
 
 
 def render(zone: str, secondaries: int, notify_delay: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -121,11 +153,12 @@ def start_tier(root: Path, zone: str, k: int,
     (primary.dir / f"db.{zone}").write_text(cm[f"db.{zone}"])
     secs = [Named(root, f"secondary-{i}", conf(cm["secondary.conf"]).replace(
         "PRIMARY", f"127.0.0.1 port {ports[0]}"), p) for i, p in enumerate(ports[1:])]
-    for n in (primary, *secs):
+    client = CoreDns(root, free_port(), [s.port for s in secs])
+    for n in (primary, *secs, client):
         n.start()
-    for n in (primary, *secs):
-        _wait(lambda n=n: bool(_soa(n)), 30, f"named on port {n.port}")
-    return primary, secs, kdir / "planguard-enactor-az1.key"
+    for n in (primary, *secs, client):
+        _wait(lambda n=n: bool(_soa(n)), 30, f"{n.dir.name} on port {n.port}")
+    return primary, [*secs, client], kdir / "planguard-enactor-az1.key"
 
 
 def _soa(n: Named) -> list[str]:
@@ -158,7 +191,8 @@ def propagation(cluster: Any, primary: Named, secs: list[Named], key: Path, n: i
     api = kubernetes.client.CustomObjectsApi(
         kubernetes.config.new_client_from_config(cluster.kubeconfig))
     time.sleep(3)
-    servers = {"primary": primary, **{f"secondary-{i}": s for i, s in enumerate(secs)}}
+    servers = {"primary": primary, **{f"secondary-{i}": s for i, s in enumerate(secs[:-1])},
+               "cluster DNS": secs[-1]}
     eps = initial_endpoints(n, 2)
     runs: list[tuple[dict[str, list[str]], list[str]]] = [(eps, sorted(eps))]
     for g in range(2, plans + 2):
@@ -172,6 +206,8 @@ def propagation(cluster: Any, primary: Named, secs: list[Named], key: Path, n: i
             t0 = time.monotonic()
             bodies = parts("t", g, eps, PART) if len(eps) > PART else [plan_body("t", g, eps)]
             for body in bodies:
+                for ep in body["spec"]["endpoints"]:
+                    ep["ttl"] = TTL
                 api.create_namespaced_custom_object("planguard.io", "v1alpha1", ns, "dnsplans",
                                                     body)
             pending = dict(servers)
@@ -248,8 +284,9 @@ def main() -> None:
             try:
                 r = propagation(cluster, primary, secs, key, n, args.plans, root)
                 if n == max(sizes) and d == delays[0]:
-                    result["capacity"] = capacity(primary, secs, [f"e{i}" for i in range(n)],
-                                                  args.seconds, root)
+                    result["capacity"] = capacity(primary, secs[:-1],
+                                                  [f"e{i}" for i in range(n)], args.seconds,
+                                                  root)
             finally:
                 for s in (primary, *secs):
                     s.stop()
@@ -259,7 +296,7 @@ def main() -> None:
             for s, st in r["change"].items():
                 print(f"  10 % changes, create -> last change answered at {s}: "
                       f"p50 {st['p50']:.3f} s p99 {st['p99']:.3f} s")
-            print("  secondaries' lag behind the primary: " + ", ".join(
+            print("  lag behind the primary: " + ", ".join(
                 f"{s} p50 +{r['lag_p50_s'][s]:.3f} s p99 +{r['lag_p99_s'][s]:.3f} s"
                 for s in r["lag_p50_s"]))
     c = result["capacity"]

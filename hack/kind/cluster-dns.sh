@@ -14,15 +14,9 @@ set -euo pipefail
 ip=$1; shift
 zones=$*
 current=$(kubectl -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}')
+# The block (hack/kind/coredns-zone.conf) is the one bench/serving_tier.py runs too.
 block="# planguard zones begin
-$zones {
-    errors
-    cache 30 {
-        denial 9984 5
-        serve_stale 1h verify
-    }
-    forward . $ip
-}
+$(sed -e "s#ZONES#$zones#" -e "s#UPSTREAMS#$ip#" "$(dirname "$0")/coredns-zone.conf")
 # planguard zones end"
 corefile=$(printf '%s\n' "$current" | sed '/^# planguard zones begin$/,/^# planguard zones end$/d')
 corefile="$corefile
