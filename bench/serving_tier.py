@@ -68,6 +68,7 @@ class Named:
 
     def __init__(self, root: Path, name: str, conf: str, port: int) -> None:
         self.dir, self.port = root / name, port
+        self.client = Bind(port, keys=root / "keys")  # what a client of this server sees
         self.dir.mkdir(parents=True)
         self.conf = self.dir / "named.conf"
         self.conf.write_text(conf.replace("listen-on { any; }",
@@ -79,11 +80,6 @@ class Named:
         log = open(self.dir / "named.log", "wb")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(["named", "-g", "-n", "1", "-c", str(self.conf)],
                                      stdout=log, stderr=subprocess.STDOUT)
-
-    def asker(self) -> Bind:
-        b = Bind.__new__(Bind)
-        b.port = self.port
-        return b
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -100,6 +96,7 @@ class CoreDns(Named):
             "UPSTREAMS", " ".join(f"127.0.0.1:{p}" for p in upstreams))
         lines = block.splitlines()
         self.dir, self.port, self.proc = root / "coredns", port, None
+        self.client = Bind(port, keys=root / "keys")
         self.dir.mkdir(parents=True)
         self.conf = self.dir / "Corefile"
         self.conf.write_text("\n".join([lines[0], "    bind 127.0.0.1", *lines[1:]]) + "\n")
@@ -163,7 +160,7 @@ def start_tier(root: Path, zone: str, k: int,
 
 def _soa(n: Named) -> list[str]:
     try:
-        return n.asker().query(ZONE, "SOA")
+        return n.client.query(ZONE, "SOA")
     except Exception:
         return []
 
@@ -215,7 +212,7 @@ def propagation(cluster: Any, primary: Named, secs: list[Named], key: Path, n: i
                 if time.monotonic() - t0 > 900:
                     raise TimeoutError(f"plan {g} not served at {sorted(pending)}")
                 for s, srv in list(pending.items()):
-                    if served(srv.asker(), ZONE, last, eps[last], g):
+                    if served(srv.client, ZONE, last, eps[last], g):
                         took = time.monotonic() - t0
                         if g == 1:
                             first[s] = took

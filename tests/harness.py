@@ -155,9 +155,11 @@ class Cluster:
 class Bind:
     kind = "bind"  # the DNSZone's spec.server.kind
 
-    def __init__(self) -> None:
-        self.port = int(hack_env("BIND_PORT"))
-        self.keys = Path(hack_env("BIND_DIR")) / "keys"
+    def __init__(self, port: int | None = None, keys: Path | None = None) -> None:
+        """The shared loopback BIND of hack/bind-up.sh, or (`port`) another one on loopback,
+        e.g. a bench's own."""
+        self.port = port or int(hack_env("BIND_PORT"))
+        self.keys = keys or Path(hack_env("BIND_DIR")) / "keys"
 
     def restart(self, down: float) -> None:
         """Stops the server, stays down `down` seconds, starts it again (same data)."""

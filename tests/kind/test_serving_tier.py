@@ -40,6 +40,7 @@ from kindharness import (
 )
 
 from harness import eventually
+from prober import Tally
 
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(900)]
 BULK = 300
@@ -135,11 +136,54 @@ def resolve_in_a_pod(kind: Kind, names: list[str]) -> dict[str, list[str]]:
     return {n: a.split(",") for n, a in (ln.split() for ln in out.splitlines() if ln.strip())}
 
 
-def test_a_pod_resolves_planguard_names_through_the_cluster_dns(kind: Kind) -> None:
-    primary = KindDns(kind)
+def new_plan(kind: Kind, dns: KindDns, what: str) -> int:
+    """The zone's next plan (BULK endpoints beside the probes), created and converged."""
     g = next_generation(kind)
     create(kind, plan_body(g, random.Random(g), BULK))
-    wait_converged(kind, primary, g, 120, "before resolving in a pod")
+    wait_converged(kind, dns, g, 120, what)
+    return g
+
+
+class Watch:
+    """A plan converged, then probers at every layer (theirs alone, so that their response
+    codes are theirs) and the canaries' counts from now until finish()."""
+
+    def __init__(self, kind: Kind, what: str) -> None:
+        self.kind, self.primary = kind, KindDns(kind)
+        self.first = new_plan(kind, self.primary, what)
+        time.sleep(SCRAPE_SETTLE)
+        self.clients_before = canary_counts(kind)
+        self.asked = layers(kind)
+        self.probers = [Prober(d, NAMES, every=0.01) for d in self.asked]
+        for p in self.probers:
+            p.start()
+
+    def caught_up(self, last: int, timeout: float, what: str) -> float:
+        """Plan `last` converged at the primary and served by every other layer; returns
+        how long the primary took."""
+        took = wait_converged(self.kind, self.primary, last, timeout, what)
+        for d in self.asked[1:]:
+            eventually(lambda d=d: serves_probes(d, last), timeout=timeout, interval=0.5,
+                       what=f"plan {last} at {d.layer}")
+        return took
+
+    def finish(self) -> list[Tally]:
+        return [p.finish() for p in self.probers]
+
+    def report(self, seen: list[Tally]) -> dict[str, int]:
+        """Says what each layer saw, then what the clients saw (returned)."""
+        for d, tally in zip(self.asked, seen, strict=True):
+            rcodes = ", ".join(f"{k} x{n}" for k, n in d.rcodes.most_common())
+            say(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}; rcodes: {rcodes}")
+        time.sleep(SCRAPE_SETTLE)
+        clients = canary_delta(self.clients_before, canary_counts(self.kind))
+        say(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
+        return clients
+
+
+def test_a_pod_resolves_planguard_names_through_the_cluster_dns(kind: Kind) -> None:
+    primary = KindDns(kind)
+    g = new_plan(kind, primary, "before resolving in a pod")
     for layer in layers(kind)[1:]:
         eventually(lambda d=layer: serves_probes(d, g), timeout=60, interval=0.5,
                    what=f"plan {g} at {layer.layer}")
@@ -178,9 +222,7 @@ def test_secondaries_and_the_cluster_dns_follow_the_primary_within_seconds(kind:
 @pytest.mark.dns_frozen
 def test_a_restarted_primary_keeps_every_record(kind: Kind) -> None:
     dns = KindDns(kind)
-    g = next_generation(kind)
-    create(kind, plan_body(g, random.Random(g), BULK))
-    wait_converged(kind, dns, g, 120, "before the restart")
+    g = new_plan(kind, dns, "before the restart")
     # Every endpoint of the live plan (answers() adds the zone's fence, under "").
     endpoints = [*PROBES, *(f"bulk-{i}" for i in range(BULK))]
     set_paused(kind, True)
@@ -202,16 +244,8 @@ def test_a_restarted_primary_keeps_every_record(kind: Kind) -> None:
 
 @pytest.mark.dns_frozen
 def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
-    primary = KindDns(kind)
-    g = next_generation(kind)
-    create(kind, plan_body(g, random.Random(g), BULK))
-    wait_converged(kind, primary, g, 120, "before the restart")
-    time.sleep(SCRAPE_SETTLE)
-    clients_before = canary_counts(kind)
-    asked = layers(kind)  # the probers' own, so their response codes are theirs alone
-    probers = [Prober(d, NAMES, every=0.01) for d in asked]
-    for p in probers:
-        p.start()
+    watch = Watch(kind, "before the restart")
+    g = watch.first
     stream = Stream(kind, g + 1, BULK)
     try:
         stream.start()
@@ -219,31 +253,23 @@ def test_a_restarted_primary_loses_no_answer_at_any_layer(kind: Kind) -> None:
         gone, ready = restart_primary(kind)
         time.sleep(4)  # and after it
         last = stream.finish()
-        took = wait_converged(kind, primary, last, 120, "after the restart")
-        for d in asked[1:]:
-            eventually(lambda d=d: serves_probes(d, last), timeout=60, interval=0.5,
-                       what=f"plan {last} at {d.layer}")
+        took = watch.caught_up(last, 120, "after the restart")
     finally:
         stream.finish()
-        seen = [p.finish() for p in probers]
+        seen = watch.finish()
     say(f"primary's pod deleted while plans {g + 1}..{last} came ({stream.failures} "
-          f"creates retried): old pod gone in {gone:.1f} s, new one Ready after {ready:.1f} s; "
-          f"converged on plan {last} {took:.1f} s after the stream")
-    for d, tally in zip(asked, seen, strict=True):
-        rcodes = ", ".join(f"{k} x{n}" for k, n in d.rcodes.most_common())
-        say(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}; rcodes: {rcodes}")
-    time.sleep(SCRAPE_SETTLE)
-    clients = canary_delta(clients_before, canary_counts(kind))
-    say(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
+        f"creates retried): old pod gone in {gone:.1f} s, new one Ready after {ready:.1f} s; "
+        f"converged on plan {last} {took:.1f} s after the stream")
+    clients = watch.report(seen)
     assert clients["lookups answered"] > 100, clients
     assert (clients.get("lookups empty", 0), clients.get("lookups failed", 0),
             clients.get("regressions", 0)) == (0, 0, 0), clients
-    for d, tally in zip(asked, seen, strict=True):
+    for d, tally in zip(watch.asked, seen, strict=True):
         assert tally.queries > 200, f"{d.layer}: {tally}"
         assert (d.rcodes["NXDOMAIN"], tally.empty, tally.regressions) == (0, 0, 0), \
             f"{d.layer}: {tally}"
     # The primary alone goes unanswered while it restarts: every other layer answers.
-    for d, tally in zip(asked[1:], seen[1:], strict=True):
+    for d, tally in zip(watch.asked[1:], seen[1:], strict=True):
         assert tally.unavailable == 0, f"{d.layer}: {tally}"
 
 
@@ -251,21 +277,13 @@ def test_a_secondarys_node_lost_leaves_clients_answered(kind: Kind) -> None:
     """The node of one secondary frozen (`docker pause`) for a minute while plans keep
     coming: the other secondary and the cluster DNS keep answering, nothing empty or going
     back at any layer, the clients resolve every name; thawed, the secondary catches up."""
-    primary = KindDns(kind)
     out = kind.cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l",
                                "app.kubernetes.io/component=dns-secondary", "-o", "json")
     nodes = {p["metadata"]["name"]: p["spec"]["nodeName"]
              for p in json.loads(out.stdout)["items"]}
     node = nodes["dns-secondary-0"]
-    g = next_generation(kind)
-    create(kind, plan_body(g, random.Random(g), BULK))
-    wait_converged(kind, primary, g, 120, "before the node is lost")
-    time.sleep(SCRAPE_SETTLE)
-    clients_before = canary_counts(kind)
-    asked = layers(kind)
-    probers = [Prober(d, NAMES, every=0.01) for d in asked]
-    for p in probers:
-        p.start()
+    watch = Watch(kind, "before the node is lost")
+    g = watch.first
     stream = Stream(kind, g + 1, BULK, every=3.0)
     paused = False
     try:
@@ -276,24 +294,17 @@ def test_a_secondarys_node_lost_leaves_clients_answered(kind: Kind) -> None:
         assert docker("unpause", node).returncode == 0
         paused = False
         last = stream.finish()
-        wait_converged(kind, primary, last, 180, "after the node came back")
-        for d in asked[1:]:
-            eventually(lambda d=d: serves_probes(d, last), timeout=120, interval=0.5,
-                       what=f"plan {last} at {d.layer}")
+        watch.caught_up(last, 180, "after the node came back")
     finally:
         if paused:
             docker("unpause", node)
         stream.finish()
-        seen = [p.finish() for p in probers]
+        seen = watch.finish()
     say(f"{node} (dns-secondary-0) paused 60 s while plans {g + 1}..{last} came")
-    for d, tally in zip(asked, seen, strict=True):
-        say(f"  at {d.layer}: NXDOMAIN {d.rcodes['NXDOMAIN']}, {tally}")
-    time.sleep(SCRAPE_SETTLE)
-    clients = canary_delta(clients_before, canary_counts(kind))
-    say(f"  at the clients (planguard canary pods, through CoreDNS): {clients}")
-    for d, tally in zip(asked, seen, strict=True):
+    clients = watch.report(seen)
+    for d, tally in zip(watch.asked, seen, strict=True):
         assert (d.rcodes["NXDOMAIN"], tally.empty, tally.regressions) == (0, 0, 0), \
             f"{d.layer}: {tally}"
-    by_layer = {d.layer: t for d, t in zip(asked, seen, strict=True)}
+    by_layer = {d.layer: t for d, t in zip(watch.asked, seen, strict=True)}
     assert by_layer["primary"].unavailable == 0 and by_layer["secondary-1"].unavailable == 0
     assert (clients.get("lookups empty", 0), clients.get("regressions", 0)) == (0, 0), clients
